@@ -1,0 +1,402 @@
+r"""QNN-ADMM state and sweeps (METHOD.md "QNN-ADMM"; thesis Algorithm 2).
+
+The lifted problem (eq. 3.6), with an optional full-precision bias b_l:
+
+.. math::
+    \min\; L(z_L, y) + \langle z_L - W_L a_{L-1} - b_L, \lambda\rangle
+      + \tfrac{\beta}{2}\|z_L - W_L a_{L-1} - b_L\|^2
+      + \sum_{l<L}\Big[\tfrac{\beta}{2}\|z_l - W_l a_{l-1} - b_l\|^2
+      + \tfrac{\gamma}{2}\|a_l - h(z_l)\|^2\Big] + \sum_l \tfrac{\mu}{2}\|W_l - G_l\|^2,
+    \quad G_l = \alpha_l Q_l \in C_l.
+
+One iteration (:func:`admm_iteration`) is a backward sweep l = L..1
+(layer L: z_L -> W_L -> G_L; layer l < L: a_l -> z_l -> W_l -> G_l), a forward
+sweep l = 1..L (layer l < L: W_l -> G_l -> z_l -> a_l; layer L: W_L -> G_L -> z_L)
+and the multiplier update. ``level_set=None`` is full-precision ADMM: no G, no
+mu term (the dlADMM-style baseline).
+
+Penalty continuation: beta, gamma and mu are multiplied by ``penalty_growth``
+(``mu_growth`` for mu) after every iteration up to ``max_penalty``, so the
+lifted variables are driven towards a consistent forward pass and W towards
+its quantized copy G. With growth 1 this is the thesis's fixed-penalty ADMM.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from .._backend import get_namespace, to_float, to_numpy
+from ..kernels import Kernels
+from ..quant import LevelSet, project
+from . import updates as U
+from .activations import Activation
+
+__all__ = ["ADMMParams", "ADMMState", "init_state", "admm_iteration", "forward", "evaluate_objective"]
+
+
+@dataclass(frozen=True)
+class ADMMParams:
+    """Every knob of the solver (defaults documented in :class:`admmnet.QNNADMM`)."""
+
+    beta: float = 1.0
+    gamma: float = 1.0
+    mu: float = 1.0
+    penalty_growth: float = 1.0
+    mu_growth: float = 1.0
+    max_penalty: float = 1e4
+    w_solver: str = "exact"          # "exact" (eq. 4.4) | "backtracking" (Algorithm 3)
+    a_solver: str = "exact"          # "exact" (eq. 4.27) | "backtracking" (Algorithm 6)
+    kappa: float = 2.0               # backtracking growth factor for nu (W)
+    tau: float = 2.0                 # backtracking growth factor for theta (a)
+    max_backtrack: int = 50
+    fista_eta: float = 0.5
+    fista_max_iter: int = 100
+    fista_tol: float = 1e-4
+    proj_max_iter: int = 50
+    proj_patience: int = 3
+    granularity: str = "layer"       # "layer" | "row" scale of G
+    ridge: float = 1e-3              # Tikhonov weight on W (keeps the exact solve posed when mu = 0)
+
+    def __post_init__(self):
+        for name in ("beta", "gamma", "fista_eta"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        for name in ("mu", "ridge"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        for name in ("penalty_growth", "mu_growth"):
+            if not getattr(self, name) >= 1.0:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("kappa", "tau"):
+            if not getattr(self, name) > 1.0:
+                raise ValueError(f"{name} must be > 1, got {getattr(self, name)!r}")
+        for name in ("max_backtrack", "fista_max_iter", "proj_max_iter", "proj_patience"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and v >= 1):
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.w_solver not in ("exact", "backtracking"):
+            raise ValueError(f"w_solver must be 'exact' or 'backtracking', got {self.w_solver!r}")
+        if self.a_solver not in ("exact", "backtracking"):
+            raise ValueError(f"a_solver must be 'exact' or 'backtracking', got {self.a_solver!r}")
+        if self.granularity not in ("layer", "row"):
+            raise ValueError(f"granularity must be 'layer' or 'row', got {self.granularity!r}")
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class ADMMState:
+    """All lifted variables (index l = 1..L stored at position l-1; ``a[0]`` is the input).
+
+    ``W, b, G, alpha, Q`` have one entry per layer; ``z`` one per layer; ``a``
+    holds ``a_0 .. a_{L-1}``; ``lam`` is the output multiplier. ``nu``/``theta``
+    remember the last accepted backtracking parameters; ``beta, gamma, mu`` are
+    the current (continued) penalties; ``k`` counts finished iterations.
+    """
+
+    W: list
+    b: list | None
+    G: list | None
+    alpha: list | None
+    Q: list | None
+    z: list
+    a: list
+    lam: object
+    beta: float
+    gamma: float
+    mu: float
+    nu: list = field(default_factory=list)
+    theta: list = field(default_factory=list)
+    k: int = 0
+    gram0: tuple | None = None  # (a_0 a_0^T, a_0 1): the input never changes
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.W)
+
+    def weights(self) -> list:
+        """The weights the evaluated network uses: G if quantized, else W."""
+        return self.G if self.G is not None else self.W
+
+
+def _project(W, level_set: LevelSet, params: ADMMParams, alpha0=None):
+    return project(W, level_set, granularity=params.granularity, max_iter=params.proj_max_iter,
+                   patience=params.proj_patience, alpha0=alpha0)
+
+
+def forward(weights, biases, X, activation: Activation):
+    """Forward pass of the network ``a_l = h(W_l a_{l-1} + b_l)``; returns the logits z_L."""
+    a = X
+    L = len(weights)
+    for l in range(L):
+        z = weights[l] @ a
+        if biases is not None:
+            z = z + biases[l]
+        a = activation(z) if l < L - 1 else z
+    return a
+
+
+def init_state(X, layer_sizes, activation: Activation, level_set: LevelSet | None,
+               params: ADMMParams, rng: np.random.Generator, *, bias: bool) -> ADMMState:
+    """Initialise from a forward pass.
+
+    W_l ~ N(0, 2/n_{l-1}) (He), b_l = 0, then z_l = W_l a_{l-1} + b_l,
+    a_l = h(z_l): the lifted variables start consistent, so the first sweeps
+    refine a network instead of repairing random noise. lam = 0; G_l is the
+    projection of W_l. The random draws come from ``rng`` on the host (same
+    seed, same start on any backend) and are moved to X's namespace.
+    """
+    xp = get_namespace(X)
+    dt = X.dtype
+    L = len(layer_sizes) - 1
+    W, b, z, a = [], [] if bias else None, [], [X]
+    for l in range(L):
+        n_in, n_out = layer_sizes[l], layer_sizes[l + 1]
+        Wl = rng.standard_normal((n_out, n_in)) * math.sqrt(2.0 / n_in)
+        W.append(xp.asarray(Wl.astype(np.float64), dtype=dt))
+        if bias:
+            b.append(xp.zeros((n_out, 1), dtype=dt))
+        zl = W[l] @ a[l]
+        if bias:
+            zl = zl + b[l]
+        z.append(zl)
+        if l < L - 1:
+            a.append(activation(zl))
+    G = alpha = Q = None
+    if level_set is not None:
+        res = [_project(Wl, level_set, params) for Wl in W]
+        G, alpha, Q = [r.G for r in res], [r.alpha for r in res], [r.Q for r in res]
+    m = X.shape[1]
+    return ADMMState(
+        W=W, b=b, G=G, alpha=alpha, Q=Q, z=z, a=a,
+        lam=xp.zeros((layer_sizes[-1], m), dtype=dt),
+        beta=float(params.beta), gamma=float(params.gamma),
+        mu=float(params.mu) if level_set is not None else 0.0,
+        nu=[1.0] * L, theta=[1.0] * L, k=0,
+    )
+
+
+@dataclass
+class IterationStats:
+    """Counts of the inner searches of one iteration (SciPy-style: say what happened)."""
+
+    backtracks: int = 0
+    backtrack_caps: int = 0
+    fista_iters: int = 0
+    fista_caps: int = 0
+    proj_iters: int = 0
+
+    def add(self, info: U.SearchInfo, kind: str):
+        if kind == "fista":
+            self.fista_iters += info.n_iter
+            self.fista_caps += info.stop == "max_iter"
+        else:
+            self.backtracks += info.n_iter
+            self.backtrack_caps += info.stop == "max_iter"
+
+
+def _pre(state: ADMMState, l: int):
+    """p_l = W_l a_{l-1} + b_l (0-based l)."""
+    p = state.W[l] @ state.a[l]
+    if state.b is not None:
+        p = p + state.b[l]
+    return p
+
+
+def _target(state: ADMMState, l: int):
+    """t_l: z_l, or z_L + lam/beta for the output layer (the multiplier's coupling)."""
+    if l == state.n_layers - 1:
+        return state.z[l] + state.lam / state.beta
+    return state.z[l]
+
+
+def _update_W(state, l, params, kern, stats):
+    G = state.G[l] if state.G is not None else None
+    t = _target(state, l)
+    bias = state.b is not None
+    if params.w_solver == "exact":
+        gram = state.gram0 if l == 0 else None
+        W, b = U.update_W_exact(t, state.a[l], state.beta, G=G, mu=state.mu, ridge=params.ridge,
+                                bias=bias, gram=gram, solve=kern.spd_solve)
+    else:
+        start = max(state.nu[l] / params.kappa, 1e-12)
+        W, b, info = U.update_W_backtracking(
+            state.W[l], state.b[l] if bias else None, t, state.a[l], state.beta, start,
+            G=G, mu=state.mu, ridge=params.ridge, kappa=params.kappa, max_iter=params.max_backtrack)
+        state.nu[l] = info.step
+        stats.add(info, "w")
+    state.W[l] = W
+    if bias:
+        state.b[l] = b
+
+
+def _update_G(state, l, level_set, params, stats):
+    if level_set is None:
+        return
+    res = _project(state.W[l], level_set, params, alpha0=state.alpha[l])
+    state.G[l], state.alpha[l], state.Q[l] = res.G, res.alpha, res.Q
+    stats.proj_iters += res.n_iter
+
+
+def _update_a(state, l, activation, params, kern, stats):
+    """a_l for hidden layer l (0-based index l into a, i.e. a[l] with 1 <= l <= L-1)."""
+    nxt = l  # layer whose input a[l] is
+    hz = activation(state.z[l - 1])
+    t = _target(state, nxt)
+    bn = state.b[nxt] if state.b is not None else None
+    if params.a_solver == "exact":
+        state.a[l] = U.update_a_exact(state.W[nxt], bn, t, hz, state.beta, state.gamma, solve=kern.spd_solve)
+    else:
+        start = max(state.theta[l] / params.tau, 1e-12)
+        state.a[l], info = U.update_a_backtracking(state.a[l], state.W[nxt], bn, t, hz, state.beta,
+                                                   state.gamma, start, tau=params.tau,
+                                                   max_iter=params.max_backtrack)
+        state.theta[l] = info.step
+        stats.add(info, "a")
+
+
+def _update_z(state, l, Y, activation, params, kern, stats):
+    p = _pre(state, l)
+    if l == state.n_layers - 1:
+        q = p - state.lam / state.beta
+        state.z[l], info = U.update_zL_fista(state.z[l], q, Y, state.beta, eta=params.fista_eta,
+                                             max_iter=params.fista_max_iter, tol=params.fista_tol,
+                                             xent=kern.softmax_xent)
+        stats.add(info, "fista")
+    else:
+        state.z[l] = U.update_z_hidden(p, state.a[l + 1], state.beta, state.gamma, activation,
+                                       kernel=kern.z_update_piecewise)
+    return p
+
+
+def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
+                   params: ADMMParams, kern: Kernels) -> IterationStats:
+    """One QNN-ADMM iteration (Algorithm 2) in place: backward sweep, forward sweep, multiplier,
+    then penalty continuation."""
+    L = state.n_layers
+    stats = IterationStats()
+    if params.w_solver == "exact" and state.gram0 is None:
+        xp = get_namespace(state.a[0])
+        state.gram0 = (state.a[0] @ state.a[0].T, xp.sum(state.a[0], axis=1, keepdims=True))
+    # Backward sweep: l = L .. 1 (0-based L-1 .. 0).
+    for l in range(L - 1, -1, -1):
+        if l == L - 1:
+            _update_z(state, l, Y, activation, params, kern, stats)
+        else:
+            _update_a(state, l + 1, activation, params, kern, stats)
+            _update_z(state, l, Y, activation, params, kern, stats)
+        _update_W(state, l, params, kern, stats)
+        _update_G(state, l, level_set, params, stats)
+    # Forward sweep: l = 1 .. L.
+    pL = None
+    for l in range(L):
+        _update_W(state, l, params, kern, stats)
+        _update_G(state, l, level_set, params, stats)
+        p = _update_z(state, l, Y, activation, params, kern, stats)
+        if l < L - 1:
+            _update_a(state, l + 1, activation, params, kern, stats)
+        else:
+            pL = p  # W_L, b_L and a_{L-1} are unchanged since: reuse W_L a_{L-1} + b_L
+    state.lam = U.update_lambda(state.lam, state.z[L - 1], pL, state.beta)
+    # Penalty continuation.
+    cap = params.max_penalty
+    state.beta = min(state.beta * params.penalty_growth, max(cap, params.beta))
+    state.gamma = min(state.gamma * params.penalty_growth, max(cap, params.gamma))
+    if level_set is not None:
+        state.mu = min(state.mu * params.mu_growth, max(cap, params.mu))
+    state.k += 1
+    return stats
+
+
+def evaluate_objective(state: ADMMState, Y, activation: Activation, kern: Kernels) -> dict:
+    """The augmented Lagrangian (eq. 3.6) and its constraint residuals at the current state.
+
+    Returns ``objective``, ``loss`` (summed cross-entropy of z_L), per-layer
+    ``residual_z`` = ||z_l - W_l a_{l-1} - b_l||, ``residual_a`` =
+    ||a_l - h(z_l)|| and ``residual_w`` = ||W_l - G_l|| (empty when full precision).
+    """
+    xp = get_namespace(state.z[0])
+    L = state.n_layers
+    loss, _ = kern.softmax_xent(state.z[-1], Y)
+    obj = to_float(loss)
+    rz, ra, rw = [], [], []
+    for l in range(L):
+        r = state.z[l] - _pre(state, l)
+        rr = to_float(xp.sum(r * r))
+        rz.append(math.sqrt(rr))
+        if l == L - 1:
+            obj += to_float(xp.sum(r * state.lam)) + 0.5 * state.beta * rr
+        else:
+            obj += 0.5 * state.beta * rr
+            d = state.a[l + 1] - activation(state.z[l])
+            dd = to_float(xp.sum(d * d))
+            ra.append(math.sqrt(dd))
+            obj += 0.5 * state.gamma * dd
+        if state.G is not None:
+            D = state.W[l] - state.G[l]
+            ww = to_float(xp.sum(D * D))
+            rw.append(math.sqrt(ww))
+            obj += 0.5 * state.mu * ww
+    return {"objective": obj, "loss": to_float(loss), "residual_z": rz, "residual_a": ra, "residual_w": rw}
+
+
+def state_arrays(state: ADMMState) -> dict:
+    """Every array of the state as host NumPy arrays (for checkpoints)."""
+    out = {}
+    L = state.n_layers
+    for l in range(L):
+        out[f"W{l}"] = to_numpy(state.W[l])
+        out[f"z{l}"] = to_numpy(state.z[l])
+        if state.b is not None:
+            out[f"b{l}"] = to_numpy(state.b[l])
+        if state.G is not None:
+            out[f"G{l}"] = to_numpy(state.G[l])
+            out[f"alpha{l}"] = to_numpy(state.alpha[l])
+            out[f"Q{l}"] = to_numpy(state.Q[l])
+    for l in range(1, L):
+        out[f"a{l}"] = to_numpy(state.a[l])
+    out["lam"] = to_numpy(state.lam)
+    return out
+
+
+def state_from_arrays(arrays: dict, scalars: dict, X) -> ADMMState:
+    """Rebuild a state saved by :func:`state_arrays` in X's namespace and dtype."""
+    xp = get_namespace(X)
+    dt = X.dtype
+    L = int(scalars["n_layers"])
+
+    def A(key):
+        return xp.asarray(np.asarray(arrays[key]), dtype=dt)
+
+    quant = "G0" in arrays
+    bias = "b0" in arrays
+    return ADMMState(
+        W=[A(f"W{l}") for l in range(L)],
+        b=[A(f"b{l}") for l in range(L)] if bias else None,
+        G=[A(f"G{l}") for l in range(L)] if quant else None,
+        alpha=[A(f"alpha{l}") for l in range(L)] if quant else None,
+        Q=[A(f"Q{l}") for l in range(L)] if quant else None,
+        z=[A(f"z{l}") for l in range(L)],
+        a=[X] + [A(f"a{l}") for l in range(1, L)],
+        lam=A("lam"),
+        beta=float(scalars["beta"]), gamma=float(scalars["gamma"]), mu=float(scalars["mu"]),
+        nu=[float(v) for v in scalars["nu"]], theta=[float(v) for v in scalars["theta"]],
+        k=int(scalars["k"]),
+    )
+
+
+def state_scalars(state: ADMMState) -> dict:
+    return {"n_layers": state.n_layers, "beta": state.beta, "gamma": state.gamma, "mu": state.mu,
+            "nu": list(state.nu), "theta": list(state.theta), "k": state.k}
+
+
+def timed(fn, *args, **kw):
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t0

@@ -1,0 +1,301 @@
+r"""The QNN-ADMM subproblems, one function each (METHOD.md "QNN-ADMM"; thesis ch. 4).
+
+Shapes follow the thesis: samples are columns. ``a`` is ``n_{l-1} x m``,
+``z``/``t`` are ``n_l x m``, ``W``/``G`` are ``n_l x n_{l-1}``, a bias ``b`` is
+``n_l x 1`` (or ``None``: the thesis has no bias).
+
+The coupling term of layer l is ``beta/2 ||t_l - W_l a_{l-1} - b_l||^2`` with
+target ``t_l = z_l`` for hidden layers and ``t_L = z_L + lam/beta`` for the
+output layer: completing the square,
+
+.. math:: \langle z_L - W_L a_{L-1}, \lambda\rangle + \tfrac{\beta}{2}\|z_L - W_L a_{L-1}\|^2
+          = \tfrac{\beta}{2}\|z_L + \lambda/\beta - W_L a_{L-1}\|^2 - \tfrac{1}{2\beta}\|\lambda\|^2,
+
+so the W_L- and a_{L-1}-subproblems see the multiplier only through their
+target (the thesis's generic J_w omits it; METHOD.md "Pitfalls"). Callers
+build the target; the functions here never need to know which layer they serve.
+
+Every function is pure: arrays in, arrays (and, for the searches, a
+:class:`SearchInfo` saying what happened) out. Every search loop has an
+iteration cap and a NaN/inf guard, so none can spin forever.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._backend import get_namespace, to_float
+
+__all__ = [
+    "SearchInfo",
+    "coupling_objective",
+    "update_W_exact",
+    "update_W_backtracking",
+    "update_bias",
+    "update_a_exact",
+    "update_a_backtracking",
+    "update_z_hidden",
+    "update_zL_fista",
+    "update_lambda",
+]
+
+
+@dataclass(frozen=True)
+class SearchInfo:
+    """What an inner search did: iterations used, why it stopped, the step parameter it ended on."""
+
+    n_iter: int
+    stop: str  # "accepted" | "max_iter" | "converged" | "exact"
+    step: float = float("nan")
+
+
+def _sq(x) -> "object":
+    """Sum of squares as a 0-d array."""
+    xp = get_namespace(x)
+    return xp.sum(x * x)
+
+
+def _tol(xp, x, scale: float) -> float:
+    """Round-off allowance for a sufficient-decrease test in ``x``'s precision."""
+    return 64.0 * float(xp.finfo(x.dtype).eps) * max(abs(scale), 1.0)
+
+
+def coupling_objective(W, b, t, a, beta: float, G=None, mu: float = 0.0, ridge: float = 0.0) -> float:
+    """``J_w(W, b) = beta/2 ||t - W a - b||^2 + mu/2 ||W - G||^2 + ridge/2 ||W||^2`` (eq. 4.1).
+
+    ``G=None`` drops the quantization term (full-precision training); ``ridge``
+    is a Tikhonov term on W (0 in the thesis)."""
+    xp = get_namespace(W, t, a)
+    r = t - W @ a if b is None else t - W @ a - b
+    J = 0.5 * beta * to_float(_sq(r))
+    if G is not None and mu:
+        J += 0.5 * mu * to_float(_sq(W - G))
+    if ridge:
+        J += 0.5 * ridge * to_float(_sq(W))
+    del xp
+    return J
+
+
+def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float = 0.0,
+                   bias: bool = False, gram=None, solve):
+    r"""Exact minimiser of J_w over W (and the bias, jointly) — eq. 4.4.
+
+    Setting the gradient of ``beta/2||t - W a - b||^2 + mu/2||W - G||^2 +
+    ridge/2||W||^2`` to zero gives, with ``D = (mu + ridge) I``,
+
+    .. math:: W = (\mu G + \beta t a^T)(\beta a a^T + D)^{-1}   \quad\text{(eq. 4.4)}.
+
+    With a bias, ``[W b]`` solves the same system for the augmented input
+    ``[a; 1^T]`` (no penalty on b). The matrix is symmetric positive definite
+    whenever ``mu + ridge > 0``; it is solved by ``solve`` (Cholesky on the
+    CPU) in float64, since ``a a^T`` of raw inputs is badly conditioned in
+    float32. ``gram`` may pass a precomputed ``(a a^T, a 1)`` (the input layer's
+    never changes).
+
+    Returns ``(W, b)`` with ``b=None`` when ``bias`` is false.
+    """
+    xp = get_namespace(t, a)
+    n_in, m = a.shape[0], a.shape[1]
+    f64 = xp.float64
+    if gram is None:
+        aaT = a @ a.T
+        s = xp.sum(a, axis=1, keepdims=True)
+    else:
+        aaT, s = gram
+    reg = mu + ridge
+    if reg <= 0:
+        raise ValueError("update_W_exact needs mu + ridge > 0 for a well-posed solve")
+    M = beta * xp.astype(aaT, f64) + reg * xp.eye(n_in, dtype=f64)
+    rhs = beta * xp.astype(t @ a.T, f64)
+    if G is not None and mu:
+        rhs = rhs + mu * xp.astype(G, f64)
+    if bias:
+        s64 = beta * xp.astype(s, f64)
+        M = xp.concat(
+            [xp.concat([M, s64], axis=1),
+             xp.concat([s64.T, xp.full((1, 1), beta * m, dtype=f64)], axis=1)],
+            axis=0,
+        )
+        rhs = xp.concat([rhs, beta * xp.astype(xp.sum(t, axis=1, keepdims=True), f64)], axis=1)
+    sol = xp.astype(solve(M, rhs.T).T, t.dtype)
+    if bias:
+        return sol[:, :n_in], sol[:, n_in:]
+    return sol, None
+
+
+def update_bias(t, Wa):
+    """Closed-form bias: ``b = mean_j (t - W a)_j`` minimises ``||t - W a - b 1^T||^2``."""
+    xp = get_namespace(t, Wa)
+    return xp.mean(t - Wa, axis=1, keepdims=True)
+
+
+def update_W_backtracking(W, b, t, a, beta: float, nu: float, *, G=None, mu: float = 0.0,
+                          ridge: float = 0.0, kappa: float = 2.0, max_iter: int = 50, Wa=None):
+    r"""One gradient step on J_w with step 1/nu found by backtracking (Algorithm 3).
+
+    ``grad = -beta (t - W a - b) a^T + mu (W - G) + ridge W`` (eq. 4.10); the
+    trial ``W' = W - grad/nu`` (eq. 4.9) is accepted once
+    ``J_w(W') <= psi(W', nu) = J_w(W) - ||grad||^2/(2 nu)`` (eq. 4.5), else
+    ``nu <- kappa nu``. Each trial costs only elementwise work: with
+    ``g_a = grad a``, ``t - W' a - b = r + g_a/nu``. If the cap ``max_iter`` is
+    hit (or only NaN/inf trials were seen), W is returned unchanged — it
+    satisfies the test trivially — and ``SearchInfo.stop == "max_iter"``.
+    With a bias, b is then refit in closed form (:func:`update_bias`).
+
+    Returns ``(W, b, SearchInfo)``; ``SearchInfo.step`` is the accepted nu.
+    """
+    xp = get_namespace(W, t, a)
+    if kappa <= 1:
+        raise ValueError(f"kappa must be > 1, got {kappa}")
+    if Wa is None:
+        Wa = W @ a
+    r = t - Wa if b is None else t - Wa - b
+    D = W - G if (G is not None and mu) else None
+    grad = -beta * (r @ a.T)
+    if D is not None:
+        grad = grad + mu * D
+    if ridge:
+        grad = grad + ridge * W
+    ga = grad @ a
+    g2 = to_float(_sq(grad))
+
+    def J(rr, WW, DD):
+        v = 0.5 * beta * _sq(rr)
+        if DD is not None:
+            v = v + 0.5 * mu * _sq(DD)
+        if ridge:
+            v = v + 0.5 * ridge * _sq(WW)
+        return to_float(v)
+
+    J0 = J(r, W, D)
+    tol = _tol(xp, W, J0)
+    nu = float(nu)
+    accepted = False
+    k = 0
+    for k in range(1, max_iter + 1):
+        if g2 == 0.0:
+            break
+        Wn = W - grad / nu
+        Jn = J(r + ga / nu, Wn, None if D is None else D - grad / nu)
+        if Jn == Jn and Jn != float("inf") and Jn <= J0 - g2 / (2.0 * nu) + tol:
+            accepted = True
+            break
+        nu *= kappa
+    if g2 == 0.0:
+        return W, b, SearchInfo(0, "converged", nu)
+    if not accepted:
+        return W, b, SearchInfo(k, "max_iter", nu)
+    if b is not None:
+        b = b + xp.mean(r + ga / nu, axis=1, keepdims=True)
+    return Wn, b, SearchInfo(k, "accepted", nu)
+
+
+def update_a_exact(W_next, b_next, t_next, hz, beta: float, gamma: float, *, solve):
+    r"""Exact minimiser of ``J_a(a) = beta/2||t - W a - b||^2 + gamma/2||a - h(z_l)||^2`` — eq. 4.27.
+
+    .. math:: a_l = (\beta W_{l+1}^T W_{l+1} + \gamma I)^{-1}(\beta W_{l+1}^T (t_{l+1} - b_{l+1}) + \gamma h(z_l)).
+
+    ``W_next, b_next, t_next`` belong to layer l+1 (``t`` carries the
+    multiplier when l+1 = L). The system is ``n_l x n_l``, SPD for gamma > 0.
+    """
+    xp = get_namespace(W_next, t_next, hz)
+    n = W_next.shape[1]
+    M = beta * (W_next.T @ W_next) + gamma * xp.eye(n, dtype=W_next.dtype)
+    tt = t_next if b_next is None else t_next - b_next
+    rhs = beta * (W_next.T @ tt) + gamma * hz
+    return xp.astype(solve(M, rhs), hz.dtype)
+
+
+def update_a_backtracking(a, W_next, b_next, t_next, hz, beta: float, gamma: float, theta: float,
+                          *, tau: float = 2.0, max_iter: int = 50):
+    r"""One gradient step on J_a with step 1/theta found by backtracking (Algorithm 6).
+
+    ``grad = -beta W^T (t - W a - b) + gamma (a - h(z_l))`` (eq. 4.33); the trial
+    ``a' = a - grad/theta`` (eq. 4.32) is accepted once
+    ``J_a(a') <= phi(a', theta) = J_a(a) - ||grad||^2/(2 theta)`` (eq. 4.28), else
+    ``theta <- tau theta``. Trials cost elementwise work only (``W a'`` =
+    ``W a - (W grad)/theta``). Cap and NaN guard as in
+    :func:`update_W_backtracking`.
+
+    Returns ``(a, SearchInfo)``.
+    """
+    xp = get_namespace(a, W_next, t_next)
+    if tau <= 1:
+        raise ValueError(f"tau must be > 1, got {tau}")
+    r = t_next - W_next @ a
+    if b_next is not None:
+        r = r - b_next
+    d = a - hz
+    grad = -beta * (W_next.T @ r) + gamma * d
+    Wg = W_next @ grad
+    g2 = to_float(_sq(grad))
+    J0 = to_float(0.5 * beta * _sq(r) + 0.5 * gamma * _sq(d))
+    tol = _tol(xp, a, J0)
+    theta = float(theta)
+    if g2 == 0.0:
+        return a, SearchInfo(0, "converged", theta)
+    for k in range(1, max_iter + 1):
+        Jn = to_float(0.5 * beta * _sq(r + Wg / theta) + 0.5 * gamma * _sq(d - grad / theta))
+        if Jn == Jn and Jn != float("inf") and Jn <= J0 - g2 / (2.0 * theta) + tol:
+            return a - grad / theta, SearchInfo(k, "accepted", theta)
+        theta *= tau
+    return a, SearchInfo(max_iter, "max_iter", theta)
+
+
+def update_z_hidden(p, a, beta: float, gamma: float, activation, *, kernel):
+    r"""Closed-form z_l for a hidden layer (Algorithm 5; eq. 4.18–4.25).
+
+    Minimises, elementwise, ``beta/2 (z - p)^2 + gamma/2 (a_l - h(z))^2`` with
+    ``p = W_l a_{l-1} + b_l``: for each linear piece of ``h`` the quadratic's
+    minimiser clipped to the piece, then the candidate of smallest objective
+    (see :func:`admmnet.kernels.reference.z_update_piecewise`).
+    """
+    return kernel(p, a, beta, gamma, activation.pieces)
+
+
+def update_zL_fista(z0, q, y, beta: float, *, eta: float = 0.5, max_iter: int = 100,
+                    tol: float = 1e-4, xent):
+    r"""z_L by FISTA (Algorithm 7; eq. 4.34–4.40).
+
+    Minimises ``F(z) = L(z, y) + beta/2 ||z - q||^2`` with
+    ``q = W_L a_{L-1} + b_L - lam/beta`` — the same problem as eq. 4.34, the
+    multiplier folded into ``q``. L is the summed softmax cross-entropy whose
+    gradient ``S(z) - y`` is 1/2-Lipschitz (the Hessian of log-sum-exp has
+    norm <= 1/2), so ``eta >= 0.5`` is a valid step. Each step is the exact
+    prox of the quadratic at the linearised loss (eq. 4.39):
+
+    .. math:: z^s = \frac{\eta \hat z + \beta q - (S(\hat z) - y)}{\eta + \beta},
+
+    followed by the FISTA extrapolation ``hat z <- z^s + (t_s - 1)/t_{s+1}
+    (z^s - z^{s-1})``. Stops when ``||z^s - z^{s-1}|| <= tol max(1, ||z^s||)``
+    ("converged") or after ``max_iter`` steps ("max_iter"); a non-finite
+    iterate restarts from the last finite one with momentum reset.
+
+    Returns ``(z, SearchInfo)``.
+    """
+    xp = get_namespace(z0, q, y)
+    if eta <= 0 or beta <= 0:
+        raise ValueError("FISTA needs eta > 0 and beta > 0")
+    z_prev = z0
+    z_hat = z0
+    t = 1.0
+    denom = eta + beta
+    bq = beta * q
+    for s in range(1, max_iter + 1):
+        _, g = xent(z_hat, y)
+        z = (eta * z_hat + bq - g) / denom
+        step = to_float(xp.sqrt(_sq(z - z_prev)))
+        if step != step or step == float("inf"):
+            z_hat, t = z_prev, 1.0  # restart without momentum from the last finite point
+            continue
+        if step <= tol * max(1.0, to_float(xp.sqrt(_sq(z)))):
+            return z, SearchInfo(s, "converged", eta)
+        t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
+        z_hat = z + ((t - 1.0) / t_next) * (z - z_prev)
+        z_prev, t = z, t_next
+    return z_prev, SearchInfo(max_iter, "max_iter", eta)
+
+
+def update_lambda(lam, zL, pL, beta: float):
+    """Dual ascent on the output constraint: ``lam <- lam + beta (z_L - W_L a_{L-1} - b_L)`` (eq. 4.41),
+    with ``pL = W_L a_{L-1} + b_L``."""
+    return lam + beta * (zL - pL)

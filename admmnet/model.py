@@ -1,0 +1,417 @@
+"""The user-facing estimator :class:`QNNADMM` and :func:`load`.
+
+The estimator validates and converts its inputs once (samples in rows, as in
+scikit-learn), hands the solver arrays with samples in columns (the thesis's
+convention), runs :func:`admmnet.admm.solver.admm_iteration` and keeps the
+quantized network it produces as a :class:`admmnet.network.Network`.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import io as _io
+from ._validation import check_labels, check_layer_sizes, check_X
+from .admm import solver as S
+from .admm.activations import get_activation
+from .kernels import get_kernels
+from .network import Layer, Network
+from .quant import make_level_set
+
+__all__ = ["QNNADMM", "History", "load", "register_model", "MODEL_CLASSES"]
+
+MODEL_CLASSES: dict[str, type] = {}
+
+
+def register_model(cls):
+    """Class decorator: make ``cls`` loadable by :func:`load` under its name."""
+    MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+class History(list):
+    """Per-iteration records of a fit (a list of dicts) plus how the fit ended.
+
+    Each record has ``iteration, objective, loss, residual_z, residual_a,
+    residual_w, train_accuracy, val_accuracy, seconds, elapsed, beta, gamma,
+    mu`` and the inner-search counts ``backtracks, backtrack_caps,
+    fista_iters, fista_caps, proj_iters``. ``stop`` is ``"max_iter"`` or
+    ``"interrupted"``; ``resumed_from`` the iteration a checkpoint restarted at.
+    """
+
+    def __init__(self, records=(), stop: str = "max_iter", resumed_from: int | None = None):
+        super().__init__(records)
+        self.stop = stop
+        self.resumed_from = resumed_from
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop == "interrupted"
+
+    def column(self, key: str) -> list:
+        """One field over all iterations, e.g. ``history.column("train_accuracy")``."""
+        return [rec.get(key) for rec in self]
+
+
+def _bits_to_level_set(bits, levels):
+    if bits is None or (isinstance(bits, str) and bits.lower() == "fp"):
+        if levels in ("binary", "ternary"):
+            return make_level_set(levels, None)
+        return None
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
+        raise ValueError(f"bits must be an integer, None or 'fp', got {bits!r}")
+    return make_level_set(levels, int(bits))
+
+
+@register_model
+class QNNADMM:
+    r"""A multilayer perceptron trained without backpropagation by QNN-ADMM.
+
+    The network ``a_l = h(W_l a_{l-1} + b_l)`` is split into per-layer
+    variables (weights W_l, their quantized copy G_l = alpha_l Q_l,
+    pre-activations z_l, activations a_l) and one multiplier lambda on the
+    output; each is updated in closed form, by a backtracking step or by FISTA
+    in a backward then forward sweep per iteration (METHOD.md, thesis ch. 3–4).
+    The network that is evaluated, saved and reported is the quantized one.
+
+    Parameters
+    ----------
+    hidden_sizes : sequence of int, default (200, 200)
+        Widths of the hidden layers; input and output widths come from the data.
+    activation : {"relu", "hardsigmoid", "identity"}
+        Hidden activation h (piecewise linear, so its z-update is closed-form).
+    bits : int, None or "fp"
+        Quantization bit width N (its meaning depends on ``levels``); None/"fp"
+        trains full precision (no G, no mu).
+    levels : {"thesis", "signed", "binary", "ternary"}
+        The level set (METHOD.md): ``thesis`` N-bit is the integers
+        -(2^N-1)..2^N-1 (its 1 bit is ternary), ``signed`` N-bit is
+        -(2^(N-1)-1)..2^(N-1)-1; ``binary``/``ternary`` ignore ``bits``.
+    granularity : {"layer", "row"}
+        One scale alpha per layer (thesis) or per output row.
+    bias : bool, default True
+        Full-precision bias per layer, fitted in closed form jointly with W.
+        The thesis has none (``bias=False`` is thesis-exact); we default to a
+        bias because the small Seeds/Pendigits nets need it and it costs only
+        n_l floats per layer (counted in ``model_bytes``).
+    beta, gamma, mu : float
+        Penalties of the constraints z_l = W_l a_{l-1} + b_l, a_l = h(z_l),
+        W_l = G_l (eq. 3.6).
+    penalty_growth, mu_growth, max_penalty : float
+        Continuation: after each iteration beta and gamma are multiplied by
+        ``penalty_growth``, mu by ``mu_growth``, none beyond ``max_penalty``.
+    w_solver, a_solver : {"exact", "backtracking"}
+        Exact solves (eq. 4.4 / 4.27, Cholesky) or one backtracking gradient
+        step (Algorithms 3 / 6, factors ``kappa`` / ``tau``, at most
+        ``max_backtrack`` trials).
+    fista_eta, fista_max_iter, fista_tol : FISTA for z_L (Algorithm 7).
+    proj_max_iter, proj_patience : the alpha/Q alternation of the G-update (Algorithm 4).
+    ridge : float, default 1e-3
+        Tikhonov weight ``ridge/2 ||W||^2`` in the W-subproblem; keeps the exact
+        solve well posed when inputs are rank deficient (MNIST's constant
+        border pixels) and mu = 0.
+    max_iter : int
+        ADMM iterations.
+    seed : int
+        Seed of the initialisation (the only randomness): same seed, same result.
+    dtype : {"float32", "float64"}
+    verbose : bool
+        Print one progress line per iteration (to stderr).
+    """
+
+    method = "qnn-admm"
+
+    def __init__(self, hidden_sizes=(200, 200), *, activation="relu", bits=None, levels="thesis",
+                 granularity="layer", bias=True, beta=1.0, gamma=1.0, mu=1.0, penalty_growth=1.0,
+                 mu_growth=1.0, max_penalty=1e4, w_solver="exact", a_solver="exact", kappa=2.0,
+                 tau=2.0, max_backtrack=50, fista_eta=0.5, fista_max_iter=100, fista_tol=1e-4,
+                 proj_max_iter=50, proj_patience=3, ridge=1e-3, max_iter=30, seed=0,
+                 dtype="float32", verbose=False):
+        self.hidden_sizes = hidden_sizes
+        self.activation = activation
+        self.bits = bits
+        self.levels = levels
+        self.granularity = granularity
+        self.bias = bias
+        self.beta = beta
+        self.gamma = gamma
+        self.mu = mu
+        self.penalty_growth = penalty_growth
+        self.mu_growth = mu_growth
+        self.max_penalty = max_penalty
+        self.w_solver = w_solver
+        self.a_solver = a_solver
+        self.kappa = kappa
+        self.tau = tau
+        self.max_backtrack = max_backtrack
+        self.fista_eta = fista_eta
+        self.fista_max_iter = fista_max_iter
+        self.fista_tol = fista_tol
+        self.proj_max_iter = proj_max_iter
+        self.proj_patience = proj_patience
+        self.ridge = ridge
+        self.max_iter = max_iter
+        self.seed = seed
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # -- parameters ----------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict:
+        """The constructor arguments (JSON-friendly)."""
+        out = {}
+        for name in self._param_names():
+            v = getattr(self, name)
+            out[name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    def __repr__(self) -> str:
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        changed = [f"{k}={getattr(self, k)!r}" for k in self._param_names()
+                   if getattr(self, k) != defaults.get(k)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _validate_params(self):
+        hidden = check_layer_sizes(self.hidden_sizes)
+        level_set = _bits_to_level_set(self.bits, self.levels)
+        if self.levels not in ("thesis", "signed", "binary", "ternary"):
+            raise ValueError(f"levels must be 'thesis', 'signed', 'binary' or 'ternary', got {self.levels!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 0):
+            raise ValueError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
+        activation = get_activation(self.activation)
+        params = S.ADMMParams(
+            beta=float(self.beta), gamma=float(self.gamma), mu=float(self.mu),
+            penalty_growth=float(self.penalty_growth), mu_growth=float(self.mu_growth),
+            max_penalty=float(self.max_penalty), w_solver=self.w_solver, a_solver=self.a_solver,
+            kappa=float(self.kappa), tau=float(self.tau), max_backtrack=self.max_backtrack,
+            fista_eta=float(self.fista_eta), fista_max_iter=self.fista_max_iter,
+            fista_tol=float(self.fista_tol), proj_max_iter=self.proj_max_iter,
+            proj_patience=self.proj_patience, granularity=self.granularity, ridge=float(self.ridge))
+        if level_set is not None and params.mu <= 0:
+            raise ValueError("mu must be > 0 when training a quantized network (bits is set)")
+        return hidden, level_set, activation, params
+
+    # -- training ------------------------------------------------------------
+    def fit(self, X, y, X_val=None, y_val=None, *, checkpoint=None, checkpoint_every: int = 5,
+            callback=None) -> History:
+        """Train on ``X`` (n_samples x n_features) and labels ``y``; returns the :class:`History`.
+
+        ``X_val, y_val`` add a validation accuracy to every record.
+        ``checkpoint`` names a file: the solver state is saved there every
+        ``checkpoint_every`` iterations, at the end and on Ctrl-C; if the file
+        exists when ``fit`` starts (same data and parameters), training
+        resumes from it instead of starting again. A resume from a periodic
+        checkpoint reproduces the uninterrupted run exactly. Ctrl-C stops
+        training cleanly: the model keeps the last state and
+        ``history.stop == "interrupted"``. ``callback(model, record)`` is
+        called after every iteration.
+        """
+        hidden, level_set, activation, params = self._validate_params()
+        X = check_X(X, "X", dtype=self.dtype)
+        y_enc, classes = check_labels(y, "y", n_samples=X.shape[0])
+        if X_val is not None or y_val is not None:
+            if X_val is None or y_val is None:
+                raise ValueError("X_val and y_val must be given together")
+            X_val = check_X(X_val, "X_val", n_features=X.shape[1], dtype=self.dtype)
+            yv_enc, _ = check_labels(y_val, "y_val", n_samples=X_val.shape[0], classes=classes)
+        self.classes_ = classes
+        self.n_features_in_ = X.shape[1]
+        sizes = (X.shape[1],) + hidden + (classes.size,)
+        self.layer_sizes_ = sizes
+
+        import array_api_compat.numpy as xp
+
+        A0 = xp.asarray(np.ascontiguousarray(X.T))
+        Y = xp.asarray(np.ascontiguousarray(np.eye(classes.size, dtype=self.dtype)[y_enc].T))
+        kern = get_kernels(A0)
+        fingerprint = _fingerprint(X, y_enc)
+
+        history = History()
+        state = None
+        if checkpoint is not None and Path(checkpoint).exists():
+            state, history = self._resume(checkpoint, A0, fingerprint)
+        if state is None:
+            state = S.init_state(A0, sizes, activation, level_set, params,
+                                 np.random.default_rng(self.seed), bias=bool(self.bias))
+        self._level_set = level_set
+
+        t_start = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
+        try:
+            while state.k < self.max_iter:
+                t0 = time.perf_counter()
+                stats = S.admm_iteration(state, Y, activation, level_set, params, kern)
+                dt = time.perf_counter() - t0
+                self._set_network(state, activation)
+                rec = S.evaluate_objective(state, Y, activation, kern)
+                rec = {"iteration": state.k, **rec,
+                       "train_accuracy": float(np.mean(self._predict_encoded(X) == y_enc)),
+                       "val_accuracy": (float(np.mean(self._predict_encoded(X_val) == yv_enc))
+                                        if X_val is not None else None),
+                       "seconds": dt, "elapsed": time.perf_counter() - t_start,
+                       "beta": state.beta, "gamma": state.gamma, "mu": state.mu,
+                       **vars(stats)}
+                history.append(rec)
+                if self.verbose:
+                    _print_progress(rec, self.max_iter)
+                if callback is not None:
+                    callback(self, rec)
+                if checkpoint is not None and (state.k % checkpoint_every == 0 or state.k == self.max_iter):
+                    self._save_checkpoint(checkpoint, state, history, fingerprint)
+        except KeyboardInterrupt:
+            history.stop = "interrupted"
+            if checkpoint is not None:
+                self._save_checkpoint(checkpoint, state, history, fingerprint)
+            print(f"\ninterrupted after {state.k} finished iteration(s)"
+                  + (f"; state saved to {checkpoint}" if checkpoint else ""), file=sys.stderr)
+        self._set_network(state, activation)
+        self.history_ = history
+        self.n_iter_ = state.k
+        return history
+
+    def _set_network(self, state: S.ADMMState, activation) -> None:
+        from ._backend import to_numpy
+
+        layers = []
+        for l in range(state.n_layers):
+            shape = tuple(int(s) for s in state.W[l].shape)
+            bias = to_numpy(state.b[l]).copy() if state.b is not None else None
+            if state.G is not None:
+                codes = to_numpy(state.Q[l]).astype(self._level_set.code_dtype)
+                layers.append(Layer(shape, codes=codes, scale=to_numpy(state.alpha[l]).copy(), bias=bias))
+            else:
+                layers.append(Layer(shape, weight=to_numpy(state.W[l]).copy(), bias=bias))
+        self.network_ = Network(layers, activation=activation.name, level_set=self._level_set,
+                                granularity=self.granularity, dtype=self.dtype)
+
+    # -- checkpoints -----------------------------------------------------------
+    _RESUME_FREE = ("max_iter", "verbose")
+
+    def _save_checkpoint(self, path, state, history, fingerprint):
+        meta = {"class": type(self).__name__, "params": self.get_params(),
+                "scalars": S.state_scalars(state), "history": list(history),
+                "history_stop": history.stop, "fingerprint": fingerprint,
+                "classes": self.classes_.tolist()}
+        _io.save_npz(path, S.state_arrays(state), meta, kind="checkpoint")
+
+    def _resume(self, path, A0, fingerprint):
+        arrays, meta = _io.load_npz(path, kind="checkpoint")
+        mine = {k: v for k, v in self.get_params().items() if k not in self._RESUME_FREE}
+        theirs = {k: v for k, v in meta["params"].items() if k not in self._RESUME_FREE}
+        if meta.get("class") != type(self).__name__ or mine != theirs:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise _io.CheckpointError(
+                f"{path}: checkpoint was made with other parameters ({', '.join(diff) or 'class'}); "
+                "delete it or pass another path to start afresh")
+        if meta["fingerprint"] != fingerprint:
+            raise _io.CheckpointError(f"{path}: checkpoint was made on other training data; "
+                                      "delete it or pass another path to start afresh")
+        state = S.state_from_arrays(arrays, meta["scalars"], A0)
+        history = History(meta["history"], resumed_from=state.k)
+        if self.verbose:
+            print(f"resuming from {path} at iteration {state.k}", file=sys.stderr)
+        return state, history
+
+    # -- prediction ------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "network_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit() or admmnet.load()")
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits of the (quantized) network, n_samples x n_classes."""
+        self._check_fitted()
+        X = check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
+        return np.asarray(self.network_.logits(X))
+
+    def _predict_encoded(self, X) -> np.ndarray:
+        return np.argmax(np.asarray(self.network_.logits(X)), axis=1)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Softmax class probabilities, n_samples x n_classes (columns in ``classes_`` order)."""
+        z = self.decision_function(X)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    def score(self, X, y) -> float:
+        """Accuracy (fraction in [0, 1]) of :meth:`predict` on ``(X, y)``."""
+        self._check_fitted()
+        X = check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
+        y_enc, _ = check_labels(y, "y", n_samples=X.shape[0], classes=self.classes_)
+        return float(np.mean(self._predict_encoded(X) == y_enc))
+
+    def weights(self) -> list[np.ndarray]:
+        """Effective weight matrices (``scale * codes`` for quantized layers), each n_l x n_{l-1}."""
+        self._check_fitted()
+        return self.network_.weights()
+
+    def biases(self) -> list[np.ndarray] | None:
+        self._check_fitted()
+        return self.network_.biases()
+
+    @property
+    def storage_bits_per_weight(self) -> int:
+        self._check_fitted()
+        return self.network_.storage_bits_per_weight
+
+    @property
+    def model_bytes(self) -> int:
+        self._check_fitted()
+        return self.network_.model_bytes
+
+    # -- persistence -------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Save the trained network atomically (.npz): packed integer codes and scales
+        (so that weights are exactly scale x codes), biases, parameters, classes and
+        the history."""
+        self._check_fitted()
+        meta = {"class": type(self).__name__, "method": self.method, "params": self.get_params(),
+                "network": self.network_.meta(), "classes": self.classes_.tolist(),
+                "n_features": int(self.n_features_in_),
+                "history": list(getattr(self, "history_", []))}
+        return _io.save_npz(path, self.network_.payload(), meta, kind="model")
+
+
+def load(path):
+    """Load a model saved by ``save``; returns the fitted estimator."""
+    arrays, meta = _io.load_npz(path, kind="model")
+    cls = MODEL_CLASSES.get(meta.get("class"))
+    if cls is None:
+        raise _io.CheckpointError(f"{path}: unknown model class {meta.get('class')!r}")
+    params = dict(meta["params"])
+    model = cls(**params)
+    try:
+        model.network_ = Network.from_payload(arrays, meta["network"])
+    except (KeyError, ValueError) as exc:
+        raise _io.CheckpointError(f"{path}: corrupt model payload ({exc})") from None
+    model._level_set = model.network_.level_set
+    model.classes_ = np.asarray(meta["classes"])
+    model.n_features_in_ = int(meta["n_features"])
+    model.layer_sizes_ = tuple(meta["network"]["layer_sizes"])
+    model.history_ = History(meta.get("history", []))
+    return model
+
+
+def _fingerprint(X: np.ndarray, y: np.ndarray) -> list:
+    return [list(X.shape), float(np.sum(X, dtype=np.float64)), int(np.sum(y * np.arange(1, y.size + 1) % 1000003))]
+
+
+def _print_progress(rec: dict, total: int) -> None:
+    res = math.sqrt(sum(r * r for r in rec["residual_z"]))
+    val = f" val={rec['val_accuracy']:.4f}" if rec["val_accuracy"] is not None else ""
+    print(f"iter {rec['iteration']:4d}/{total}  obj={rec['objective']:.4e}  |z-Wa|={res:.3e}  "
+          f"train={rec['train_accuracy']:.4f}{val}  {rec['seconds']:.2f}s", file=sys.stderr, flush=True)

@@ -1,0 +1,158 @@
+"""The trained network as it is evaluated, saved and reported.
+
+A :class:`Network` is a list of dense layers. A quantized layer holds integer
+codes ``Q`` and a scale ``alpha`` (one per layer or per output row) so that its
+weights are exactly ``alpha * Q`` (computed in the network's float dtype); a
+full-precision layer holds its weight matrix. Biases are always full
+precision. The forward pass is ``a_l = h(W_l a_{l-1} + b_l)`` with no
+activation on the last layer (its outputs are logits for softmax).
+
+Storage is counted as it is really stored (METHOD.md "Level sets"): codes
+packed at ``ceil(log2(#levels))`` bits per weight
+(:func:`admmnet.quant.pack_codes`), scales and biases in the network's float
+dtype, full-precision weights at 32 (or 64) bits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .admm.activations import get_activation
+from .quant import LevelSet, make_level_set, pack_codes, packed_nbytes, unpack_codes
+
+__all__ = ["Layer", "Network"]
+
+
+@dataclass
+class Layer:
+    """One dense layer: ``weight`` (full precision) or ``codes`` + ``scale`` (quantized), and ``bias``."""
+
+    shape: tuple[int, int]
+    weight: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    bias: np.ndarray | None = None
+
+    @property
+    def quantized(self) -> bool:
+        return self.codes is not None
+
+    def dequantized(self, dtype) -> np.ndarray:
+        """The effective weight matrix: ``scale * codes`` in ``dtype`` arithmetic, or the FP weight."""
+        if self.quantized:
+            return np.asarray(self.scale, dtype=dtype) * self.codes.astype(dtype)
+        return self.weight.astype(dtype, copy=False)
+
+
+@dataclass
+class Network:
+    """A feed-forward MLP with optionally quantized weights (host NumPy arrays)."""
+
+    layers: list[Layer]
+    activation: str = "relu"
+    level_set: LevelSet | None = None
+    granularity: str = "layer"
+    dtype: str = "float32"
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return (self.layers[0].shape[1],) + tuple(layer.shape[0] for layer in self.layers)
+
+    def weights(self) -> list[np.ndarray]:
+        """Effective (dequantized) weight matrices, ``n_l x n_{l-1}``."""
+        return [layer.dequantized(self.dtype) for layer in self.layers]
+
+    def biases(self) -> list[np.ndarray] | None:
+        if self.layers[0].bias is None:
+            return None
+        return [layer.bias.astype(self.dtype, copy=False) for layer in self.layers]
+
+    def logits(self, X, xp=None):
+        """Logits for samples in the ROWS of ``X`` (n_samples x n_features); returns n_samples x n_classes.
+
+        ``xp`` picks the namespace the matrix products run in (default NumPy)."""
+        act = get_activation(self.activation)
+        if xp is None:
+            import array_api_compat.numpy as xp
+        a = xp.asarray(X).T
+        L = len(self.layers)
+        Ws, bs = self.weights(), self.biases()
+        for l in range(L):
+            z = xp.asarray(Ws[l]) @ a
+            if bs is not None:
+                z = z + xp.asarray(bs[l])
+            a = act(z) if l < L - 1 else z
+        return a.T
+
+    # -- storage -------------------------------------------------------------
+    @property
+    def n_weights(self) -> int:
+        return sum(layer.shape[0] * layer.shape[1] for layer in self.layers)
+
+    @property
+    def storage_bits_per_weight(self) -> int:
+        """Bits one weight occupies on disk: ceil(log2(#levels)), or the float width."""
+        if self.level_set is None:
+            return 8 * np.dtype(self.dtype).itemsize
+        return self.level_set.storage_bits
+
+    def payload(self) -> dict[str, np.ndarray]:
+        """The arrays that make up the model on disk (packed codes, scales, biases or FP weights)."""
+        out = {}
+        for l, layer in enumerate(self.layers):
+            if layer.quantized:
+                out[f"codes{l}"] = pack_codes(layer.codes, self.level_set)
+                out[f"scale{l}"] = np.asarray(layer.scale, dtype=self.dtype)
+            else:
+                out[f"weight{l}"] = layer.weight.astype(self.dtype, copy=False)
+            if layer.bias is not None:
+                out[f"bias{l}"] = layer.bias.astype(self.dtype, copy=False)
+        return out
+
+    @property
+    def model_bytes(self) -> int:
+        """Bytes of the stored model: packed codes + scales + biases (or FP weights), no file headers."""
+        total = 0
+        for layer in self.layers:
+            n = layer.shape[0] * layer.shape[1]
+            item = np.dtype(self.dtype).itemsize
+            if layer.quantized:
+                total += packed_nbytes(n, self.level_set) + np.asarray(layer.scale).size * item
+            else:
+                total += n * item
+            if layer.bias is not None:
+                total += layer.bias.size * item
+        return total
+
+    def meta(self) -> dict:
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "activation": self.activation,
+            "levels": None if self.level_set is None else self.level_set.kind,
+            "bits": None if self.level_set is None else self.level_set.bits,
+            "granularity": self.granularity,
+            "dtype": self.dtype,
+            "bias": self.layers[0].bias is not None,
+            "quantized": [layer.quantized for layer in self.layers],
+        }
+
+    @classmethod
+    def from_payload(cls, arrays: dict, meta: dict) -> "Network":
+        """Inverse of :meth:`payload` + :meth:`meta` (codes unpacked and range-checked)."""
+        sizes = meta["layer_sizes"]
+        level_set = None if meta["levels"] is None else make_level_set(meta["levels"], meta["bits"])
+        layers = []
+        for l in range(len(sizes) - 1):
+            shape = (int(sizes[l + 1]), int(sizes[l]))
+            bias = arrays.get(f"bias{l}")
+            if meta["quantized"][l]:
+                codes = unpack_codes(arrays[f"codes{l}"], shape, level_set)
+                layers.append(Layer(shape, codes=codes, scale=arrays[f"scale{l}"], bias=bias))
+            else:
+                w = arrays[f"weight{l}"]
+                if w.shape != shape:
+                    raise ValueError(f"layer {l}: weight has shape {w.shape}, expected {shape}")
+                layers.append(Layer(shape, weight=w, bias=bias))
+        return cls(layers, activation=meta["activation"], level_set=level_set,
+                   granularity=meta["granularity"], dtype=meta["dtype"])

@@ -1,0 +1,37 @@
+"""Install admmnet: gradient-free (ADMM) training of full-precision and quantized MLPs."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+about = {}
+exec((HERE / "admmnet" / "_version.py").read_text(), about)
+
+setup(
+    name="admmnet",
+    version=about["__version__"],
+    description=(
+        "Gradient-free training of full-precision and few-bit MLPs with ADMM "
+        "(QNN-ADMM), with the quantization baselines it is compared against."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.10",
+    packages=find_packages(include=["admmnet", "admmnet.*"]),
+    install_requires=[
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "array-api-compat>=1.9",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "array-api-strict>=2.0"],
+        "fast": ["numba>=0.59"],
+        "gpu": ["cupy-cuda12x>=13"],
+    },
+    entry_points={"console_scripts": ["admmnet=admmnet.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
