@@ -22,10 +22,10 @@ setup(
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",
-        "array-api-compat>=1.9",
+        "array-api-compat>=1.16",
     ],
     extras_require={
-        "test": ["pytest>=7", "array-api-strict>=2.0"],
+        "test": ["pytest>=7", "array-api-strict>=2.3"],
         "fast": ["numba>=0.59"],
         "gpu": ["cupy-cuda12x>=13"],
     },

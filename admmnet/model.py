@@ -115,6 +115,18 @@ class QNNADMM:
         Tikhonov weight ``ridge/2 ||W||^2`` in the W-subproblem; keeps the exact
         solve well posed when inputs are rank deficient (MNIST's constant
         border pixels) and mu = 0.
+    forward_reset : int, default 0
+        Every ``forward_reset`` iterations the lifted z_l, a_l restart from a
+        forward pass of the evaluated network (0: never, as in the thesis).
+        Without it the free activations a_l absorb the training labels and the
+        weights stop learning (the lifted network fits 100% while the real one
+        plateaus); see README "What makes QNN-ADMM accurate".
+    layer_scale : float, default 1.0
+        r >= 1 scales the penalties per layer, beta_l = beta r^(2(l-L)) and
+        gamma_l = gamma r^(2(l-L)+1) (mu_l and ridge follow beta_l), so that
+        beta_{l+1} > gamma_l > beta_l: the a-update then follows the layer above
+        and the z-update follows a, and the output error reaches the first
+        layers undiluted instead of shrinking about 4x per layer (r = 1).
     max_iter : int
         ADMM iterations.
     seed : int
@@ -130,7 +142,8 @@ class QNNADMM:
                  granularity="layer", bias=True, beta=1.0, gamma=1.0, mu=1.0, penalty_growth=1.0,
                  mu_growth=1.0, max_penalty=1e4, w_solver="exact", a_solver="exact", kappa=2.0,
                  tau=2.0, max_backtrack=50, fista_eta=0.5, fista_max_iter=100, fista_tol=1e-4,
-                 proj_max_iter=50, proj_patience=3, ridge=1e-3, max_iter=30, seed=0,
+                 proj_max_iter=50, proj_patience=3, ridge=1e-3, forward_reset=0, layer_scale=1.0,
+                 max_iter=30, seed=0,
                  dtype="float32", verbose=False):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
@@ -155,6 +168,8 @@ class QNNADMM:
         self.proj_max_iter = proj_max_iter
         self.proj_patience = proj_patience
         self.ridge = ridge
+        self.forward_reset = forward_reset
+        self.layer_scale = layer_scale
         self.max_iter = max_iter
         self.seed = seed
         self.dtype = dtype
@@ -197,7 +212,8 @@ class QNNADMM:
             kappa=float(self.kappa), tau=float(self.tau), max_backtrack=self.max_backtrack,
             fista_eta=float(self.fista_eta), fista_max_iter=self.fista_max_iter,
             fista_tol=float(self.fista_tol), proj_max_iter=self.proj_max_iter,
-            proj_patience=self.proj_patience, granularity=self.granularity, ridge=float(self.ridge))
+            proj_patience=self.proj_patience, granularity=self.granularity, ridge=float(self.ridge),
+            forward_reset=int(self.forward_reset), layer_scale=float(self.layer_scale))
         if level_set is not None and params.mu <= 0:
             raise ValueError("mu must be > 0 when training a quantized network (bits is set)")
         return hidden, level_set, activation, params
@@ -345,7 +361,8 @@ class QNNADMM:
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def score(self, X, y) -> float:
         """Accuracy (fraction in [0, 1]) of :meth:`predict` on ``(X, y)``."""

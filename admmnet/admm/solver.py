@@ -59,6 +59,8 @@ class ADMMParams:
     proj_patience: int = 3
     granularity: str = "layer"       # "layer" | "row" scale of G
     ridge: float = 1e-3              # Tikhonov weight on W (keeps the exact solve posed when mu = 0)
+    forward_reset: int = 0           # every k iterations, z_l and a_l restart from a forward pass (0: never)
+    layer_scale: float = 1.0         # r: beta_l = beta r^(2(l-L)), gamma_l = gamma r^(2(l-L)+1) (1: uniform)
 
     def __post_init__(self):
         for name in ("beta", "gamma", "fista_eta"):
@@ -69,12 +71,14 @@ class ADMMParams:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
-        for name in ("penalty_growth", "mu_growth"):
+        for name in ("penalty_growth", "mu_growth", "layer_scale"):
             if not getattr(self, name) >= 1.0:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("kappa", "tau"):
             if not getattr(self, name) > 1.0:
                 raise ValueError(f"{name} must be > 1, got {getattr(self, name)!r}")
+        if not (isinstance(self.forward_reset, int) and self.forward_reset >= 0):
+            raise ValueError(f"forward_reset must be an integer >= 0, got {self.forward_reset!r}")
         for name in ("max_backtrack", "fista_max_iter", "proj_max_iter", "proj_patience"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
@@ -114,11 +118,24 @@ class ADMMState:
     nu: list = field(default_factory=list)
     theta: list = field(default_factory=list)
     k: int = 0
+    layer_scale: float = 1.0
     gram0: tuple | None = None  # (a_0 a_0^T, a_0 1): the input never changes
 
     @property
     def n_layers(self) -> int:
         return len(self.W)
+
+    def scale(self, l: int) -> float:
+        """s_l = r^(2(l-L)) (0-based l; 1 for the output layer): beta_l = beta s_l."""
+        return self.layer_scale ** (2 * (l - (self.n_layers - 1)))
+
+    def beta_l(self, l: int) -> float:
+        """Penalty of z_l = W_l a_{l-1} + b_l."""
+        return self.beta * self.scale(l)
+
+    def gamma_l(self, l: int) -> float:
+        """Penalty of a_l = h(z_l) (hidden layers): gamma r^(2(l-L)+1), between beta_l and beta_{l+1}."""
+        return self.gamma * self.scale(l) * self.layer_scale
 
     def weights(self) -> list:
         """The weights the evaluated network uses: G if quantized, else W."""
@@ -178,7 +195,7 @@ def init_state(X, layer_sizes, activation: Activation, level_set: LevelSet | Non
         lam=xp.zeros((layer_sizes[-1], m), dtype=dt),
         beta=float(params.beta), gamma=float(params.gamma),
         mu=float(params.mu) if level_set is not None else 0.0,
-        nu=[1.0] * L, theta=[1.0] * L, k=0,
+        nu=[1.0] * L, theta=[1.0] * L, k=0, layer_scale=float(params.layer_scale),
     )
 
 
@@ -222,13 +239,14 @@ def _update_W(state, l, params, kern, stats):
     bias = state.b is not None
     if params.w_solver == "exact":
         gram = state.gram0 if l == 0 else None
-        W, b = U.update_W_exact(t, state.a[l], state.beta, G=G, mu=state.mu, ridge=params.ridge,
+        W, b = U.update_W_exact(t, state.a[l], state.beta_l(l), G=G, mu=state.mu * state.scale(l),
+                                ridge=params.ridge * state.scale(l),
                                 bias=bias, gram=gram, solve=kern.spd_solve)
     else:
         start = max(state.nu[l] / params.kappa, 1e-12)
         W, b, info = U.update_W_backtracking(
-            state.W[l], state.b[l] if bias else None, t, state.a[l], state.beta, start,
-            G=G, mu=state.mu, ridge=params.ridge, kappa=params.kappa, max_iter=params.max_backtrack)
+            state.W[l], state.b[l] if bias else None, t, state.a[l], state.beta_l(l), start,
+            G=G, mu=state.mu * state.scale(l), ridge=params.ridge * state.scale(l), kappa=params.kappa, max_iter=params.max_backtrack)
         state.nu[l] = info.step
         stats.add(info, "w")
     state.W[l] = W
@@ -251,11 +269,12 @@ def _update_a(state, l, activation, params, kern, stats):
     t = _target(state, nxt)
     bn = state.b[nxt] if state.b is not None else None
     if params.a_solver == "exact":
-        state.a[l] = U.update_a_exact(state.W[nxt], bn, t, hz, state.beta, state.gamma, solve=kern.spd_solve)
+        state.a[l] = U.update_a_exact(state.W[nxt], bn, t, hz, state.beta_l(nxt), state.gamma_l(l - 1),
+                                      solve=kern.spd_solve)
     else:
         start = max(state.theta[l] / params.tau, 1e-12)
-        state.a[l], info = U.update_a_backtracking(state.a[l], state.W[nxt], bn, t, hz, state.beta,
-                                                   state.gamma, start, tau=params.tau,
+        state.a[l], info = U.update_a_backtracking(state.a[l], state.W[nxt], bn, t, hz, state.beta_l(nxt),
+                                                   state.gamma_l(l - 1), start, tau=params.tau,
                                                    max_iter=params.max_backtrack)
         state.theta[l] = info.step
         stats.add(info, "a")
@@ -270,17 +289,38 @@ def _update_z(state, l, Y, activation, params, kern, stats):
                                              xent=kern.softmax_xent)
         stats.add(info, "fista")
     else:
-        state.z[l] = U.update_z_hidden(p, state.a[l + 1], state.beta, state.gamma, activation,
+        state.z[l] = U.update_z_hidden(p, state.a[l + 1], state.beta_l(l), state.gamma_l(l), activation,
                                        kernel=kern.z_update_piecewise)
     return p
+
+
+def reset_from_forward(state: ADMMState, activation: Activation) -> None:
+    """Make the lifted variables a forward pass of the evaluated network:
+    ``z_l = G_l a_{l-1} + b_l`` (W_l when full precision), ``a_l = h(z_l)``.
+
+    The constraints z_l = W a + b and a_l = h(z_l) then hold (up to W - G), so
+    the next backward sweep sees the errors of the network that is actually
+    evaluated rather than of lifted activations that have absorbed them."""
+    Ws = state.weights()
+    for l in range(state.n_layers):
+        z = Ws[l] @ state.a[l]
+        if state.b is not None:
+            z = z + state.b[l]
+        state.z[l] = z
+        if l < state.n_layers - 1:
+            state.a[l + 1] = activation(z)
 
 
 def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
                    params: ADMMParams, kern: Kernels) -> IterationStats:
     """One QNN-ADMM iteration (Algorithm 2) in place: backward sweep, forward sweep, multiplier,
-    then penalty continuation."""
+    then penalty continuation. With ``params.forward_reset = k > 0`` the lifted
+    variables restart from a forward pass before every k-th iteration
+    (:func:`reset_from_forward`)."""
     L = state.n_layers
     stats = IterationStats()
+    if params.forward_reset and state.k > 0 and state.k % params.forward_reset == 0:
+        reset_from_forward(state, activation)
     if params.w_solver == "exact" and state.gram0 is None:
         xp = get_namespace(state.a[0])
         state.gram0 = (state.a[0] @ state.a[0].T, xp.sum(state.a[0], axis=1, keepdims=True))
@@ -333,16 +373,16 @@ def evaluate_objective(state: ADMMState, Y, activation: Activation, kern: Kernel
         if l == L - 1:
             obj += to_float(xp.sum(r * state.lam)) + 0.5 * state.beta * rr
         else:
-            obj += 0.5 * state.beta * rr
+            obj += 0.5 * state.beta_l(l) * rr
             d = state.a[l + 1] - activation(state.z[l])
             dd = to_float(xp.sum(d * d))
             ra.append(math.sqrt(dd))
-            obj += 0.5 * state.gamma * dd
+            obj += 0.5 * state.gamma_l(l) * dd
         if state.G is not None:
             D = state.W[l] - state.G[l]
             ww = to_float(xp.sum(D * D))
             rw.append(math.sqrt(ww))
-            obj += 0.5 * state.mu * ww
+            obj += 0.5 * state.mu * state.scale(l) * ww
     return {"objective": obj, "loss": to_float(loss), "residual_z": rz, "residual_a": ra, "residual_w": rw}
 
 
@@ -387,12 +427,13 @@ def state_from_arrays(arrays: dict, scalars: dict, X) -> ADMMState:
         lam=A("lam"),
         beta=float(scalars["beta"]), gamma=float(scalars["gamma"]), mu=float(scalars["mu"]),
         nu=[float(v) for v in scalars["nu"]], theta=[float(v) for v in scalars["theta"]],
-        k=int(scalars["k"]),
+        k=int(scalars["k"]), layer_scale=float(scalars.get("layer_scale", 1.0)),
     )
 
 
 def state_scalars(state: ADMMState) -> dict:
     return {"n_layers": state.n_layers, "beta": state.beta, "gamma": state.gamma, "mu": state.mu,
+            "layer_scale": state.layer_scale,
             "nu": list(state.nu), "theta": list(state.theta), "k": state.k}
 
 

@@ -70,7 +70,10 @@ def softmax_xent(z, y):
     the column max is subtracted before exponentiating.
     """
     xp = get_namespace(z, y)
-    shifted = z - xp.max(z, axis=0, keepdims=True)
+    # Clamp at a finite floor: z - max(z) can overflow to -inf for logits near the
+    # float range, and 0 * -inf would turn the one-hot product into NaN.
+    floor = -0.25 * float(xp.finfo(z.dtype).max)
+    shifted = xp.maximum(z - xp.max(z, axis=0, keepdims=True), floor)
     e = xp.exp(shifted)
     s = xp.sum(e, axis=0, keepdims=True)
     value = xp.sum(xp.log(s)) - xp.sum(y * shifted)

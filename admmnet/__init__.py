@@ -1,0 +1,22 @@
+"""admmnet: gradient-free training of full-precision and few-bit MLPs with ADMM.
+
+Quick use::
+
+    import admmnet
+    ds = admmnet.datasets.load_dataset("pendigits")
+    model = admmnet.QNNADMM(hidden_sizes=(12, 12), bits=4, max_iter=60)
+    history = model.fit(ds.X_train, ds.y_train)
+    model.score(ds.X_test, ds.y_test)
+    model.save("model.npz"); same = admmnet.load("model.npz")
+
+Where things are: the subproblem updates in :mod:`admmnet.admm.updates`, the
+sweeps in :mod:`admmnet.admm.solver`, level sets and the G projection in
+:mod:`admmnet.quant`, the loaders in :mod:`admmnet.datasets`, the hot kernels
+in :mod:`admmnet.kernels`.
+"""
+from ._version import __version__
+from . import datasets, quant
+from .model import QNNADMM, History, load
+from .network import Network
+
+__all__ = ["__version__", "QNNADMM", "History", "Network", "load", "datasets", "quant"]

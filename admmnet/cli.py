@@ -1,0 +1,175 @@
+"""The ``admmnet`` command line: ``admmnet train`` and ``admmnet evaluate``.
+
+    admmnet train --dataset mnist --method qnn-admm --bits 4 --json result.json --save model.npz
+    admmnet evaluate model.npz --dataset mnist
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from . import __version__
+from .datasets import DATASETS, DatasetError, load_dataset
+from .io import CheckpointError, write_json
+from .model import QNNADMM, load
+from .presets import qnn_admm_params
+
+METHODS = ("qnn-admm",)
+_BITS_HELP = ("quantization bits N, or 'fp' for full precision. With --levels thesis (the default) "
+              "N bits means the thesis's level set, the integers -(2^N-1)..2^N-1 times a scale: "
+              "its 1 bit is ternary {-1,0,1} and its 8 bits need 9 bits of storage, exactly as in "
+              "the thesis tables. --levels signed gives a true N-bit signed set.")
+
+
+def _parse_bits(text: str):
+    if text.lower() in ("fp", "none", "float"):
+        return "fp"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--bits must be an integer or 'fp', got {text!r}") from None
+
+
+def _parse_hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated integers, got {text!r}") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"--hidden must be positive integers, got {text!r}")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="admmnet", description=(
+        "Train and evaluate MLPs without backpropagation (QNN-ADMM). Datasets are read from "
+        "$ADMMNET_DATA, else the data/ cache, else downloaded and verified."))
+    p.add_argument("--version", action="version", version=f"admmnet {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a network and report train/test accuracy",
+                       description="Train a network on a dataset's training split and report "
+                                   "train/test accuracy of the (quantized) network.")
+    t.add_argument("--dataset", required=True, choices=DATASETS)
+    t.add_argument("--method", default="qnn-admm", choices=METHODS)
+    t.add_argument("--bits", type=_parse_bits, default="fp", help=_BITS_HELP + " Default: fp.")
+    t.add_argument("--levels", default="thesis", choices=("thesis", "signed", "binary", "ternary"),
+                   help="level set (default: thesis; see --bits)")
+    t.add_argument("--granularity", default="layer", choices=("layer", "row"),
+                   help="one scale per layer (thesis, default) or per output row")
+    t.add_argument("--hidden", type=_parse_hidden, default=None,
+                   help="hidden widths, e.g. 200,200 (default: the thesis topology of the dataset)")
+    t.add_argument("--iters", type=int, default=None, help="ADMM iterations (default: the dataset preset)")
+    t.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    t.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    t.add_argument("--activation", default="relu", choices=("relu", "hardsigmoid", "identity"))
+    t.add_argument("--no-bias", action="store_true", help="no bias (thesis-exact network)")
+    for name in ("beta", "gamma", "mu", "penalty-growth", "mu-growth"):
+        t.add_argument(f"--{name}", type=float, default=None, help=f"override the preset's {name}")
+    t.add_argument("--w-solver", choices=("exact", "backtracking"), default=None)
+    t.add_argument("--a-solver", choices=("exact", "backtracking"), default=None)
+    t.add_argument("--save", metavar="MODEL.npz", help="save the trained model (atomic write)")
+    t.add_argument("--json", metavar="RESULT.json", help="write the result record as JSON")
+    t.add_argument("--checkpoint", metavar="STATE.npz",
+                   help="save the solver state every few iterations and on Ctrl-C; "
+                        "if the file exists, resume from it")
+    t.add_argument("--data-dir", default=None, help="dataset folder (default: $ADMMNET_DATA, then data/)")
+    t.add_argument("--quiet", action="store_true", help="no per-iteration progress")
+
+    e = sub.add_parser("evaluate", help="print the test accuracy of a saved model")
+    e.add_argument("model", help="a model file written by 'admmnet train --save'")
+    e.add_argument("--dataset", required=True, choices=DATASETS)
+    e.add_argument("--data-dir", default=None)
+    e.add_argument("--json", metavar="RESULT.json")
+    return p
+
+
+def _bits_json(bits):
+    return "fp" if bits in (None, "fp") else int(bits)
+
+
+def environment() -> dict:
+    """Versions and machine, for result files."""
+    import scipy
+
+    return {"admmnet": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "machine": platform.machine(), "processor": platform.processor(),
+            "cpus": os.cpu_count(), "platform": platform.platform()}
+
+
+def cmd_train(args) -> int:
+    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype)
+    bits = None if args.bits == "fp" else args.bits
+    kw = qnn_admm_params(args.dataset, bits)
+    if args.hidden is not None:
+        kw["hidden_sizes"] = args.hidden
+    if args.iters is not None:
+        kw["max_iter"] = args.iters
+    for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "w_solver", "a_solver"):
+        v = getattr(args, name)
+        if v is not None:
+            kw[name] = v
+    model = QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
+                    dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
+                    verbose=not args.quiet, **kw)
+    desc = "full precision" if bits is None else f"{bits} bits ({args.levels} levels)"
+    print(f"admmnet: {args.method} on {ds.name} ({ds.X_train.shape[0]} train / {ds.X_test.shape[0]} test), "
+          f"layers {[ds.n_features, *kw['hidden_sizes'], ds.n_classes]}, {desc}, seed {args.seed}",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    history = model.fit(ds.X_train, ds.y_train, checkpoint=args.checkpoint)
+    seconds = time.perf_counter() - t0
+    train_acc = model.score(ds.X_train, ds.y_train)
+    test_acc = model.score(ds.X_test, ds.y_test)
+    n_it = len(history)
+    print(f"train accuracy {train_acc:.4f}  test accuracy {test_acc:.4f}  "
+          f"({n_it} iterations, {seconds:.1f} s)" + ("  [interrupted]" if history.interrupted else ""))
+    if args.save:
+        model.save(args.save)
+        print(f"saved model to {args.save}", file=sys.stderr)
+    if args.json:
+        it_seconds = [r["seconds"] for r in history]
+        write_json(args.json, {
+            "dataset": args.dataset, "method": args.method, "bits": _bits_json(bits),
+            "levels": args.levels, "granularity": args.granularity, "seed": args.seed,
+            "iterations": model.n_iter_, "train_accuracy": train_acc, "test_accuracy": test_acc,
+            "seconds": seconds,
+            "seconds_per_iteration": float(np.mean(it_seconds)) if it_seconds else None,
+            "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
+            "layer_sizes": list(model.layer_sizes_), "split": ds.split, "stop": history.stop,
+            "params": model.get_params(), "command": " ".join(sys.argv), "environment": environment(),
+            "history": list(history),
+        })
+    return 130 if history.interrupted else 0
+
+
+def cmd_evaluate(args) -> int:
+    model = load(args.model)
+    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=model.network_.dtype)
+    acc = model.score(ds.X_test, ds.y_test)
+    print(f"test accuracy {acc:.4f}")
+    if args.json:
+        write_json(args.json, {"model": args.model, "dataset": args.dataset, "test_accuracy": acc,
+                               "storage_bits_per_weight": model.storage_bits_per_weight,
+                               "model_bytes": model.model_bytes})
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return cmd_train(args)
+        return cmd_evaluate(args)
+    except (DatasetError, CheckpointError, ValueError) as exc:
+        print(f"admmnet: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
