@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hidden widths, e.g. 200,200 (default: the thesis topology of the dataset)")
     t.add_argument("--iters", type=int, default=None, help="ADMM iterations (default: the dataset preset)")
     t.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    t.add_argument("--split-seed", type=int, default=0,
+                   help="seed of Seeds' stratified 80/20 split (Seeds has no official split; default 0)")
     t.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     t.add_argument("--activation", default="relu", choices=("relu", "hardsigmoid", "identity"))
     t.add_argument("--no-bias", action="store_true", help="no bias (thesis-exact network)")
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("model", help="a model file written by 'admmnet train --save'")
     e.add_argument("--dataset", required=True, choices=DATASETS)
     e.add_argument("--data-dir", default=None)
+    e.add_argument("--split-seed", type=int, default=0, help="Seeds' split seed the model was trained with")
     e.add_argument("--json", metavar="RESULT.json")
     return p
 
@@ -103,7 +106,7 @@ def environment() -> dict:
 
 
 def cmd_train(args) -> int:
-    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype)
+    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split_seed=args.split_seed)
     bits = None if args.bits == "fp" else args.bits
     kw = qnn_admm_params(args.dataset, bits)
     if args.hidden is not None:
@@ -141,7 +144,8 @@ def cmd_train(args) -> int:
             "seconds": seconds,
             "seconds_per_iteration": float(np.mean(it_seconds)) if it_seconds else None,
             "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
-            "layer_sizes": list(model.layer_sizes_), "split": ds.split, "stop": history.stop,
+            "layer_sizes": list(model.layer_sizes_), "split": ds.split, "split_seed": args.split_seed,
+            "stop": history.stop,
             "params": model.get_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),
         })
@@ -150,7 +154,8 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     model = load(args.model)
-    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=model.network_.dtype)
+    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=model.network_.dtype,
+                      split_seed=args.split_seed)
     acc = model.score(ds.X_test, ds.y_test)
     print(f"test accuracy {acc:.4f}")
     if args.json:

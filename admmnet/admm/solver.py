@@ -46,7 +46,7 @@ class ADMMParams:
     mu: float = 1.0
     penalty_growth: float = 1.0
     mu_growth: float = 1.0
-    max_penalty: float = 1e4
+    max_penalty: float = 1e6
     w_solver: str = "exact"          # "exact" (eq. 4.4) | "backtracking" (Algorithm 3)
     a_solver: str = "exact"          # "exact" (eq. 4.27) | "backtracking" (Algorithm 6)
     kappa: float = 2.0               # backtracking growth factor for nu (W)
@@ -59,6 +59,7 @@ class ADMMParams:
     proj_patience: int = 3
     granularity: str = "layer"       # "layer" | "row" scale of G
     ridge: float = 1e-3              # Tikhonov weight on W (keeps the exact solve posed when mu = 0)
+    refit_output: bool = False       # after the last iteration, refit the output layer on the real features
     forward_reset: int = 0           # every k iterations, z_l and a_l restart from a forward pass (0: never)
     layer_scale: float = 1.0         # r: beta_l = beta r^(2(l-L)), gamma_l = gamma r^(2(l-L)+1) (1: uniform)
 
@@ -352,6 +353,52 @@ def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: Level
         state.mu = min(state.mu * params.mu_growth, max(cap, params.mu))
     state.k += 1
     return stats
+
+
+def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
+                 params: ADMMParams, kern: Kernels, *, rounds: int = 6) -> None:
+    """Final exact refit of the output layer on the evaluated hidden features (METHOD.md lever).
+
+    The features are a forward pass of the hidden layers with the weights the
+    network is evaluated with (G when quantized). Full precision: W_L, b_L
+    minimise the cross-entropy plus ``ridge``
+    (:func:`admmnet.admm.updates.refit_output_layer`). Quantized: ``rounds``
+    ADMM-style alternations of that refit with the coupling ``mu/2||W_L - G_L||^2``
+    and the projection G_L = proj(W_L), mu growing 4x per round, so that the
+    final G_L is fitted to the loss, not only to W_L.
+    """
+    L = state.n_layers
+    Ws = state.weights()
+    a = state.a[0]
+    for l in range(L - 1):
+        z = Ws[l] @ a
+        if state.b is not None:
+            z = z + state.b[l]
+        a = activation(z)
+    m = a.shape[1]
+    b0 = state.b[L - 1] if state.b is not None else None
+    ridge = params.ridge * state.beta / max(m, 1)
+    if level_set is None:
+        W, b, _ = U.refit_output_layer(a, Y, state.W[L - 1], b0, ridge=ridge, xent=kern.softmax_xent)
+        state.W[L - 1] = W
+    else:
+        W, b = state.W[L - 1], b0
+        mu = 0.0
+        for r in range(rounds):
+            W, b, _ = U.refit_output_layer(a, Y, W, b, G=state.G[L - 1], mu=mu, ridge=ridge,
+                                           xent=kern.softmax_xent)
+            res = _project(W, level_set, params, alpha0=state.alpha[L - 1])
+            state.G[L - 1], state.alpha[L - 1], state.Q[L - 1] = res.G, res.alpha, res.Q
+            mu = max(mu * 4.0, 1e-2 * m)
+        state.W[L - 1] = W
+        if b0 is not None:  # the bias that fits the final, fixed G_L
+            _, b, _ = U.refit_output_layer(a, Y, state.G[L - 1], b, update_W=False, xent=kern.softmax_xent)
+    if state.b is not None:
+        state.b[L - 1] = b
+    # keep the lifted output consistent with the refitted layer
+    state.a[L - 1] = a
+    z = state.weights()[L - 1] @ a
+    state.z[L - 1] = z + state.b[L - 1] if state.b is not None else z
 
 
 def evaluate_objective(state: ADMMState, Y, activation: Activation, kern: Kernels) -> dict:

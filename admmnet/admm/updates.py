@@ -299,3 +299,68 @@ def update_lambda(lam, zL, pL, beta: float):
     """Dual ascent on the output constraint: ``lam <- lam + beta (z_L - W_L a_{L-1} - b_L)`` (eq. 4.41),
     with ``pL = W_L a_{L-1} + b_L``."""
     return lam + beta * (zL - pL)
+
+
+def refit_output_layer(a, Y, W0, b0, *, G=None, mu: float = 0.0, ridge: float = 0.0,
+                       max_iter: int = 500, tol: float = 1e-6, update_W: bool = True, xent):
+    r"""Exact refit of the output layer on fixed features (the "final refit" of METHOD.md).
+
+    Minimises the convex problem
+
+    .. math:: F(W, b) = L(W a + b 1^T, y) + \tfrac{\mu}{2}\|W - G\|^2 + \tfrac{\text{ridge}}{2}\|W\|^2
+
+    over the output layer alone, by FISTA on (W, b) from ``(W0, b0)``. The
+    features ``a`` are the forward activations of the evaluated (quantized)
+    hidden layers, so the output layer is fitted to the network that is
+    actually used rather than to lifted activations. No gradient flows
+    through the network: this is a convex, single-layer problem. The gradient
+    ``(S(W a + b) - y) [a; 1]^T + mu (W - G) + ridge W`` is Lipschitz with
+    constant ``Lip = ||[a; 1]||_2^2 / 2 + mu + ridge`` (``||.||_2`` estimated by
+    power iteration, padded by 10%). Stops when the relative step is below
+    ``tol`` or after ``max_iter`` steps. ``update_W=False`` keeps W fixed and
+    fits the bias alone (Lipschitz constant m/2). Returns ``(W, b, SearchInfo)``.
+    """
+    xp = get_namespace(a, Y, W0)
+    m = a.shape[1]
+    ones = xp.ones((1, m), dtype=a.dtype)
+    A = xp.concat([a, ones], axis=0)
+    # spectral norm of A by power iteration on A A^T
+    v = xp.ones((A.shape[0], 1), dtype=a.dtype)
+    for _ in range(30):
+        v = A @ (A.T @ v)
+        v = v / xp.sqrt(xp.sum(v * v))
+    smax2 = to_float(xp.sum(v * (A @ (A.T @ v))))
+    lip = 1.1 * 0.5 * smax2 + mu + ridge if update_W else 1.1 * 0.5 * m
+    Wb = xp.concat([W0, b0 if b0 is not None else xp.zeros((W0.shape[0], 1), dtype=W0.dtype)], axis=1)
+    n_in = W0.shape[1]
+    Gb = None
+    if G is not None and mu:
+        Gb = xp.concat([G, xp.zeros((G.shape[0], 1), dtype=G.dtype)], axis=1)
+    mask = xp.concat([xp.ones((1, n_in), dtype=W0.dtype), xp.zeros((1, 1), dtype=W0.dtype)], axis=1)
+    x_prev = Wb
+    y_hat = Wb
+    t = 1.0
+    stop = "max_iter"
+    s = 0
+    for s in range(1, max_iter + 1):
+        _, g = xent(y_hat @ A, Y)
+        grad = g @ A.T + ridge * (y_hat * mask)
+        if Gb is not None:
+            grad = grad + mu * ((y_hat - Gb) * mask)
+        if not update_W:
+            grad = grad * (1.0 - mask)
+        x = y_hat - grad / lip
+        step = to_float(xp.sqrt(_sq(x - x_prev)))
+        if step != step:
+            x, stop = x_prev, "max_iter"
+            break
+        if step <= tol * max(1.0, to_float(xp.sqrt(_sq(x)))):
+            stop = "converged"
+            x_prev = x
+            break
+        t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
+        y_hat = x + ((t - 1.0) / t_next) * (x - x_prev)
+        x_prev, t = x, t_next
+    W = x_prev[:, :n_in]
+    b = x_prev[:, n_in:] if b0 is not None else None
+    return W, b, SearchInfo(s, stop, lip)

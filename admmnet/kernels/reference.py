@@ -21,7 +21,8 @@ def z_update_piecewise(p, a, beta: float, gamma: float, pieces):
     ``(lo, hi, s, c)`` in ``pieces``. On one piece the objective is a convex
     quadratic whose minimiser is
 
-    .. math:: z^* = \mathrm{clip}\Big(\frac{\beta p + \gamma s (a - c)}{\beta + \gamma s^2}, lo, hi\Big),
+    .. math:: z^* = \mathrm{clip}\Big(\frac{\beta p + \gamma s (a - c)}{\beta + \gamma s^2}, lo, hi\Big)
+              = \mathrm{clip}\Big(\frac{p + \rho s (a - c)}{1 + \rho s^2}, lo, hi\Big),\ \rho = \gamma/\beta,
 
     and the global minimiser is the piece candidate with the smallest
     objective (thesis Algorithm 5 is the ReLU case: candidates
@@ -29,14 +30,17 @@ def z_update_piecewise(p, a, beta: float, gamma: float, pieces):
     the earlier piece.
     """
     xp = get_namespace(p, a)
+    # Work with rho = gamma/beta (objective divided by beta/2): same minimiser, and no
+    # products with a tiny beta, which would make float32 denormals and run ~3x slower.
+    rho = gamma / beta
     best_z = None
     best_f = None
     for lo, hi, s, c in pieces:
-        if s == 0.0:  # flat piece: h = c, the quadratic pulls z to p only
+        if s == 0.0:  # flat piece: h = c, only (z - p)^2 depends on z
             cand = p
             resid_sq = (a - c) ** 2 if c else a * a
         else:
-            cand = (beta * p + (gamma * s) * (a - c if c else a)) / (beta + gamma * s * s)
+            cand = (p + (rho * s) * (a - c if c else a)) / (1.0 + rho * s * s)
         if math.isfinite(lo):
             cand = xp.maximum(cand, lo)
         if math.isfinite(hi):
@@ -45,7 +49,7 @@ def z_update_piecewise(p, a, beta: float, gamma: float, pieces):
             resid = a - (s * cand + c if c else s * cand)
             resid_sq = resid * resid
         diff = cand - p
-        f = beta * (diff * diff) + gamma * resid_sq  # 2x the objective: same argmin
+        f = diff * diff + rho * resid_sq
         if best_z is None:
             best_z, best_f = cand, f
         else:
