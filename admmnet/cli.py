@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     t.add_argument("--activation", default="relu", choices=("relu", "hardsigmoid", "identity"))
     t.add_argument("--no-bias", action="store_true", help="no bias (thesis-exact network)")
-    for name in ("beta", "gamma", "mu", "penalty-growth", "mu-growth"):
+    for name in ("beta", "gamma", "mu", "penalty-growth", "mu-growth", "ridge", "momentum", "layer-scale"):
         t.add_argument(f"--{name}", type=float, default=None, help=f"override the preset's {name}")
     t.add_argument("--w-solver", choices=("exact", "backtracking"), default=None)
     t.add_argument("--a-solver", choices=("exact", "backtracking"), default=None)
@@ -113,7 +113,8 @@ def cmd_train(args) -> int:
         kw["hidden_sizes"] = args.hidden
     if args.iters is not None:
         kw["max_iter"] = args.iters
-    for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "w_solver", "a_solver"):
+    for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "momentum", "layer_scale",
+                 "w_solver", "a_solver"):
         v = getattr(args, name)
         if v is not None:
             kw[name] = v

@@ -143,6 +143,12 @@ class QNNADMM:
         cross-entropy on the forward features of the evaluated hidden layers
         (a convex single-layer problem; alternated with the projection when
         quantized): :func:`admmnet.admm.solver.refit_output`.
+    momentum : float in [0, 1), default 0.0
+        Inertial extrapolation: every iteration starts from
+        ``W + momentum (W - W_prev)`` (and the same for b; G re-projected), the
+        previous two iterations' results (:func:`admmnet.admm.solver.extrapolate`).
+        With ``forward_reset`` the next sweep then sees the errors of the
+        extrapolated network; the fitted network is never an extrapolated point.
     max_iter : int
         ADMM iterations.
     seed : int
@@ -159,7 +165,7 @@ class QNNADMM:
                  mu_growth=1.1, max_penalty=1e6, w_solver="exact", a_solver="exact", kappa=2.0,
                  tau=2.0, max_backtrack=50, fista_eta=0.5, fista_max_iter=100, fista_tol=1e-4,
                  proj_max_iter=50, proj_patience=3, ridge=1e-3, forward_reset=1, layer_scale=4.0,
-                 refit_output=False,
+                 refit_output=False, momentum=0.0,
                  max_iter=30, seed=0,
                  dtype="float32", verbose=False):
         self.hidden_sizes = hidden_sizes
@@ -188,6 +194,7 @@ class QNNADMM:
         self.forward_reset = forward_reset
         self.layer_scale = layer_scale
         self.refit_output = refit_output
+        self.momentum = momentum
         self.max_iter = max_iter
         self.seed = seed
         self.dtype = dtype
@@ -232,7 +239,7 @@ class QNNADMM:
             fista_tol=float(self.fista_tol), proj_max_iter=self.proj_max_iter,
             proj_patience=self.proj_patience, granularity=self.granularity, ridge=float(self.ridge),
             forward_reset=int(self.forward_reset), layer_scale=float(self.layer_scale),
-            refit_output=bool(self.refit_output))
+            refit_output=bool(self.refit_output), momentum=float(self.momentum))
         if level_set is not None and params.mu <= 0:
             raise ValueError("mu must be > 0 when training a quantized network (bits is set)")
         return hidden, level_set, activation, params

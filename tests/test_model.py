@@ -150,24 +150,25 @@ def test_bad_inputs_raise_clear_errors():
         QNNADMM().predict(X)
 
 
-def test_checkpoint_resume_reproduces_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("momentum", [0.0, 0.7])
+def test_checkpoint_resume_reproduces_uninterrupted_run(tmp_path, momentum):
     X, y = blobs(seed=2)
-    full = QNNADMM(bits=2, **{**FAST, "max_iter": 6})
+    full = QNNADMM(bits=2, momentum=momentum, **{**FAST, "max_iter": 6})
     full.fit(X, y)
     ck = tmp_path / "state.npz"
-    part = QNNADMM(bits=2, **{**FAST, "max_iter": 4})
+    part = QNNADMM(bits=2, momentum=momentum, **{**FAST, "max_iter": 4})
     part.fit(X, y, checkpoint=ck, checkpoint_every=2)
     assert ck.exists()
-    rest = QNNADMM(bits=2, **{**FAST, "max_iter": 6})
+    rest = QNNADMM(bits=2, momentum=momentum, **{**FAST, "max_iter": 6})
     hist = rest.fit(X, y, checkpoint=ck, checkpoint_every=2)
     assert hist.resumed_from == 4 and len(hist) == 6
     for Wa, Wb in zip(full.weights(), rest.weights()):
         np.testing.assert_array_equal(Wa, Wb)
     # a checkpoint of other parameters or data is refused, naming the file
     with pytest.raises(CheckpointError, match="other parameters"):
-        QNNADMM(bits=4, **{**FAST, "max_iter": 6}).fit(X, y, checkpoint=ck)
+        QNNADMM(bits=4, momentum=momentum, **{**FAST, "max_iter": 6}).fit(X, y, checkpoint=ck)
     with pytest.raises(CheckpointError, match="other training data"):
-        QNNADMM(bits=2, **{**FAST, "max_iter": 6}).fit(X * 2, y, checkpoint=ck)
+        QNNADMM(bits=2, momentum=momentum, **{**FAST, "max_iter": 6}).fit(X * 2, y, checkpoint=ck)
 
 
 def test_keyboard_interrupt_keeps_finished_work(tmp_path):

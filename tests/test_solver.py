@@ -120,3 +120,50 @@ def test_params_validation_messages():
         S.ADMMParams(granularity="column")
     with pytest.raises(ValueError, match="fista_max_iter"):
         S.ADMMParams(fista_max_iter=0)
+
+
+@pytest.mark.parametrize("bits", [None, 2])
+def test_extrapolate_is_the_inertial_step(bits):
+    """W <- W_k + omega (W_k - W_{k-1}) from the two last un-extrapolated iterates; G re-projected."""
+    X, Y, _ = _data()
+    ls = None if bits is None else make_level_set("thesis", bits)
+    act = get_activation("relu")
+    params = S.ADMMParams(beta=1.0, gamma=1.0, mu=1.0, momentum=0.5)
+    st = S.init_state(X, [6, 5, 4, 3], act, ls, params, np.random.default_rng(0), bias=True)
+    W0 = [w.copy() for w in st.W]
+    S.extrapolate(st, 0.5, ls, params)  # first call: nothing to extrapolate from, remembers W0
+    for a, b in zip(st.W, W0):
+        np.testing.assert_array_equal(a, b)
+    W1 = [w + 0.1 * (i + 1) for i, w in enumerate(W0)]
+    b1 = [b + 0.2 for b in st.b]
+    b0 = [b.copy() for b in st.b]
+    st.W, st.b = list(W1), list(b1)
+    S.extrapolate(st, 0.5, ls, params)
+    for l in range(3):
+        np.testing.assert_allclose(st.W[l], W1[l] + 0.5 * (W1[l] - W0[l]))
+        np.testing.assert_allclose(st.b[l], b1[l] + 0.5 * (b1[l] - b0[l]))
+        np.testing.assert_array_equal(st.W_prev[l], W1[l])
+        if ls is not None:
+            from admmnet.quant import project
+            ref = project(st.W[l], ls, max_iter=params.proj_max_iter, patience=params.proj_patience,
+                          alpha0=None)
+            assert set(np.unique(st.Q[l])) <= set(ls.levels)
+            np.testing.assert_array_equal(st.G[l], st.alpha[l] * st.Q[l])
+            # the re-projection is at least as close to the extrapolated W as a fresh projection
+            assert np.linalg.norm(st.W[l] - st.G[l]) <= np.linalg.norm(st.W[l] - ref.G) * (1 + 1e-6)
+
+
+def test_momentum_validation_and_determinism():
+    with pytest.raises(ValueError, match="momentum"):
+        S.ADMMParams(momentum=1.0)
+    X, Y, _ = _data(dtype="float32")
+    act = get_activation("relu")
+    params = S.ADMMParams(beta=1.0, gamma=1.0, momentum=0.8, forward_reset=1)
+    runs = []
+    for _ in range(2):
+        st = S.init_state(X, [6, 5, 4, 3], act, None, params, np.random.default_rng(3), bias=True)
+        for _ in range(4):
+            S.admm_iteration(st, Y, act, None, params, get_kernels(X))
+        runs.append(st.W)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)

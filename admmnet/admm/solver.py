@@ -62,6 +62,7 @@ class ADMMParams:
     refit_output: bool = False       # after the last iteration, refit the output layer on the real features
     forward_reset: int = 0           # every k iterations, z_l and a_l restart from a forward pass (0: never)
     layer_scale: float = 1.0         # r: beta_l = beta r^(2(l-L)), gamma_l = gamma r^(2(l-L)+1) (1: uniform)
+    momentum: float = 0.0            # omega: each iteration starts from W + omega (W - W_prev) (0: off)
 
     def __post_init__(self):
         for name in ("beta", "gamma", "fista_eta"):
@@ -78,6 +79,8 @@ class ADMMParams:
         for name in ("kappa", "tau"):
             if not getattr(self, name) > 1.0:
                 raise ValueError(f"{name} must be > 1, got {getattr(self, name)!r}")
+        if not (isinstance(self.momentum, (int, float)) and 0.0 <= self.momentum < 1.0):
+            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
         if not (isinstance(self.forward_reset, int) and self.forward_reset >= 0):
             raise ValueError(f"forward_reset must be an integer >= 0, got {self.forward_reset!r}")
         for name in ("max_backtrack", "fista_max_iter", "proj_max_iter", "proj_patience"):
@@ -121,6 +124,8 @@ class ADMMState:
     k: int = 0
     layer_scale: float = 1.0
     gram0: tuple | None = None  # (a_0 a_0^T, a_0 1): the input never changes
+    W_prev: list | None = None  # W, b as the previous iteration started them (momentum only)
+    b_prev: list | None = None
 
     @property
     def n_layers(self) -> int:
@@ -320,6 +325,8 @@ def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: Level
     (:func:`reset_from_forward`)."""
     L = state.n_layers
     stats = IterationStats()
+    if params.momentum:
+        extrapolate(state, params.momentum, level_set, params)
     if params.forward_reset and state.k > 0 and state.k % params.forward_reset == 0:
         reset_from_forward(state, activation)
     if params.w_solver == "exact" and state.gram0 is None:
@@ -353,6 +360,31 @@ def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: Level
         state.mu = min(state.mu * params.mu_growth, max(cap, params.mu))
     state.k += 1
     return stats
+
+
+def extrapolate(state: ADMMState, omega: float, level_set: LevelSet | None, params: ADMMParams) -> None:
+    r"""Inertial step: start the iteration from ``W + omega (W - W_prev)`` (and the same for b).
+
+    ``W`` is the result of the last iteration and ``W_prev`` that of the one
+    before (both before extrapolation). This is the heavy-ball / inertial
+    block-coordinate-descent extrapolation: the exact W-solves do not depend on
+    the previous W, so its effect is on the forward pass the next sweep starts
+    from (``forward_reset``) and on the backtracking steps. Quantized, G is
+    re-projected from the extrapolated W so that the forward pass is the
+    extrapolated quantized network. The final network of a fit is the last
+    iteration's result, never an extrapolated point.
+    """
+    cur_W = list(state.W)
+    cur_b = list(state.b) if state.b is not None else None
+    if state.W_prev is not None and omega:
+        for l in range(state.n_layers):
+            state.W[l] = cur_W[l] + omega * (cur_W[l] - state.W_prev[l])
+            if cur_b is not None:
+                state.b[l] = cur_b[l] + omega * (cur_b[l] - state.b_prev[l])
+            if level_set is not None:
+                res = _project(state.W[l], level_set, params, alpha0=state.alpha[l])
+                state.G[l], state.alpha[l], state.Q[l] = res.G, res.alpha, res.Q
+    state.W_prev, state.b_prev = cur_W, cur_b
 
 
 def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
@@ -448,6 +480,11 @@ def state_arrays(state: ADMMState) -> dict:
             out[f"Q{l}"] = to_numpy(state.Q[l])
     for l in range(1, L):
         out[f"a{l}"] = to_numpy(state.a[l])
+    if state.W_prev is not None:
+        for l in range(L):
+            out[f"W_prev{l}"] = to_numpy(state.W_prev[l])
+            if state.b_prev is not None:
+                out[f"b_prev{l}"] = to_numpy(state.b_prev[l])
     out["lam"] = to_numpy(state.lam)
     return out
 
@@ -475,6 +512,8 @@ def state_from_arrays(arrays: dict, scalars: dict, X) -> ADMMState:
         beta=float(scalars["beta"]), gamma=float(scalars["gamma"]), mu=float(scalars["mu"]),
         nu=[float(v) for v in scalars["nu"]], theta=[float(v) for v in scalars["theta"]],
         k=int(scalars["k"]), layer_scale=float(scalars.get("layer_scale", 1.0)),
+        W_prev=[A(f"W_prev{l}") for l in range(L)] if "W_prev0" in arrays else None,
+        b_prev=[A(f"b_prev{l}") for l in range(L)] if "b_prev0" in arrays else None,
     )
 
 
