@@ -15,13 +15,21 @@ and prints the table. Usage::
     python benchmarks/qnn_admm_accuracy.py                      # everything, 5 seeds
     python benchmarks/qnn_admm_accuracy.py --datasets seeds pendigits --seeds 3
     python benchmarks/qnn_admm_accuracy.py --quick              # 1 seed, Seeds + Pendigits
+    python benchmarks/qnn_admm_accuracy.py --jobs 2             # 2 worker processes, 1 BLAS thread each
+
+With ``--jobs J`` the runs go to J worker processes, each limited to
+``cpus // J`` BLAS threads (recorded in every run as ``threads``); a run's
+``seconds_per_iteration`` is then the time on that many threads.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +53,24 @@ def split_seed_for(dataset: str, seed: int) -> int:
     """Seeds has no official split and 42 test rows (one row = 2.4 points): run s uses the
     stratified 80/20 split of seed s (repeated holdout). The others keep their standard split."""
     return seed if dataset == "seeds" else 0
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_CACHE: dict = {}
+
+
+def _threads() -> int:
+    v = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    return int(v) if v else (os.cpu_count() or 1)
+
+
+def run_task(dataset: str, bits, seed: int) -> dict:
+    """One run in this process (the dataset is loaded once per process and split)."""
+    key = (dataset, split_seed_for(dataset, seed))
+    if key not in _CACHE:
+        _CACHE.clear()  # one dataset in memory at a time
+        _CACHE[key] = load_dataset(dataset, split_seed=key[1])
+    return {**run_one(dataset, bits, seed, _CACHE[key]), "threads": _threads()}
 
 
 def run_one(dataset: str, bits, seed: int, ds) -> dict:
@@ -91,6 +117,7 @@ def summarise(runs: list[dict]) -> dict:
             "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": float(acc.std(ddof=1)) if len(rs) > 1 else 0.0,
             "train_accuracy_mean": float(np.mean([r["train_accuracy"] for r in rs]) * 100),
             "seconds_per_iteration_mean": float(spi.mean()), "iterations": rs[0]["iterations"],
+            "threads": rs[0].get("threads"),
             "storage_bits_per_weight": rs[0]["storage_bits_per_weight"], "model_bytes": rs[0]["model_bytes"],
             "thesis_mean": thesis, "meets_thesis": None if thesis is None else bool(acc.mean() >= thesis),
         }
@@ -112,7 +139,9 @@ def markdown(summary: dict, datasets, bits_list) -> str:
             t = f" ({c['thesis_mean']:.2f})" if c["thesis_mean"] is not None else ""
             cells.append(f"{c['test_accuracy_mean']:.2f} ± {c['test_accuracy_std']:.2f}{t}")
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
-    lines += ["", "Seconds per iteration (mean over seeds) and iterations per run.", "",
+    threads = sorted({c["threads"] for c in summary.values() if c.get("threads")})
+    lines += ["", "Seconds per iteration (mean over seeds) and iterations per run"
+              + (f" ({', '.join(map(str, threads))} BLAS thread(s) per run)." if threads else "."), "",
               "| dataset | " + " | ".join(str(b) for b in bits_list) + " |", "| --- |" + " --- |" * len(bits_list)]
     for d in datasets:
         cells = []
@@ -132,6 +161,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     p.add_argument("--out", default="benchmarks/results/qnn_admm")
     p.add_argument("--quick", action="store_true", help="1 seed on Seeds and Pendigits only")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     args = p.parse_args(argv)
     if args.quick:
         args.datasets, args.seeds = [d for d in args.datasets if d != "mnist"], 1
@@ -144,19 +174,28 @@ def main(argv=None) -> int:
     todo = [(d, b, s) for d in args.datasets for b in bits_list for s in range(args.seeds)
             if (d, str(b), s) not in done]
     print(f"{len(done)} runs already stored in {runs_path}; {len(todo)} to do", file=sys.stderr)
-    cache = {}
     t_all = time.perf_counter()
-    for i, (d, b, s) in enumerate(todo, 1):
-        key = (d, split_seed_for(d, s))
-        if key not in cache:
-            cache = {key: load_dataset(d, split_seed=key[1])}  # one dataset in memory at a time
-        rec = run_one(d, b, s, cache[key])
+
+    def store(i, rec):
         runs.append(rec)
         line = (json.dumps(rec) + "\n").encode()
         old = runs_path.read_bytes() if runs_path.exists() else b""
         atomic_write(runs_path, lambda fh: fh.write(old + line))
-        print(f"[{i}/{len(todo)}] {d:9s} bits={b!s:>2} seed={s}  test={rec['test_accuracy']:.4f}  "
-              f"train={rec['train_accuracy']:.4f}  {rec['seconds']:.1f}s", file=sys.stderr, flush=True)
+        print(f"[{i}/{len(todo)}] {rec['dataset']:9s} bits={rec['bits']!s:>2} seed={rec['seed']}  "
+              f"test={rec['test_accuracy']:.4f}  train={rec['train_accuracy']:.4f}  {rec['seconds']:.1f}s",
+              file=sys.stderr, flush=True)
+
+    if args.jobs <= 1:
+        for i, task in enumerate(todo, 1):
+            store(i, run_task(*task))
+    else:
+        per = str(max(1, (os.cpu_count() or 1) // args.jobs))
+        for var in _THREAD_VARS:  # read by the BLAS of each freshly spawned worker
+            os.environ[var] = per
+        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(run_task, *task) for task in todo]
+            for i, fut in enumerate(as_completed(futures), 1):
+                store(i, fut.result())
     summary = summarise([r for r in runs if r["dataset"] in args.datasets
                          and (r["bits"] in bits_list) and r["seed"] < args.seeds])
     table = markdown(summary, args.datasets, bits_list)
