@@ -44,7 +44,10 @@ FP_OVERRIDES: dict[str, dict] = {"seeds": {}, "pendigits": dict(ridge=0.3),
 # (MNIST 1 bit: 86.1% without, 63.7% with momentum 0.9).
 # Pendigits: a larger ridge helps the quantized runs more (ridge 1e-3 -> 3, mean of
 # 2 seeds: 4 bits 84.8% -> 90.7%, 2 bits 78.6% -> 86.9%, 1 bit 64.0% -> 74.7%).
-QUANTIZED_OVERRIDES: dict[str, dict] = {"seeds": {}, "pendigits": dict(ridge=3.0),
+# Seeds: ridge 1e-3 -> 0.1, chosen on an inner 75/25 validation split of the training
+# rows of 10 outer splits (validation accuracy: 4 bits 89.0% -> 91.2%, 2 bits
+# 85.7% -> 92.6%, 1 bit 86.0% -> 91.7%, 8 bits 93.8% -> 91.7%, i.e. within noise).
+QUANTIZED_OVERRIDES: dict[str, dict] = {"seeds": dict(ridge=0.1), "pendigits": dict(ridge=3.0),
                                         "mnist": dict(max_iter=25)}
 
 

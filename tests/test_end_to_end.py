@@ -1,7 +1,9 @@
 """Whole training runs on the real Seeds and Pendigits data, against accuracy floors.
 
 The floors sit a few points under what these exact configurations measured
-(seed 0), so they catch a broken solver without flaking on float noise."""
+(seed 0; Seeds: fp 90.5, 8/4 bits 85.7, 2 bits 83.3, 1 bit 81.0; Pendigits at
+40 iterations: fp 92.8, 4 bits 89.4, 2 bits 87.2, 1 bit 77.6), so they catch a
+broken solver without flaking on float noise."""
 import numpy as np
 import pytest
 
@@ -22,14 +24,14 @@ def pendigits():
     return load_dataset("pendigits")
 
 
-@pytest.mark.parametrize("bits,floor", [(None, 0.85), (8, 0.80), (2, 0.70), (1, 0.60)])
+@pytest.mark.parametrize("bits,floor", [(None, 0.85), (8, 0.80), (4, 0.80), (2, 0.75), (1, 0.70)])
 def test_seeds_preset_reaches_floor(seeds, bits, floor):
     model = QNNADMM(bits=bits, seed=0, **qnn_admm_params("seeds", bits))
     model.fit(seeds.X_train, seeds.y_train)
     assert model.score(seeds.X_test, seeds.y_test) >= floor
 
 
-@pytest.mark.parametrize("bits,floor", [(None, 0.85), (4, 0.78), (2, 0.65), (1, 0.45)])
+@pytest.mark.parametrize("bits,floor", [(None, 0.88), (4, 0.84), (2, 0.80), (1, 0.68)])
 def test_pendigits_short_run_reaches_floor(pendigits, bits, floor):
     kw = {**qnn_admm_params("pendigits", bits), "max_iter": 40}
     model = QNNADMM(bits=bits, seed=0, **kw)
