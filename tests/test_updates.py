@@ -145,6 +145,7 @@ def test_a_backtracking_step_and_decrease():
     assert _Ja(a, W, b, t, hz, beta, gamma) <= _Ja(a0, W, b, t, hz, beta, gamma) - (grad ** 2).sum() / (2 * info.step) + 1e-9
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")  # the inputs overflow on purpose
 def test_a_backtracking_cap_and_nan_guard():
     W, b, t, hz, a0 = _a_problem(seed=4)
     a, info = U.update_a_backtracking(a0, W, b, t, hz, 1.0, 1.0, 1e-9, max_iter=2)
@@ -220,6 +221,7 @@ def test_fista_iteration_cap():
     assert info.stop == "max_iter" and info.n_iter == 3 and np.all(np.isfinite(z))
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")  # the inputs overflow on purpose
 def test_softmax_stable_at_extremes():
     z = np.array([[1000.0, -1000.0, 0.0, 3e38], [0.0, -1000.0, 0.0, -3e38], [-1000.0, 1000.0, 0.0, 0.0]],
                  dtype=np.float64)
