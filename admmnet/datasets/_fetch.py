@@ -73,6 +73,15 @@ class CorruptFileError(DatasetError):
         )
 
 
+def read_text_file(path: os.PathLike | str) -> str:
+    """The text of a dataset file (UTF-8, BOM tolerated); :class:`CorruptFileError` if it is not text."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(path, f"not a text file ({exc.reason} at byte {exc.start})") from exc
+
+
 def _env_path(var: str) -> Path | None:
     """The folder named by environment variable ``var``, or None when unset/empty."""
     value = os.environ.get(var, "").strip()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._fetch import CorruptFileError, fetch_file
+from ._fetch import CorruptFileError, fetch_file, read_text_file
 from ._preprocess import Dataset, check_dtype
 from ._preprocess import standardize as _standardize
 
@@ -32,10 +32,7 @@ def read_pendigits(path: os.PathLike | str, expected_counts: tuple[int, ...] | N
     match. Raises :class:`CorruptFileError` naming the file (and line).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorruptFileError(path, f"not a text file ({exc.reason} at byte {exc.start})") from exc
+    text = read_text_file(path)
     rows = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

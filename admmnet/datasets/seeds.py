@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._fetch import CorruptFileError, fetch_file
+from ._fetch import CorruptFileError, fetch_file, read_text_file
 from ._preprocess import Dataset, check_dtype, check_test_fraction, stratified_split
 from ._preprocess import standardize as _standardize
 
@@ -31,10 +31,7 @@ def read_seeds(path: os.PathLike | str) -> tuple[np.ndarray, np.ndarray]:
     not 210 rows of 8 numbers with 70 rows per class 1..3.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorruptFileError(path, f"not a text file ({exc.reason} at byte {exc.start})") from exc
+    text = read_text_file(path)
     rows = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
