@@ -25,7 +25,9 @@ setup(
         "array-api-compat>=1.16",
     ],
     extras_require={
-        "test": ["pytest>=7", "array-api-strict>=2.3"],
+        # numba is in "test" so that CI runs the Numba kernels against the reference
+        # (tests/test_kernels.py); without it the package falls back to the reference kernels
+        "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59"],
         "fast": ["numba>=0.59"],
         "gpu": ["cupy-cuda12x>=13"],
     },

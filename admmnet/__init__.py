@@ -12,11 +12,15 @@ Quick use::
 Where things are: the subproblem updates in :mod:`admmnet.admm.updates`, the
 sweeps in :mod:`admmnet.admm.solver`, level sets and the G projection in
 :mod:`admmnet.quant`, the loaders in :mod:`admmnet.datasets`, the hot kernels
-in :mod:`admmnet.kernels`.
+in :mod:`admmnet.kernels`; the backprop engine in :mod:`admmnet.backprop` and the
+comparison methods (FP, PTQ, QNN-STE, DQ, QAT, LQ) in :mod:`admmnet.baselines`.
 """
 from ._version import __version__
 from . import datasets, quant
 from .model import QNNADMM, History, load
 from .network import Network
+from . import backprop, baselines
+from .baselines import DQ, LQ, PTQ, QAT, QNNSTE, FPMLP
 
-__all__ = ["__version__", "QNNADMM", "History", "Network", "load", "datasets", "quant"]
+__all__ = ["__version__", "QNNADMM", "FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "History", "Network", "load",
+           "datasets", "quant", "backprop", "baselines"]

@@ -1,6 +1,8 @@
 """The ``admmnet`` command line: ``admmnet train`` and ``admmnet evaluate``.
 
     admmnet train --dataset mnist --method qnn-admm --bits 4 --json result.json --save model.npz
+    admmnet train --dataset mnist --method fp --save fp.npz
+    admmnet train --dataset mnist --method lq --bits 2 --from fp.npz --json lq2.json
     admmnet evaluate model.npz --dataset mnist
 """
 from __future__ import annotations
@@ -16,10 +18,13 @@ import numpy as np
 from . import __version__
 from .datasets import DATASETS, DatasetError, load_dataset
 from .io import CheckpointError, write_json
+from .baseline_presets import baseline_params
 from .model import QNNADMM, load
 from .presets import qnn_admm_params
 
-METHODS = ("qnn-admm",)
+METHODS = ("qnn-admm", "fp", "ptq", "ste", "dq", "qat", "lq")
+#: Methods that start from an FP network: a saved one (``--from``), else one trained first.
+FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste")
 _BITS_HELP = ("quantization bits N, or 'fp' for full precision. With --levels thesis (the default) "
               "N bits means the thesis's level set, the integers -(2^N-1)..2^N-1 times a scale: "
               "its 1 bit is ternary {-1,0,1} and its 8 bits need 9 bits of storage, exactly as in "
@@ -65,10 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", type=_parse_hidden, default=None,
                    help="hidden widths, e.g. 200,200 (default: the thesis topology of the dataset)")
     t.add_argument("--iters", type=int, default=None, help="ADMM iterations (default: the dataset preset)")
+    t.add_argument("--epochs", type=int, default=None,
+                   help="backprop methods: epochs of the FP training stage (default: the preset)")
+    t.add_argument("--lr", type=float, default=None, help="backprop methods: learning rate (default: preset)")
+    t.add_argument("--from", dest="from_model", metavar="FP_MODEL.npz", default=None,
+                   help="ptq, ste, dq, qat, lq: start from this saved FP model "
+                        "(admmnet train --method fp --save ...) instead of training one first")
     t.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
     t.add_argument("--split-seed", type=int, default=0,
                    help="seed of Seeds' stratified 80/20 split (Seeds has no official split; default 0)")
     t.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    t.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"),
+                   help="where QNN-ADMM runs: cpu (NumPy, Numba kernels when installed), gpu (CuPy), "
+                        "or auto (the GPU when CuPy sees one; default)")
     t.add_argument("--activation", default="relu", choices=("relu", "hardsigmoid", "identity"))
     t.add_argument("--no-bias", action="store_true", help="no bias (thesis-exact network)")
     for name in ("beta", "gamma", "mu", "penalty-growth", "mu-growth", "ridge", "momentum", "layer-scale"):
@@ -105,9 +119,7 @@ def environment() -> dict:
             "cpus": os.cpu_count(), "platform": platform.platform()}
 
 
-def cmd_train(args) -> int:
-    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split_seed=args.split_seed)
-    bits = None if args.bits == "fp" else args.bits
+def _build_qnn_admm(args, bits):
     kw = qnn_admm_params(args.dataset, bits)
     if args.hidden is not None:
         kw["hidden_sizes"] = args.hidden
@@ -118,35 +130,94 @@ def cmd_train(args) -> int:
         v = getattr(args, name)
         if v is not None:
             kw[name] = v
-    model = QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
-                    dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
-                    verbose=not args.quiet, **kw)
-    desc = "full precision" if bits is None else f"{bits} bits ({args.levels} levels)"
+    return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
+                   dtype=args.dtype, device=args.device, activation=args.activation, bias=not args.no_bias,
+                   verbose=not args.quiet, **kw)
+
+
+def _build_baseline(args, bits):
+    from . import baselines as B
+
+    for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "layer_scale", "w_solver",
+                 "a_solver", "iters", "checkpoint"):
+        if getattr(args, name) is not None:
+            raise ValueError(f"--{name.replace('_', '-')} applies to --method qnn-admm only")
+    if getattr(args, "device", "auto") == "gpu":
+        raise ValueError("--device gpu applies to --method qnn-admm; the backprop baselines run on the CPU")
+    if args.from_model is not None and args.method not in FROM_METHODS:
+        raise ValueError(f"--from applies to --method {', '.join(FROM_METHODS)}, not {args.method}")
+    kw = baseline_params(args.method, args.dataset, bits)
+    if args.hidden is not None:
+        kw["hidden_sizes"] = args.hidden
+    if args.epochs is not None:
+        kw["max_epochs"] = args.epochs
+    if args.lr is not None:
+        kw["lr"] = args.lr
+    if args.momentum is not None:
+        kw["momentum"] = args.momentum
+    common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
+                  verbose=not args.quiet)
+    if args.method == "fp":
+        if bits is not None:
+            raise ValueError("--method fp trains full precision: leave out --bits (or pass --bits fp)")
+        return B.FPMLP(**common, **kw)
+    if args.method in ("dq", "qat"):
+        if bits not in (None, 8):
+            raise ValueError(f"--method {args.method} is int8 only: leave out --bits (or pass --bits 8)")
+        return (B.DQ if args.method == "dq" else B.QAT)(**common, **kw)
+    if bits is None and args.levels not in ("binary", "ternary"):
+        raise ValueError(f"--method {args.method} quantizes: give --bits N (or --levels binary/ternary)")
+    cls = {"ptq": B.PTQ, "ste": B.QNNSTE, "lq": B.LQ}[args.method]
+    return cls(bits=bits, levels=args.levels, granularity=args.granularity, **common, **kw)
+
+
+def cmd_train(args) -> int:
+    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split_seed=args.split_seed)
+    bits = None if args.bits == "fp" else args.bits
+    if args.method == "qnn-admm":
+        if args.from_model is not None or args.epochs is not None or args.lr is not None:
+            raise ValueError("--from, --epochs and --lr apply to the backprop methods, not qnn-admm")
+        model = _build_qnn_admm(args, bits)
+        fit_kw = {"checkpoint": args.checkpoint}
+    else:
+        model = _build_baseline(args, bits)
+        fit_kw = {}
+        if args.from_model is not None:
+            fit_kw["fp_model"] = load(args.from_model)
+            if args.hidden is None and hasattr(fit_kw["fp_model"], "network_"):
+                model.hidden_sizes = tuple(fit_kw["fp_model"].network_.layer_sizes[1:-1])
+    int8 = args.method in ("dq", "qat")
+    bits_out = 8 if int8 else bits
+    levels_out = "int8" if int8 else args.levels
+    granularity_out = "row" if int8 else args.granularity
+    desc = ("full precision" if bits_out is None else
+            "int8 weights per row, int8 activations per batch" if int8 else f"{bits} bits ({args.levels} levels)")
     print(f"admmnet: {args.method} on {ds.name} ({ds.X_train.shape[0]} train / {ds.X_test.shape[0]} test), "
-          f"layers {[ds.n_features, *kw['hidden_sizes'], ds.n_classes]}, {desc}, seed {args.seed}",
-          file=sys.stderr)
+          f"layers {[ds.n_features, *model.hidden_sizes, ds.n_classes]}, {desc}, seed {args.seed}"
+          + (f", from {args.from_model}" if args.from_model else ""), file=sys.stderr)
     t0 = time.perf_counter()
-    history = model.fit(ds.X_train, ds.y_train, checkpoint=args.checkpoint)
+    history = model.fit(ds.X_train, ds.y_train, **fit_kw)
     seconds = time.perf_counter() - t0
     train_acc = model.score(ds.X_train, ds.y_train)
     test_acc = model.score(ds.X_test, ds.y_test)
     n_it = len(history)
+    unit = "iterations" if args.method == "qnn-admm" else "epochs/stages"
     print(f"train accuracy {train_acc:.4f}  test accuracy {test_acc:.4f}  "
-          f"({n_it} iterations, {seconds:.1f} s)" + ("  [interrupted]" if history.interrupted else ""))
+          f"({n_it} {unit}, {seconds:.1f} s)" + ("  [interrupted]" if history.interrupted else ""))
     if args.save:
         model.save(args.save)
         print(f"saved model to {args.save}", file=sys.stderr)
     if args.json:
         it_seconds = [r["seconds"] for r in history]
         write_json(args.json, {
-            "dataset": args.dataset, "method": args.method, "bits": _bits_json(bits),
-            "levels": args.levels, "granularity": args.granularity, "seed": args.seed,
+            "dataset": args.dataset, "method": args.method, "bits": _bits_json(bits_out),
+            "levels": levels_out, "granularity": granularity_out, "seed": args.seed,
             "iterations": model.n_iter_, "train_accuracy": train_acc, "test_accuracy": test_acc,
             "seconds": seconds,
             "seconds_per_iteration": float(np.mean(it_seconds)) if it_seconds else None,
             "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
             "layer_sizes": list(model.layer_sizes_), "split": ds.split, "split_seed": args.split_seed,
-            "stop": history.stop,
+            "stop": history.stop, "from": args.from_model,
             "params": model.get_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),
         })
@@ -158,9 +229,11 @@ def cmd_evaluate(args) -> int:
     ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=model.network_.dtype,
                       split_seed=args.split_seed)
     acc = model.score(ds.X_test, ds.y_test)
-    print(f"test accuracy {acc:.4f}")
+    print(f"test accuracy {acc:.4f}  ({getattr(model, 'method', '?')}, "
+          f"{model.storage_bits_per_weight} bits/weight, {model.model_bytes} bytes)")
     if args.json:
-        write_json(args.json, {"model": args.model, "dataset": args.dataset, "test_accuracy": acc,
+        write_json(args.json, {"model": args.model, "method": getattr(model, "method", None),
+                               "dataset": args.dataset, "test_accuracy": acc,
                                "storage_bits_per_weight": model.storage_bits_per_weight,
                                "model_bytes": model.model_bytes})
     return 0

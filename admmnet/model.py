@@ -23,7 +23,7 @@ from .kernels import get_kernels
 from .network import Layer, Network
 from .quant import make_level_set
 
-__all__ = ["QNNADMM", "History", "load", "register_model", "MODEL_CLASSES"]
+__all__ = ["NetworkModel", "QNNADMM", "History", "load", "register_model", "MODEL_CLASSES"]
 
 MODEL_CLASSES: dict[str, type] = {}
 
@@ -68,8 +68,101 @@ def _bits_to_level_set(bits, levels):
     return make_level_set(levels, int(bits))
 
 
+class NetworkModel:
+    """What every admmnet estimator shares once it holds a fitted :class:`Network`
+    (``network_``, ``classes_``, ``n_features_in_``): parameters, prediction,
+    scoring, weights, storage counts and :meth:`save`. Subclasses implement
+    ``__init__`` (their parameters, JSON-friendly) and ``fit``, and set ``method``."""
+
+    method = "?"
+
+    # -- parameters ----------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict:
+        """The constructor arguments (JSON-friendly)."""
+        out = {}
+        for name in self._param_names():
+            v = getattr(self, name)
+            out[name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    def __repr__(self) -> str:
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
+        changed = [f"{k}={getattr(self, k)!r}" for k in self._param_names()
+                   if getattr(self, k) != defaults.get(k)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    # -- prediction ------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "network_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit() or admmnet.load()")
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits of the (quantized) network, n_samples x n_classes."""
+        self._check_fitted()
+        X = check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
+        return np.asarray(self.network_.logits(X))
+
+    def _predict_encoded(self, X) -> np.ndarray:
+        return np.argmax(np.asarray(self.network_.logits(X)), axis=1)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Softmax class probabilities, n_samples x n_classes (columns in ``classes_`` order)."""
+        z = self.decision_function(X)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels."""
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def score(self, X, y) -> float:
+        """Accuracy (fraction in [0, 1]) of :meth:`predict` on ``(X, y)``."""
+        self._check_fitted()
+        X = check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
+        y_enc, _ = check_labels(y, "y", n_samples=X.shape[0], classes=self.classes_)
+        return float(np.mean(self._predict_encoded(X) == y_enc))
+
+    def weights(self) -> list[np.ndarray]:
+        """Effective weight matrices (``scale * codes`` for quantized layers), each n_l x n_{l-1}."""
+        self._check_fitted()
+        return self.network_.weights()
+
+    def biases(self) -> list[np.ndarray] | None:
+        self._check_fitted()
+        return self.network_.biases()
+
+    @property
+    def storage_bits_per_weight(self) -> int:
+        self._check_fitted()
+        return self.network_.storage_bits_per_weight
+
+    @property
+    def model_bytes(self) -> int:
+        self._check_fitted()
+        return self.network_.model_bytes
+
+    # -- persistence -------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Save the trained network atomically (.npz): packed integer codes and scales
+        (so that weights are exactly scale x codes), biases, parameters, classes and
+        the history."""
+        self._check_fitted()
+        meta = {"class": type(self).__name__, "method": self.method, "params": self.get_params(),
+                "network": self.network_.meta(), "classes": self.classes_.tolist(),
+                "n_features": int(self.n_features_in_),
+                "history": list(getattr(self, "history_", []))}
+        return _io.save_npz(path, self.network_.payload(), meta, kind="model")
+
+
 @register_model
-class QNNADMM:
+class QNNADMM(NetworkModel):
     r"""A multilayer perceptron trained without backpropagation by QNN-ADMM.
 
     The network ``a_l = h(W_l a_{l-1} + b_l)`` is split into per-layer
@@ -154,6 +247,12 @@ class QNNADMM:
     seed : int
         Seed of the initialisation (the only randomness): same seed, same result.
     dtype : {"float32", "float64"}
+    device : {"auto", "cpu", "gpu"}
+        Where the solver runs. "cpu": NumPy arrays, with the Numba kernels when
+        Numba is installed; "gpu": CuPy arrays (the training data is moved to
+        the GPU once, at the start of ``fit``; needs CuPy and a GPU); "auto"
+        (default): the GPU when CuPy sees one, else the CPU. Same iterates
+        within float tolerance on either.
     verbose : bool
         Print one progress line per iteration (to stderr).
     """
@@ -167,7 +266,7 @@ class QNNADMM:
                  proj_max_iter=50, proj_patience=3, ridge=1e-3, forward_reset=1, layer_scale=4.0,
                  refit_output=False, momentum=0.0,
                  max_iter=30, seed=0,
-                 dtype="float32", verbose=False):
+                 dtype="float32", device="auto", verbose=False):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.bits = bits
@@ -198,27 +297,8 @@ class QNNADMM:
         self.max_iter = max_iter
         self.seed = seed
         self.dtype = dtype
+        self.device = device
         self.verbose = verbose
-
-    # -- parameters ----------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self) -> dict:
-        """The constructor arguments (JSON-friendly)."""
-        out = {}
-        for name in self._param_names():
-            v = getattr(self, name)
-            out[name] = list(v) if isinstance(v, tuple) else v
-        return out
-
-    def __repr__(self) -> str:
-        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
-        changed = [f"{k}={getattr(self, k)!r}" for k in self._param_names()
-                   if getattr(self, k) != defaults.get(k)]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     def _validate_params(self):
         hidden = check_layer_sizes(self.hidden_sizes)
@@ -227,6 +307,7 @@ class QNNADMM:
             raise ValueError(f"levels must be 'thesis', 'signed', 'binary' or 'ternary', got {self.levels!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        resolve_device(self.device)
         if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 0):
             raise ValueError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
         activation = get_activation(self.activation)
@@ -272,10 +353,11 @@ class QNNADMM:
         sizes = (X.shape[1],) + hidden + (classes.size,)
         self.layer_sizes_ = sizes
 
-        import array_api_compat.numpy as xp
-
-        A0 = xp.asarray(np.ascontiguousarray(X.T))
-        Y = xp.asarray(np.ascontiguousarray(np.eye(classes.size, dtype=self.dtype)[y_enc].T))
+        # samples as columns (on the CPU a view of X: no second copy of the data), moved to the
+        # solver's device once
+        A0, Y = _solver_arrays(X.T,
+                               np.ascontiguousarray(np.eye(classes.size, dtype=self.dtype)[y_enc].T),
+                               resolve_device(self.device))
         kern = get_kernels(A0)
         fingerprint = _fingerprint(X, y_enc)
 
@@ -339,7 +421,7 @@ class QNNADMM:
                                 granularity=self.granularity, dtype=self.dtype)
 
     # -- checkpoints -----------------------------------------------------------
-    _RESUME_FREE = ("max_iter", "verbose")
+    _RESUME_FREE = ("max_iter", "verbose", "device")
 
     def _save_checkpoint(self, path, state, history, fingerprint):
         meta = {"class": type(self).__name__, "params": self.get_params(),
@@ -366,69 +448,32 @@ class QNNADMM:
             print(f"resuming from {path} at iteration {state.k}", file=sys.stderr)
         return state, history
 
-    # -- prediction ------------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "network_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit() or admmnet.load()")
+DEVICES = ("auto", "cpu", "gpu")
 
-    def decision_function(self, X) -> np.ndarray:
-        """Logits of the (quantized) network, n_samples x n_classes."""
-        self._check_fitted()
-        X = check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
-        return np.asarray(self.network_.logits(X))
 
-    def _predict_encoded(self, X) -> np.ndarray:
-        return np.argmax(np.asarray(self.network_.logits(X)), axis=1)
+def resolve_device(device) -> str:
+    """``"cpu"`` or ``"gpu"`` for ``device`` in :data:`DEVICES` ("auto": the GPU when CuPy sees one)."""
+    from .kernels import cupy_gpu
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Softmax class probabilities, n_samples x n_classes (columns in ``classes_`` order)."""
-        z = self.decision_function(X)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(map(repr, DEVICES))}, got {device!r}")
+    if device == "auto":
+        return "gpu" if cupy_gpu.available() else "cpu"
+    if device == "gpu" and not cupy_gpu.available():
+        raise ValueError("device='gpu' needs CuPy and a CUDA GPU (pip install 'admmnet[gpu]'); "
+                         "use device='cpu' or 'auto'")
+    return device
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted class labels."""
-        scores = self.decision_function(X)
-        return self.classes_[np.argmax(scores, axis=1)]
 
-    def score(self, X, y) -> float:
-        """Accuracy (fraction in [0, 1]) of :meth:`predict` on ``(X, y)``."""
-        self._check_fitted()
-        X = check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
-        y_enc, _ = check_labels(y, "y", n_samples=X.shape[0], classes=self.classes_)
-        return float(np.mean(self._predict_encoded(X) == y_enc))
+def _solver_arrays(A0: np.ndarray, Y: np.ndarray, device: str):
+    """The solver's input arrays in the namespace of ``device`` (one host-to-device copy each)."""
+    if device == "gpu":
+        from .kernels import cupy_gpu
 
-    def weights(self) -> list[np.ndarray]:
-        """Effective weight matrices (``scale * codes`` for quantized layers), each n_l x n_{l-1}."""
-        self._check_fitted()
-        return self.network_.weights()
+        return cupy_gpu.to_device(A0), cupy_gpu.to_device(Y)
+    import array_api_compat.numpy as xp
 
-    def biases(self) -> list[np.ndarray] | None:
-        self._check_fitted()
-        return self.network_.biases()
-
-    @property
-    def storage_bits_per_weight(self) -> int:
-        self._check_fitted()
-        return self.network_.storage_bits_per_weight
-
-    @property
-    def model_bytes(self) -> int:
-        self._check_fitted()
-        return self.network_.model_bytes
-
-    # -- persistence -------------------------------------------------------------
-    def save(self, path) -> Path:
-        """Save the trained network atomically (.npz): packed integer codes and scales
-        (so that weights are exactly scale x codes), biases, parameters, classes and
-        the history."""
-        self._check_fitted()
-        meta = {"class": type(self).__name__, "method": self.method, "params": self.get_params(),
-                "network": self.network_.meta(), "classes": self.classes_.tolist(),
-                "n_features": int(self.n_features_in_),
-                "history": list(getattr(self, "history_", []))}
-        return _io.save_npz(path, self.network_.payload(), meta, kind="model")
+    return xp.asarray(A0), xp.asarray(Y)
 
 
 def load(path):

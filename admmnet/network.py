@@ -54,6 +54,19 @@ class Network:
     level_set: LevelSet | None = None
     granularity: str = "layer"
     dtype: str = "float32"
+    #: "float": weights dequantized, float products. "int8-dynamic": int8 codes, activations
+    #: quantized per batch of ``act_batch`` rows at run time, int32 products
+    #: (:mod:`admmnet.quant.int8`; the DQ and QAT baselines).
+    inference: str = "float"
+    act_batch: int = 256
+
+    def __post_init__(self):
+        if self.inference not in ("float", "int8-dynamic"):
+            raise ValueError(f"inference must be 'float' or 'int8-dynamic', got {self.inference!r}")
+        if self.inference == "int8-dynamic":
+            if not all(layer.quantized for layer in self.layers) or self.level_set is None \
+                    or self.level_set.qmax > 127:
+                raise ValueError("int8-dynamic inference needs every layer quantized to int8 codes")
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -75,6 +88,8 @@ class Network:
         act = get_activation(self.activation)
         if xp is None:
             import array_api_compat.numpy as xp
+        if self.inference == "int8-dynamic":
+            return self._int8_logits(X, xp)
         a = xp.asarray(X).T
         L = len(self.layers)
         Ws, bs = self.weights(), self.biases()
@@ -84,6 +99,29 @@ class Network:
                 z = z + xp.asarray(bs[l])
             a = act(z) if l < L - 1 else z
         return a.T
+
+    def _int8_logits(self, X, xp):
+        """Integer path: every layer's input is quantized to uint8 per batch of
+        ``act_batch`` rows, multiplied by the int8 codes with int32 accumulation
+        and rescaled (:func:`admmnet.quant.int8.int8_linear`)."""
+        from .quant.int8 import int8_linear
+
+        act = get_activation(self.activation)
+        X = xp.asarray(X)
+        L = len(self.layers)
+        dt = getattr(xp, self.dtype)
+        codes = [xp.asarray(layer.codes) for layer in self.layers]
+        scales = [xp.asarray(np.broadcast_to(np.asarray(layer.scale), (layer.shape[0], 1)), dtype=dt)
+                  for layer in self.layers]
+        biases = [None if layer.bias is None else xp.asarray(layer.bias, dtype=dt) for layer in self.layers]
+        outs = []
+        for s in range(0, X.shape[0], self.act_batch):
+            a = xp.astype(X[s:s + self.act_batch, ...], dt).T
+            for l in range(L):
+                z = int8_linear(codes[l], scales[l], a, biases[l])
+                a = act(z) if l < L - 1 else z
+            outs.append(a.T)
+        return xp.concat(outs, axis=0)
 
     # -- storage -------------------------------------------------------------
     @property
@@ -135,6 +173,8 @@ class Network:
             "dtype": self.dtype,
             "bias": self.layers[0].bias is not None,
             "quantized": [layer.quantized for layer in self.layers],
+            "inference": self.inference,
+            "act_batch": self.act_batch,
         }
 
     @classmethod
@@ -155,4 +195,5 @@ class Network:
                     raise ValueError(f"layer {l}: weight has shape {w.shape}, expected {shape}")
                 layers.append(Layer(shape, weight=w, bias=bias))
         return cls(layers, activation=meta["activation"], level_set=level_set,
-                   granularity=meta["granularity"], dtype=meta["dtype"])
+                   granularity=meta["granularity"], dtype=meta["dtype"],
+                   inference=meta.get("inference", "float"), act_batch=int(meta.get("act_batch", 256)))

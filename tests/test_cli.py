@@ -50,3 +50,56 @@ def test_help_explains_thesis_bits(capsys):
         main(["train", "--help"])
     text = capsys.readouterr().out
     assert "thesis" in text and "ternary" in text
+
+
+def test_baseline_methods_share_one_fp_model(tmp_path, capsys):
+    fp = tmp_path / "fp.npz"
+    assert main(["train", "--dataset", "seeds", "--method", "fp", "--epochs", "30", "--save", str(fp),
+                 "--quiet"]) == 0
+    for method, extra in (("ptq", ["--bits", "4"]), ("lq", ["--bits", "2"]), ("dq", []), ("qat", [])):
+        out, model = tmp_path / f"{method}.json", tmp_path / f"{method}.npz"
+        rc = main(["train", "--dataset", "seeds", "--method", method, *extra, "--from", str(fp),
+                   "--json", str(out), "--save", str(model), "--quiet"])
+        assert rc == 0, method
+        rec = json.loads(out.read_text())
+        for key in ("dataset", "method", "bits", "levels", "seed", "iterations", "train_accuracy",
+                    "test_accuracy", "seconds", "seconds_per_iteration", "history",
+                    "storage_bits_per_weight", "model_bytes"):
+            assert key in rec, (method, key)
+        assert rec["method"] == method and rec["from"] == str(fp)
+        if method in ("dq", "qat"):
+            assert rec["bits"] == 8 and rec["levels"] == "int8" and rec["storage_bits_per_weight"] == 8
+        capsys.readouterr()
+        assert main(["evaluate", str(model), "--dataset", "seeds"]) == 0
+        assert f"test accuracy {rec['test_accuracy']:.4f}" in capsys.readouterr().out
+
+
+def test_ste_fp_stage_then_ste_json(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["train", "--dataset", "seeds", "--method", "ste", "--bits", "1", "--epochs", "5",
+                 "--json", str(out), "--quiet"]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["bits"] == 1 and rec["method"] == "ste" and rec["storage_bits_per_weight"] == 2
+    stages = [r["stage"] for r in rec["history"]]
+    assert stages[:5] == ["fp"] * 5 and stages[-1] == "project" and "ste" in stages
+
+
+@pytest.mark.parametrize("argv", [
+    ["--method", "ptq"],                                  # quantized method without --bits
+    ["--method", "fp", "--bits", "4"],
+    ["--method", "dq", "--bits", "4"],
+    ["--method", "fp", "--from", "x.npz"],
+    ["--method", "lq", "--bits", "2", "--iters", "3"],
+    ["--method", "qnn-admm", "--epochs", "3"],
+])
+def test_bad_method_arguments(argv, capsys):
+    assert main(["train", "--dataset", "seeds", "--quiet", *argv]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_from_a_quantized_model_is_refused(tmp_path, capsys):
+    q = tmp_path / "q.npz"
+    assert main(["train", "--dataset", "seeds", "--method", "ptq", "--bits", "2", "--epochs", "3",
+                 "--save", str(q), "--quiet"]) == 0
+    assert main(["train", "--dataset", "seeds", "--method", "lq", "--bits", "2", "--from", str(q), "--quiet"]) == 2
+    assert "full-precision" in capsys.readouterr().err

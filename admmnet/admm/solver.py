@@ -19,17 +19,45 @@ Penalty continuation: beta, gamma and mu are multiplied by ``penalty_growth``
 (``mu_growth`` for mu) after every iteration up to ``max_penalty``, so the
 lifted variables are driven towards a consistent forward pass and W towards
 its quantized copy G. With growth 1 this is the thesis's fixed-penalty ADMM.
+
+Matrix products per iteration (m samples; counted by
+:func:`admmnet.kernels.gemm.count_gemms`, ``benchmarks/kernels.py`` prints the
+schedule). MNIST [784,200,200,10], full-precision preset (exact solves, bias,
+forward reset, momentum), in multiply-adds per sample:
+
+=====================================  ===========  ===========
+product                                every time   reused
+=====================================  ===========  ===========
+W_1 a_0 (reset, backward, forward)     3 x 156.8k   2 x 156.8k  (backward = the reset's)
+t_1 a_0^T (W_1 update, both sweeps)    2 x 156.8k   1 x 156.8k  (forward = backward's)
+W_2 a_1, W_3 a_2 (reset, bwd, fwd)     3 x 42k      2 x 42k
+W_2^T t_2 (a_1 update, both sweeps)    2 x 40k      1 x 40k
+a_1 update solve / inverse product     2 x 40k      2 x 40k     (GEMM with M^{-1}: not triangular solves)
+a_2 update (eq. 4.27, W_3 is 10x200)   2 x 42k      2 x 4.1k    (push-through form, 10x10 inverse)
+a a^T, t a^T of layers 2 and 3         2 x 82k      2 x 82k
+a_0 a_0^T                              once per fit
+=====================================  ===========  ===========
+
+In total 1318k -> 846k multiply-adds per sample: 158 -> 102 GFLOP per iteration
+on 60,000 samples (27 -> 24 products; the 4 triangular-solve pairs of the
+a-updates counted as products). What makes the reuse safe is
+:class:`ProductCache`: products are looked up by the identity of their inputs,
+and the solver never modifies an array in place once another array was derived
+from it. ``ADMMParams(reuse_products=False)`` recomputes every product (the
+reference path of the benchmark); both give the same iterates within float
+tolerance (``tests/test_kernels.py``).
 """
 from __future__ import annotations
 
 import math
 import time
+import weakref
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from .._backend import get_namespace, to_float, to_numpy
-from ..kernels import Kernels
+from ..kernels import Kernels, gemm
 from ..quant import LevelSet, project
 from . import updates as U
 from .activations import Activation
@@ -63,6 +91,7 @@ class ADMMParams:
     forward_reset: int = 0           # every k iterations, z_l and a_l restart from a forward pass (0: never)
     layer_scale: float = 1.0         # r: beta_l = beta r^(2(l-L)), gamma_l = gamma r^(2(l-L)+1) (1: uniform)
     momentum: float = 0.0            # omega: each iteration starts from W + omega (W - W_prev) (0: off)
+    reuse_products: bool = True      # reuse matrix products whose inputs did not change (ProductCache)
 
     def __post_init__(self):
         for name in ("beta", "gamma", "fista_eta"):
@@ -93,9 +122,140 @@ class ADMMParams:
             raise ValueError(f"a_solver must be 'exact' or 'backtracking', got {self.a_solver!r}")
         if self.granularity not in ("layer", "row"):
             raise ValueError(f"granularity must be 'layer' or 'row', got {self.granularity!r}")
+        if not isinstance(self.reuse_products, bool):
+            raise ValueError(f"reuse_products must be True or False, got {self.reuse_products!r}")
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class ProductCache:
+    r"""Matrix products of one iteration, reused while their inputs are unchanged.
+
+    The solver never modifies an array in place: every update binds a new
+    array. So "the inputs have not changed" is "they are the same objects",
+    and a product can be looked up by the identity of its inputs. Each slot
+    (e.g. ``("p", l)`` for :math:`W_l a_{l-1} + b_l`) holds one value and weak
+    references to the inputs it was computed from; :meth:`get` returns the
+    value while every input is still the same object (scalars: equal), and
+    recomputes and replaces it otherwise. One value per slot bounds the memory
+    to one array per product kind and layer, and a slot is dropped as soon as
+    one of its inputs is garbage-collected (its value could never be hit again).
+
+    What it saves per QNN-ADMM iteration (see ``gemm_schedule`` in
+    ``benchmarks/kernels.py`` for the measured counts):
+
+    * ``p_l = W_l a_{l-1} + b_l`` — computed by the z-update and reused by the
+      lambda update, by :func:`evaluate_objective`, by the forward reset of a
+      full-precision run (whose ``z_l`` is the same product) and by the next
+      backward sweep where neither W_l nor a_{l-1} has changed;
+    * ``t_l a_{l-1}^T`` of the exact W-update — the forward sweep of layer 1 reuses
+      the backward sweep's (z_1 and a_0 unchanged);
+    * ``a a^T`` per layer input — the input layer's is computed once per fit;
+    * ``W_{l+1}^T (t_{l+1} - b_{l+1})`` and the inverse of eq. 4.27's matrix — the
+      forward-sweep a-update reuses the backward sweep's;
+    * backtracking: ``W' a + b'`` of an accepted step is ``t - r'`` + the bias
+      shift (no GEMM), stored for the next user of the slot.
+    """
+
+    def __init__(self):
+        self.enabled = True
+        self.hits = 0
+        self.misses = 0
+        self._slots: dict = {}
+
+    @staticmethod
+    def _ref(x, on_death=None):
+        if x is None or isinstance(x, (int, float, str)):
+            return ("v", x)
+        try:
+            return ("w", weakref.ref(x, on_death))
+        except TypeError:  # objects without weak references (tuples): hold the object itself
+            return ("s", x)
+
+    @staticmethod
+    def _same(ref, x) -> bool:
+        kind, r = ref
+        if kind == "v":
+            return r is x if r is None or x is None else (type(r) is type(x) and r == x)
+        if kind == "w":
+            return r() is x
+        return r is x
+
+    def _store(self, slot, inputs: tuple, value) -> None:
+        # The slot is dropped as soon as one of its inputs is garbage-collected: a value
+        # whose inputs are gone can never be hit again, and its memory is freed at once.
+        # (no reference cycle: the callback knows the entry by a token, not the entry itself,
+        # so a dropped entry and its value are freed at once by reference counting)
+        slots = self._slots
+        token = object()
+
+        def drop(_ref, slot=slot, token=token, slots=slots):
+            ent = slots.get(slot)
+            if ent is not None and ent[2] is token:
+                del slots[slot]
+
+        slots[slot] = (tuple(self._ref(x, drop) for x in inputs), value, token)
+
+    def get(self, slot, inputs: tuple, compute):
+        """The value of ``slot`` for ``inputs``: cached if every input is the same object, else ``compute()``."""
+        if not self.enabled:
+            return compute()
+        ent = self._slots.get(slot)
+        if ent is not None and len(ent[0]) == len(inputs) and all(
+                self._same(r, x) for r, x in zip(ent[0], inputs)):
+            self.hits += 1
+            return ent[1]
+        self.misses += 1
+        self._slots.pop(slot, None)      # free the stale value before computing the new one
+        value = compute()
+        self._store(slot, inputs, value)
+        return value
+
+    def peek(self, slot, inputs: tuple):
+        """The cached value of ``slot`` for ``inputs``, or None (nothing is computed or stored)."""
+        ent = self._slots.get(slot) if self.enabled else None
+        if ent is not None and len(ent[0]) == len(inputs) and all(
+                self._same(r, x) for r, x in zip(ent[0], inputs)):
+            self.hits += 1
+            return ent[1]
+        return None
+
+    def put(self, slot, inputs: tuple, value) -> None:
+        """Store a value computed elsewhere (e.g. ``W' a + b'`` of a backtracking step)."""
+        if self.enabled:
+            self._slots.pop(slot, None)
+            self._store(slot, inputs, value)
+
+    def prune(self) -> None:
+        """Drop the slots whose inputs no longer exist (their values can never be hit)."""
+        dead = [k for k, (refs, _, _) in self._slots.items() if any(r[0] == "w" and r[1]() is None for r in refs)]
+        for k in dead:
+            del self._slots[k]
+
+    # a copied or pickled state starts with an empty cache (weak references cannot be copied)
+    def __deepcopy__(self, memo):
+        new = ProductCache()
+        new.enabled = self.enabled
+        return new
+
+    def __getstate__(self):
+        return {"enabled": self.enabled}
+
+    def __setstate__(self, d):
+        self.__init__()
+        self.enabled = d.get("enabled", True)
+
+    def discard_slot(self, slot) -> None:
+        self._slots.pop(slot, None)
+
+    def discard(self, *kinds) -> None:
+        """Drop every slot whose name (first element) is one of ``kinds``."""
+        for k in [k for k in self._slots if k[0] in kinds]:
+            del self._slots[k]
+
+    def clear(self) -> None:
+        self._slots.clear()
 
 
 @dataclass
@@ -126,6 +286,7 @@ class ADMMState:
     gram0: tuple | None = None  # (a_0 a_0^T, a_0 1): the input never changes
     W_prev: list | None = None  # W, b as the previous iteration started them (momentum only)
     b_prev: list | None = None
+    memo: ProductCache = field(default_factory=ProductCache, repr=False, compare=False)
 
     @property
     def n_layers(self) -> int:
@@ -148,9 +309,10 @@ class ADMMState:
         return self.G if self.G is not None else self.W
 
 
-def _project(W, level_set: LevelSet, params: ADMMParams, alpha0=None):
+def _project(W, level_set: LevelSet, params: ADMMParams, alpha0=None, kern: Kernels | None = None):
     return project(W, level_set, granularity=params.granularity, max_iter=params.proj_max_iter,
-                   patience=params.proj_patience, alpha0=alpha0)
+                   patience=params.proj_patience, alpha0=alpha0,
+                   kernel=kern.proj_step if kern is not None else None)
 
 
 def forward(weights, biases, X, activation: Activation):
@@ -224,18 +386,25 @@ class IterationStats:
             self.backtrack_caps += info.stop == "max_iter"
 
 
-def _pre(state: ADMMState, l: int):
-    """p_l = W_l a_{l-1} + b_l (0-based l)."""
-    p = state.W[l] @ state.a[l]
-    if state.b is not None:
-        p = p + state.b[l]
+def _affine(W, a, b):
+    p = gemm.mm(W, a)
+    if b is not None:
+        p += b          # in place: p is a fresh product, and a new array would cost a pass and page faults
     return p
+
+
+def _pre(state: ADMMState, l: int):
+    """p_l = W_l a_{l-1} + b_l (0-based l), reused while W_l, a_{l-1}, b_l are unchanged."""
+    W, a = state.W[l], state.a[l]
+    b = state.b[l] if state.b is not None else None
+    return state.memo.get(("p", l), (W, a, b), lambda: _affine(W, a, b))
 
 
 def _target(state: ADMMState, l: int):
     """t_l: z_l, or z_L + lam/beta for the output layer (the multiplier's coupling)."""
     if l == state.n_layers - 1:
-        return state.z[l] + state.lam / state.beta
+        z, lam, beta = state.z[l], state.lam, state.beta
+        return state.memo.get(("t", l), (z, lam, float(beta)), lambda: z + lam / beta)
     return state.z[l]
 
 
@@ -243,45 +412,95 @@ def _update_W(state, l, params, kern, stats):
     G = state.G[l] if state.G is not None else None
     t = _target(state, l)
     bias = state.b is not None
+    a = state.a[l]
+    memo = state.memo
     if params.w_solver == "exact":
-        gram = state.gram0 if l == 0 else None
-        W, b = U.update_W_exact(t, state.a[l], state.beta_l(l), G=G, mu=state.mu * state.scale(l),
-                                ridge=params.ridge * state.scale(l),
-                                bias=bias, gram=gram, solve=kern.spd_solve)
+        xp = get_namespace(a)
+        if l == 0 and state.gram0 is not None:
+            gram = state.gram0
+        else:
+            gram = memo.get(("gram", l), (a,), lambda: (gemm.gram(a), xp.sum(a, axis=1, keepdims=True)))
+        taT = memo.get(("taT", l), (t, a), lambda: gemm.mm(t, a.T)) if memo.enabled else None
+        beta, mu, ridge = state.beta_l(l), state.mu * state.scale(l), params.ridge * state.scale(l)
+        factor = None
+        if memo.enabled and mu + ridge > 0:
+            m = int(a.shape[1])
+            factor = memo.get(("W_factor", l), (gram, float(beta), float(mu + ridge), bias),
+                              lambda: kern.spd_factor(U.W_exact_system(gram, m, beta, mu + ridge, bias)))
+        W, b = U.update_W_exact(t, a, beta, G=G, mu=mu, ridge=ridge, bias=bias, gram=gram, taT=taT,
+                                solve=kern.spd_solve, factor=factor)
     else:
         start = max(state.nu[l] / params.kappa, 1e-12)
-        W, b, info = U.update_W_backtracking(
-            state.W[l], state.b[l] if bias else None, t, state.a[l], state.beta_l(l), start,
-            G=G, mu=state.mu * state.scale(l), ridge=params.ridge * state.scale(l), kappa=params.kappa, max_iter=params.max_backtrack)
+        pre = _pre(state, l) if memo.enabled else None
+        W, b, info, p_new = U.update_W_backtracking(
+            state.W[l], state.b[l] if bias else None, t, a, state.beta_l(l), start,
+            G=G, mu=state.mu * state.scale(l), ridge=params.ridge * state.scale(l), kappa=params.kappa,
+            max_iter=params.max_backtrack, pre=pre, sq=kern.sq_norm_axpy, return_pre=True)
         state.nu[l] = info.step
         stats.add(info, "w")
+        memo.put(("p", l), (W, a, b), p_new)  # W' a + b' without a GEMM
     state.W[l] = W
     if bias:
         state.b[l] = b
 
 
-def _update_G(state, l, level_set, params, stats):
+def _update_G(state, l, level_set, params, stats, kern=None):
     if level_set is None:
         return
-    res = _project(state.W[l], level_set, params, alpha0=state.alpha[l])
+    res = _project(state.W[l], level_set, params, alpha0=state.alpha[l], kern=kern)
     state.G[l], state.alpha[l], state.Q[l] = res.G, res.alpha, res.Q
     stats.proj_iters += res.n_iter
 
 
-def _update_a(state, l, activation, params, kern, stats):
-    """a_l for hidden layer l (0-based index l into a, i.e. a[l] with 1 <= l <= L-1)."""
+def _WTt(W, t, b):
+    """W^T (t - b) as W^T t - (W^T b) 1^T: the bias is subtracted from the small product, in place."""
+    v = gemm.mm(W.T, t)
+    if b is not None:
+        v -= W.T @ b
+    return v
+
+
+def _h(state, l, activation):
+    """h(z_l) (0-based l), reused while z_l is unchanged (the forward reset computes it as a_{l+1})."""
+    z = state.z[l]
+    return state.memo.get(("hz", l), (z,), lambda: activation(z))
+
+
+def _update_a(state, l, activation, params, kern, stats, last: bool = False):
+    """a_l for hidden layer l (0-based index l into a, i.e. a[l] with 1 <= l <= L-1).
+    ``last``: the forward sweep's update, the last user of this iteration's W^T t."""
     nxt = l  # layer whose input a[l] is
-    hz = activation(state.z[l - 1])
+    z = state.z[l - 1]
+    hz = state.memo.peek(("hz", l - 1), (z,))      # the forward reset's a_l = h(z_{l-1})
+    fresh = hz is None
+    if fresh:                                      # used once: not cached, and free to overwrite
+        hz = activation(z)
     t = _target(state, nxt)
     bn = state.b[nxt] if state.b is not None else None
-    if params.a_solver == "exact":
-        state.a[l] = U.update_a_exact(state.W[nxt], bn, t, hz, state.beta_l(nxt), state.gamma_l(l - 1),
-                                      solve=kern.spd_solve)
+    Wn = state.W[nxt]
+    beta, gamma = state.beta_l(nxt), state.gamma_l(l - 1)
+    memo = state.memo
+    if params.a_solver == "exact" and not memo.enabled:
+        state.a[l] = U.update_a_exact(Wn, bn, t, hz, beta, gamma, solve=kern.spd_solve)
+    elif params.a_solver == "exact":
+        op = memo.get(("a_op", l), (Wn, float(beta), float(gamma)),
+                      lambda: U.a_exact_operator(Wn, beta, gamma, inverse=kern.spd_inverse))
+        WTt = scratch = None
+        if op[0] == "direct":
+            WTt = memo.get(("WTt", l), (Wn, t, bn), lambda: _WTt(Wn, t, bn))
+            if last:             # its last use: drop it from the cache and let the update overwrite it
+                memo.discard_slot(("WTt", l))
+                scratch = WTt
+            elif fresh:
+                scratch = hz
+        state.a[l] = U.update_a_exact_op(op, Wn, bn, t, hz, beta, gamma, WTt=WTt, axpby=kern.axpby,
+                                         scratch=scratch)
     else:
         start = max(state.theta[l] / params.tau, 1e-12)
-        state.a[l], info = U.update_a_backtracking(state.a[l], state.W[nxt], bn, t, hz, state.beta_l(nxt),
-                                                   state.gamma_l(l - 1), start, tau=params.tau,
-                                                   max_iter=params.max_backtrack)
+        pre = _pre(state, nxt) if memo.enabled else None
+        state.a[l], info = U.update_a_backtracking(state.a[l], Wn, bn, t, hz, beta, gamma, start,
+                                                   tau=params.tau, max_iter=params.max_backtrack,
+                                                   pre=pre, sq=kern.sq_norm_axpy)
         state.theta[l] = info.step
         stats.add(info, "a")
 
@@ -292,7 +511,7 @@ def _update_z(state, l, Y, activation, params, kern, stats):
         q = p - state.lam / state.beta
         state.z[l], info = U.update_zL_fista(state.z[l], q, Y, state.beta, eta=params.fista_eta,
                                              max_iter=params.fista_max_iter, tol=params.fista_tol,
-                                             xent=kern.softmax_xent)
+                                             xent=kern.softmax_xent, step=kern.fista_step)
         stats.add(info, "fista")
     else:
         state.z[l] = U.update_z_hidden(p, state.a[l + 1], state.beta_l(l), state.gamma_l(l), activation,
@@ -309,12 +528,13 @@ def reset_from_forward(state: ADMMState, activation: Activation) -> None:
     evaluated rather than of lifted activations that have absorbed them."""
     Ws = state.weights()
     for l in range(state.n_layers):
-        z = Ws[l] @ state.a[l]
-        if state.b is not None:
-            z = z + state.b[l]
+        if state.G is None:
+            z = _pre(state, l)          # full precision: the same product as the z-update's
+        else:
+            z = _affine(Ws[l], state.a[l], state.b[l] if state.b is not None else None)
         state.z[l] = z
         if l < state.n_layers - 1:
-            state.a[l + 1] = activation(z)
+            state.a[l + 1] = _h(state, l, activation)
 
 
 def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
@@ -325,13 +545,15 @@ def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: Level
     (:func:`reset_from_forward`)."""
     L = state.n_layers
     stats = IterationStats()
+    state.memo.enabled = params.reuse_products
+    state.memo.prune()
     if params.momentum:
-        extrapolate(state, params.momentum, level_set, params)
+        extrapolate(state, params.momentum, level_set, params, kern)
     if params.forward_reset and state.k > 0 and state.k % params.forward_reset == 0:
         reset_from_forward(state, activation)
     if params.w_solver == "exact" and state.gram0 is None:
         xp = get_namespace(state.a[0])
-        state.gram0 = (state.a[0] @ state.a[0].T, xp.sum(state.a[0], axis=1, keepdims=True))
+        state.gram0 = (gemm.gram(state.a[0]), xp.sum(state.a[0], axis=1, keepdims=True))
     # Backward sweep: l = L .. 1 (0-based L-1 .. 0).
     for l in range(L - 1, -1, -1):
         if l == L - 1:
@@ -340,18 +562,25 @@ def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: Level
             _update_a(state, l + 1, activation, params, kern, stats)
             _update_z(state, l, Y, activation, params, kern, stats)
         _update_W(state, l, params, kern, stats)
-        _update_G(state, l, level_set, params, stats)
+        _update_G(state, l, level_set, params, stats, kern)
     # Forward sweep: l = 1 .. L.
     pL = None
     for l in range(L):
         _update_W(state, l, params, kern, stats)
-        _update_G(state, l, level_set, params, stats)
+        _update_G(state, l, level_set, params, stats, kern)
         p = _update_z(state, l, Y, activation, params, kern, stats)
         if l < L - 1:
-            _update_a(state, l + 1, activation, params, kern, stats)
+            _update_a(state, l + 1, activation, params, kern, stats, last=True)
         else:
             pL = p  # W_L, b_L and a_{L-1} are unchanged since: reuse W_L a_{L-1} + b_L
     state.lam = U.update_lambda(state.lam, state.z[L - 1], pL, state.beta)
+    # products that can only be hit inside one iteration (their W or z changes before the
+    # next one uses them): free their memory now. p_l and h(z_l) stay: evaluate_objective
+    # and the next backward sweep (without a forward reset) reuse them.
+    state.memo.discard("WTt", "taT", "a_op", "t")
+    k_next = state.k + 1
+    if params.forward_reset and k_next % params.forward_reset == 0:
+        state.memo.discard("hz")     # the reset replaces every z_l: h(z_l) cannot be hit again
     # Penalty continuation.
     cap = params.max_penalty
     state.beta = min(state.beta * params.penalty_growth, max(cap, params.beta))
@@ -362,7 +591,8 @@ def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: Level
     return stats
 
 
-def extrapolate(state: ADMMState, omega: float, level_set: LevelSet | None, params: ADMMParams) -> None:
+def extrapolate(state: ADMMState, omega: float, level_set: LevelSet | None, params: ADMMParams,
+                kern: Kernels | None = None) -> None:
     r"""Inertial step: start the iteration from ``W + omega (W - W_prev)`` (and the same for b).
 
     ``W`` is the result of the last iteration and ``W_prev`` that of the one
@@ -382,7 +612,7 @@ def extrapolate(state: ADMMState, omega: float, level_set: LevelSet | None, para
             if cur_b is not None:
                 state.b[l] = cur_b[l] + omega * (cur_b[l] - state.b_prev[l])
             if level_set is not None:
-                res = _project(state.W[l], level_set, params, alpha0=state.alpha[l])
+                res = _project(state.W[l], level_set, params, alpha0=state.alpha[l], kern=kern)
                 state.G[l], state.alpha[l], state.Q[l] = res.G, res.alpha, res.Q
     state.W_prev, state.b_prev = cur_W, cur_b
 
@@ -446,15 +676,15 @@ def evaluate_objective(state: ADMMState, Y, activation: Activation, kern: Kernel
     obj = to_float(loss)
     rz, ra, rw = [], [], []
     for l in range(L):
-        r = state.z[l] - _pre(state, l)
-        rr = to_float(xp.sum(r * r))
+        p = _pre(state, l)
+        rr = to_float(kern.sq_norm_axpy(state.z[l], p, -1.0))     # ||z - W a - b||^2, no temporaries
         rz.append(math.sqrt(rr))
         if l == L - 1:
-            obj += to_float(xp.sum(r * state.lam)) + 0.5 * state.beta * rr
+            obj += to_float(xp.sum((state.z[l] - p) * state.lam)) + 0.5 * state.beta * rr
         else:
             obj += 0.5 * state.beta_l(l) * rr
-            d = state.a[l + 1] - activation(state.z[l])
-            dd = to_float(xp.sum(d * d))
+            hz = state.memo.peek(("hz", l), (state.z[l],))
+            dd = to_float(kern.sq_norm_axpy(state.a[l + 1], activation(state.z[l]) if hz is None else hz, -1.0))
             ra.append(math.sqrt(dd))
             obj += 0.5 * state.gamma_l(l) * dd
         if state.G is not None:

@@ -24,14 +24,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._backend import get_namespace, to_float
+from ..kernels import gemm
+from ..kernels import reference as _ref
 
 __all__ = [
     "SearchInfo",
     "coupling_objective",
+    "W_exact_system",
     "update_W_exact",
     "update_W_backtracking",
     "update_bias",
     "update_a_exact",
+    "a_exact_operator",
+    "update_a_exact_op",
     "update_a_backtracking",
     "update_z_hidden",
     "update_zL_fista",
@@ -75,8 +80,26 @@ def coupling_objective(W, b, t, a, beta: float, G=None, mu: float = 0.0, ridge: 
     return J
 
 
+def W_exact_system(gram, m: int, beta: float, reg: float, bias: bool):
+    """The SPD matrix of eq. 4.4 in float64: ``beta a a^T + reg I``, bordered by
+    ``beta a 1`` and ``beta m`` when the bias is solved jointly. ``gram = (a a^T, a 1)``."""
+    aaT, s = gram
+    xp = get_namespace(aaT)
+    f64 = xp.float64
+    n_in = aaT.shape[0]
+    M = beta * xp.astype(aaT, f64) + reg * xp.eye(n_in, dtype=f64)
+    if bias:
+        s64 = beta * xp.astype(s, f64)
+        M = xp.concat(
+            [xp.concat([M, s64], axis=1),
+             xp.concat([s64.T, xp.full((1, 1), beta * m, dtype=f64)], axis=1)],
+            axis=0,
+        )
+    return M
+
+
 def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float = 0.0,
-                   bias: bool = False, gram=None, solve):
+                   bias: bool = False, gram=None, taT=None, solve=None, factor=None):
     r"""Exact minimiser of J_w over W (and the bias, jointly) — eq. 4.4.
 
     Setting the gradient of ``beta/2||t - W a - b||^2 + mu/2||W - G||^2 +
@@ -85,11 +108,15 @@ def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float =
     .. math:: W = (\mu G + \beta t a^T)(\beta a a^T + D)^{-1}   \quad\text{(eq. 4.4)}.
 
     With a bias, ``[W b]`` solves the same system for the augmented input
-    ``[a; 1^T]`` (no penalty on b). The matrix is symmetric positive definite
-    whenever ``mu + ridge > 0``; it is solved by ``solve`` (Cholesky on the
-    CPU) in float64, since ``a a^T`` of raw inputs is badly conditioned in
-    float32. ``gram`` may pass a precomputed ``(a a^T, a 1)`` (the input layer's
-    never changes).
+    ``[a; 1^T]`` (no penalty on b). The matrix (:func:`W_exact_system`) is
+    symmetric positive definite whenever ``mu + ridge > 0``; it is solved by
+    ``solve(M, B)`` (Cholesky on the CPU) in float64, since ``a a^T`` of raw
+    inputs is badly conditioned in float32. ``gram`` may pass a precomputed
+    ``(a a^T, a 1)`` (the input layer's never changes), ``taT`` a precomputed
+    ``t a^T`` (the two GEMMs of this update), and ``factor`` a callable
+    ``B -> M^{-1} B`` for this very system (a Cholesky factor the solver
+    keeps while a, beta and mu + ridge are unchanged: the input layer's, for
+    every iteration of a full-precision fit).
 
     Returns ``(W, b)`` with ``b=None`` when ``bias`` is false.
     """
@@ -97,26 +124,20 @@ def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float =
     n_in, m = a.shape[0], a.shape[1]
     f64 = xp.float64
     if gram is None:
-        aaT = a @ a.T
-        s = xp.sum(a, axis=1, keepdims=True)
-    else:
-        aaT, s = gram
+        gram = (gemm.gram(a), xp.sum(a, axis=1, keepdims=True))
     reg = mu + ridge
     if reg <= 0:
         raise ValueError("update_W_exact needs mu + ridge > 0 for a well-posed solve")
-    M = beta * xp.astype(aaT, f64) + reg * xp.eye(n_in, dtype=f64)
-    rhs = beta * xp.astype(t @ a.T, f64)
+    rhs = beta * xp.astype(gemm.mm(t, a.T) if taT is None else taT, f64)
     if G is not None and mu:
         rhs = rhs + mu * xp.astype(G, f64)
     if bias:
-        s64 = beta * xp.astype(s, f64)
-        M = xp.concat(
-            [xp.concat([M, s64], axis=1),
-             xp.concat([s64.T, xp.full((1, 1), beta * m, dtype=f64)], axis=1)],
-            axis=0,
-        )
         rhs = xp.concat([rhs, beta * xp.astype(xp.sum(t, axis=1, keepdims=True), f64)], axis=1)
-    sol = xp.astype(solve(M, rhs.T).T, t.dtype)
+    if factor is None:
+        sol = solve(W_exact_system(gram, m, beta, reg, bias), rhs.T)
+    else:
+        sol = factor(rhs.T)
+    sol = xp.astype(sol.T, t.dtype)
     if bias:
         return sol[:, :n_in], sol[:, n_in:]
     return sol, None
@@ -129,7 +150,8 @@ def update_bias(t, Wa):
 
 
 def update_W_backtracking(W, b, t, a, beta: float, nu: float, *, G=None, mu: float = 0.0,
-                          ridge: float = 0.0, kappa: float = 2.0, max_iter: int = 50, Wa=None):
+                          ridge: float = 0.0, kappa: float = 2.0, max_iter: int = 50, Wa=None,
+                          pre=None, sq=None, return_pre: bool = False):
     r"""One gradient step on J_w with step 1/nu found by backtracking (Algorithm 3).
 
     ``grad = -beta (t - W a - b) a^T + mu (W - G) + ridge W`` (eq. 4.10); the
@@ -141,32 +163,45 @@ def update_W_backtracking(W, b, t, a, beta: float, nu: float, *, G=None, mu: flo
     satisfies the test trivially — and ``SearchInfo.stop == "max_iter"``.
     With a bias, b is then refit in closed form (:func:`update_bias`).
 
-    Returns ``(W, b, SearchInfo)``; ``SearchInfo.step`` is the accepted nu.
+    Matrix products: ``grad = ... (r a^T)`` and ``g_a = grad a`` (two GEMMs), plus
+    ``W a`` unless the caller passes it (``Wa``, or ``pre = W a + b``). The new
+    ``W' a + b' = t - r' + (b' - b)`` with ``r' = r + g_a/nu`` then costs no GEMM
+    either: ``return_pre=True`` returns it as a fourth value. ``sq`` is the
+    kernel for ``||x + s y||^2`` (:func:`admmnet.kernels.reference.sq_norm_axpy`),
+    the trial objective in one pass.
+
+    Returns ``(W, b, SearchInfo)`` (``(W, b, SearchInfo, pre')`` with
+    ``return_pre``); ``SearchInfo.step`` is the accepted nu.
     """
     xp = get_namespace(W, t, a)
     if kappa <= 1:
         raise ValueError(f"kappa must be > 1, got {kappa}")
-    if Wa is None:
-        Wa = W @ a
-    r = t - Wa if b is None else t - Wa - b
+    sq = sq or _ref.sq_norm_axpy
+    if pre is not None:
+        r = t - pre
+    else:
+        if Wa is None:
+            Wa = gemm.mm(W, a)
+        r = t - Wa if b is None else t - Wa - b
     D = W - G if (G is not None and mu) else None
-    grad = -beta * (r @ a.T)
+    grad = -beta * gemm.mm(r, a.T)
     if D is not None:
         grad = grad + mu * D
     if ridge:
         grad = grad + ridge * W
-    ga = grad @ a
+    ga = gemm.mm(grad, a)
     g2 = to_float(_sq(grad))
 
-    def J(rr, WW, DD):
-        v = 0.5 * beta * _sq(rr)
-        if DD is not None:
-            v = v + 0.5 * mu * _sq(DD)
+    def J(s):
+        """J_w(W - s grad) through the residual r + s g_a: one fused pass per term, no GEMM."""
+        v = 0.5 * beta * sq(r, ga, s)
+        if D is not None:
+            v = v + 0.5 * mu * sq(D, grad, -s)
         if ridge:
-            v = v + 0.5 * ridge * _sq(WW)
+            v = v + 0.5 * ridge * sq(W, grad, -s)
         return to_float(v)
 
-    J0 = J(r, W, D)
+    J0 = J(0.0)
     tol = _tol(xp, W, J0)
     nu = float(nu)
     accepted = False
@@ -174,19 +209,28 @@ def update_W_backtracking(W, b, t, a, beta: float, nu: float, *, G=None, mu: flo
     for k in range(1, max_iter + 1):
         if g2 == 0.0:
             break
-        Wn = W - grad / nu
-        Jn = J(r + ga / nu, Wn, None if D is None else D - grad / nu)
+        Jn = J(1.0 / nu)
         if Jn == Jn and Jn != float("inf") and Jn <= J0 - g2 / (2.0 * nu) + tol:
             accepted = True
             break
         nu *= kappa
-    if g2 == 0.0:
-        return W, b, SearchInfo(0, "converged", nu)
-    if not accepted:
-        return W, b, SearchInfo(k, "max_iter", nu)
+    if g2 == 0.0 or not accepted:
+        info = SearchInfo(0, "converged", nu) if g2 == 0.0 else SearchInfo(k, "max_iter", nu)
+        if not return_pre:
+            return W, b, info
+        return W, b, info, (t - r if pre is None else pre)
+    Wn = W - grad / nu
+    r_new = r + ga / nu                      # t - W' a - b
+    p_new = None
     if b is not None:
-        b = b + xp.mean(r + ga / nu, axis=1, keepdims=True)
-    return Wn, b, SearchInfo(k, "accepted", nu)
+        db = xp.mean(r_new, axis=1, keepdims=True)
+        b = b + db
+        if return_pre:
+            p_new = (t - r_new) + db
+    elif return_pre:
+        p_new = t - r_new
+    info = SearchInfo(k, "accepted", nu)
+    return (Wn, b, info, p_new) if return_pre else (Wn, b, info)
 
 
 def update_a_exact(W_next, b_next, t_next, hz, beta: float, gamma: float, *, solve):
@@ -201,12 +245,63 @@ def update_a_exact(W_next, b_next, t_next, hz, beta: float, gamma: float, *, sol
     n = W_next.shape[1]
     M = beta * (W_next.T @ W_next) + gamma * xp.eye(n, dtype=W_next.dtype)
     tt = t_next if b_next is None else t_next - b_next
-    rhs = beta * (W_next.T @ tt) + gamma * hz
+    rhs = beta * gemm.mm(W_next.T, tt) + gamma * hz
+    gemm.solved(M, rhs)
     return xp.astype(solve(M, rhs), hz.dtype)
 
 
+def a_exact_operator(W_next, beta: float, gamma: float, *, inverse):
+    r"""What eq. 4.27 needs from ``W = W_{l+1}`` alone, for :func:`update_a_exact_op`.
+
+    Two equivalent forms of :math:`a = (eta W^T W + \gamma I)^{-1}(eta W^T t + \gamma h)`
+    (``t`` the target minus the bias, ``h = h(z_l)``), chosen by their GEMM cost
+    per sample (``n_out x n_in`` is W's shape):
+
+    * ``"direct"``: ``a = M^{-1} (beta W^T t + gamma h)``, ``M = beta W^T W + gamma I``
+      (n_in x n_in): ``n_in^2 + n_in n_out`` multiply-adds per sample (``n_in^2``
+      when ``W^T t`` is reused);
+    * ``"push"`` (push-through identity
+      :math:`(eta W^TW + \gamma I)^{-1}W^T = W^T(eta WW^T + \gamma I)^{-1}`):
+      ``a = h + beta W^T K^{-1}(t - W h)``, ``K = beta W W^T + gamma I`` (n_out x n_out):
+      ``2 n_in n_out + n_out^2`` per sample. For the output layer of MNIST
+      (10 x 200) that is 4.1k instead of 42k; no cancellation (the correction
+      is computed directly, not as a difference).
+
+    Returns ``(kind, inverse_matrix)``; ``inverse`` is the kernel's SPD inverse.
+    """
+    xp = get_namespace(W_next)
+    n_out, n_in = W_next.shape
+    if 2 * n_in * n_out + n_out * n_out < n_in * n_in:
+        K = beta * (W_next @ W_next.T) + gamma * xp.eye(n_out, dtype=W_next.dtype)
+        return "push", inverse(K)
+    M = beta * (W_next.T @ W_next) + gamma * xp.eye(n_in, dtype=W_next.dtype)
+    return "direct", inverse(M)
+
+
+def update_a_exact_op(op, W_next, b_next, t_next, hz, beta: float, gamma: float, *, WTt=None, axpby=None,
+                      scratch=None):
+    r"""Eq. 4.27 with the operator of :func:`a_exact_operator` (same minimiser as
+    :func:`update_a_exact`, one GEMM-shaped product per term instead of a
+    triangular solve per column). ``WTt`` may pass a precomputed
+    ``W^T (t - b)`` (direct form; the solver reuses it between the sweeps);
+    ``axpby(alpha, x, beta, y) = alpha x + beta y`` is the kernel table's fused version;
+    ``scratch`` an n_in x m array the caller no longer needs (e.g. its ``WTt`` on
+    last use), which the right-hand side may overwrite."""
+    axpby = axpby or _ref.axpby
+    kind, inv = op
+    if kind == "push":
+        tt = t_next if b_next is None else t_next - b_next
+        u = gemm.mm(inv, tt - gemm.mm(W_next, hz))
+        v = gemm.mm(W_next.T, u)
+        return axpby(1.0, hz, beta, v, out=v)          # v is a fresh product: overwrite it
+    if WTt is None:
+        WTt = gemm.mm(W_next.T, t_next if b_next is None else t_next - b_next)
+        scratch = WTt
+    return gemm.mm(inv, axpby(beta, WTt, gamma, hz, out=scratch))
+
+
 def update_a_backtracking(a, W_next, b_next, t_next, hz, beta: float, gamma: float, theta: float,
-                          *, tau: float = 2.0, max_iter: int = 50):
+                          *, tau: float = 2.0, max_iter: int = 50, pre=None, sq=None):
     r"""One gradient step on J_a with step 1/theta found by backtracking (Algorithm 6).
 
     ``grad = -beta W^T (t - W a - b) + gamma (a - h(z_l))`` (eq. 4.33); the trial
@@ -214,19 +309,24 @@ def update_a_backtracking(a, W_next, b_next, t_next, hz, beta: float, gamma: flo
     ``J_a(a') <= phi(a', theta) = J_a(a) - ||grad||^2/(2 theta)`` (eq. 4.28), else
     ``theta <- tau theta``. Trials cost elementwise work only (``W a'`` =
     ``W a - (W grad)/theta``). Cap and NaN guard as in
-    :func:`update_W_backtracking`.
+    :func:`update_W_backtracking`. ``pre`` may pass ``W a + b``; ``sq`` is the
+    ``||x + s y||^2`` kernel.
 
     Returns ``(a, SearchInfo)``.
     """
     xp = get_namespace(a, W_next, t_next)
     if tau <= 1:
         raise ValueError(f"tau must be > 1, got {tau}")
-    r = t_next - W_next @ a
-    if b_next is not None:
-        r = r - b_next
+    sq = sq or _ref.sq_norm_axpy
+    if pre is not None:
+        r = t_next - pre
+    else:
+        r = t_next - gemm.mm(W_next, a)
+        if b_next is not None:
+            r = r - b_next
     d = a - hz
-    grad = -beta * (W_next.T @ r) + gamma * d
-    Wg = W_next @ grad
+    grad = -beta * gemm.mm(W_next.T, r) + gamma * d
+    Wg = gemm.mm(W_next, grad)
     g2 = to_float(_sq(grad))
     J0 = to_float(0.5 * beta * _sq(r) + 0.5 * gamma * _sq(d))
     tol = _tol(xp, a, J0)
@@ -234,7 +334,7 @@ def update_a_backtracking(a, W_next, b_next, t_next, hz, beta: float, gamma: flo
     if g2 == 0.0:
         return a, SearchInfo(0, "converged", theta)
     for k in range(1, max_iter + 1):
-        Jn = to_float(0.5 * beta * _sq(r + Wg / theta) + 0.5 * gamma * _sq(d - grad / theta))
+        Jn = to_float(0.5 * beta * sq(r, Wg, 1.0 / theta) + 0.5 * gamma * sq(d, grad, -1.0 / theta))
         if Jn == Jn and Jn != float("inf") and Jn <= J0 - g2 / (2.0 * theta) + tol:
             return a - grad / theta, SearchInfo(k, "accepted", theta)
         theta *= tau
@@ -253,7 +353,7 @@ def update_z_hidden(p, a, beta: float, gamma: float, activation, *, kernel):
 
 
 def update_zL_fista(z0, q, y, beta: float, *, eta: float = 0.5, max_iter: int = 100,
-                    tol: float = 1e-4, xent):
+                    tol: float = 1e-4, xent, step=None):
     r"""z_L by FISTA (Algorithm 7; eq. 4.34–4.40).
 
     Minimises ``F(z) = L(z, y) + beta/2 ||z - q||^2`` with
@@ -270,28 +370,34 @@ def update_zL_fista(z0, q, y, beta: float, *, eta: float = 0.5, max_iter: int = 
     ("converged") or after ``max_iter`` steps ("max_iter"); a non-finite
     iterate restarts from the last finite one with momentum reset.
 
+    Each step is one call of ``step(z, z_old, c, beta q, y, eta, beta)`` (a
+    kernel table's ``fista_step``: extrapolation ``hat z = z + c (z - z_old)``,
+    gradient, prox step and the two stopping sums, fused; default the
+    reference built on ``xent``): one host round trip per step.
+
     Returns ``(z, SearchInfo)``.
     """
-    xp = get_namespace(z0, q, y)
     if eta <= 0 or beta <= 0:
         raise ValueError("FISTA needs eta > 0 and beta > 0")
-    z_prev = z0
-    z_hat = z0
+    if step is None:
+        def step(z_, zo_, c_, bq_, y_, eta_, beta_):
+            return _ref.fista_step(z_, zo_, c_, bq_, y_, eta_, beta_, xent=xent)
+    z_prev = z0       # last accepted (finite) iterate
+    z_old = z0        # the one before it (for the extrapolation)
+    c = 0.0           # extrapolation weight (t_s - 1)/t_{s+1}
     t = 1.0
-    denom = eta + beta
     bq = beta * q
+    inf = float("inf")
     for s in range(1, max_iter + 1):
-        _, g = xent(z_hat, y)
-        z = (eta * z_hat + bq - g) / denom
-        step = to_float(xp.sqrt(_sq(z - z_prev)))
-        if step != step or step == float("inf"):
-            z_hat, t = z_prev, 1.0  # restart without momentum from the last finite point
+        z, step2, norm2 = step(z_prev, z_old, c, bq, y, eta, beta)
+        if step2 != step2 or step2 == inf:
+            c, t = 0.0, 1.0  # restart without momentum from the last finite point
             continue
-        if step <= tol * max(1.0, to_float(xp.sqrt(_sq(z)))):
+        if step2 ** 0.5 <= tol * max(1.0, norm2 ** 0.5):
             return z, SearchInfo(s, "converged", eta)
         t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
-        z_hat = z + ((t - 1.0) / t_next) * (z - z_prev)
-        z_prev, t = z, t_next
+        c = (t - 1.0) / t_next
+        z_old, z_prev, t = z_prev, z, t_next
     return z_prev, SearchInfo(max_iter, "max_iter", eta)
 
 

@@ -1,22 +1,32 @@
 """The dispatch table of the solver's hot operations.
 
 The solver never calls a backend directly: it asks :func:`get_kernels` for the
-table that fits its arrays' namespace and calls the entries. Today the table
-holds the array-API reference versions (:mod:`admmnet.kernels.reference`),
-with one fast path: on NumPy, :func:`spd_solve` uses SciPy's Cholesky
-(``cho_factor``/``cho_solve``), the solve the exact W- and a-updates need.
-Numba CPU kernels and CuPy GPU kernels slot in here, entry by entry, each
-tested against the reference as its oracle.
+table that fits its arrays' namespace and calls the entries. Tables:
+
+=============  ==============================================================
+``reference``  the array-API versions (:mod:`.reference`): any backend, the oracle
+``numpy``      reference + SciPy's Cholesky for the SPD solves/inverses
+``numba``      Numba CPU kernels (:mod:`.numba_cpu`) + SciPy's Cholesky; chosen
+               automatically for NumPy arrays when Numba is installed
+``cupy``       CuPy GPU kernels (:mod:`.cupy_gpu`); chosen for CuPy arrays
+=============  ==============================================================
+
+Every fast entry has the signature of its reference version and is tested
+against it (``tests/test_kernels.py``). The matrix products themselves are
+plain ``@`` (BLAS / cuBLAS), counted through :mod:`.gemm`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
-from .._backend import get_namespace, is_numpy_namespace
-from . import reference
+from .._backend import get_namespace, is_cupy_namespace, is_numpy_namespace
+from . import gemm, numba_cpu, reference
 
-__all__ = ["Kernels", "get_kernels", "reference"]
+__all__ = ["Kernels", "get_kernels", "reference", "gemm", "REFERENCE", "NUMPY", "BACKENDS",
+           "available_backends"]
+
+BACKENDS = ("auto", "reference", "numpy", "numba", "cupy")
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,12 @@ class Kernels:
     softmax: Callable
     softmax_xent: Callable
     spd_solve: Callable
+    fista_step: Callable = reference.fista_step
+    sq_norm_axpy: Callable = reference.sq_norm_axpy
+    proj_step: Callable = reference.proj_step
+    spd_inverse: Callable = reference.spd_inverse
+    spd_factor: Callable = reference.spd_factor
+    axpby: Callable = reference.axpby
 
 
 REFERENCE = Kernels(
@@ -52,26 +68,108 @@ def _spd_solve_cholesky_numpy(M, B):
         return np.linalg.solve(M_, B_)
 
 
-NUMPY = Kernels(
-    name="numpy",
-    z_update_piecewise=reference.z_update_piecewise,
-    softmax=reference.softmax,
-    softmax_xent=reference.softmax_xent,
-    spd_solve=_spd_solve_cholesky_numpy,
+def _spd_factor_cholesky_numpy(M):
+    """Cholesky factor of ``M`` (LAPACK ``potrf``) as a solver ``B -> M^{-1} B``; LU if not SPD."""
+    import numpy as np
+    from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+    M_ = np.asarray(M)
+    try:
+        c = cho_factor(M_, lower=False, check_finite=False)
+    except LinAlgError:
+        return lambda B: np.linalg.solve(M_, np.asarray(B))
+    return lambda B: cho_solve(c, np.asarray(B), check_finite=False)
+
+
+def _spd_inverse_cholesky_numpy(M):
+    """``M^{-1}`` by Cholesky (LAPACK ``potrf`` + ``potri``), symmetrised; LU inverse as fallback."""
+    import numpy as np
+    from scipy.linalg import lapack
+
+    M_ = np.asarray(M)
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (M_,))
+    c, info = potrf(M_, lower=False, clean=True, overwrite_a=False)
+    if info == 0:
+        inv, info = potri(c, lower=False, overwrite_c=True)
+        if info == 0:
+            inv = np.triu(inv)
+            return (inv + np.triu(inv, 1).T).astype(M_.dtype, copy=False)
+    return np.linalg.inv(M_)
+
+
+NUMPY = replace(REFERENCE, name="numpy", spd_solve=_spd_solve_cholesky_numpy,
+                spd_inverse=_spd_inverse_cholesky_numpy, spd_factor=_spd_factor_cholesky_numpy)
+
+NUMBA = replace(
+    NUMPY, name="numba",
+    z_update_piecewise=numba_cpu.z_update_piecewise,
+    softmax=numba_cpu.softmax,
+    softmax_xent=numba_cpu.softmax_xent,
+    fista_step=numba_cpu.fista_step,
+    sq_norm_axpy=numba_cpu.sq_norm_axpy,
+    proj_step=numba_cpu.proj_step,
+    axpby=numba_cpu.axpby,
 )
+
+
+def _cupy_table() -> Kernels:
+    from . import cupy_gpu
+
+    return replace(
+        REFERENCE, name="cupy",
+        z_update_piecewise=cupy_gpu.z_update_piecewise,
+        softmax_xent=cupy_gpu.softmax_xent,
+        fista_step=cupy_gpu.fista_step,
+        sq_norm_axpy=cupy_gpu.sq_norm_axpy,
+        proj_step=cupy_gpu.proj_step,
+        axpby=cupy_gpu.axpby,
+        spd_solve=cupy_gpu.spd_solve,
+        spd_inverse=cupy_gpu.spd_inverse,
+    )
+
+
+def available_backends() -> list[str]:
+    """The kernel tables usable on this machine, reference first."""
+    out = ["reference", "numpy"]
+    if numba_cpu.AVAILABLE:
+        out.append("numba")
+    from . import cupy_gpu
+
+    if cupy_gpu.available():
+        out.append("cupy")
+    return out
 
 
 def get_kernels(*arrays, backend: str = "auto") -> Kernels:
     """The kernel table for ``arrays``' namespace.
 
     ``backend="reference"`` forces the array-API versions (the oracle);
-    ``"auto"`` picks the fastest table available for the namespace.
+    ``"auto"`` picks the fastest table available for the namespace: ``numba``
+    for NumPy arrays when Numba is installed (else ``numpy``), ``cupy`` for
+    CuPy arrays, ``reference`` otherwise. ``"numpy"``, ``"numba"`` and
+    ``"cupy"`` ask for one table by name (an error if it cannot serve the arrays).
     """
-    if backend not in ("auto", "reference"):
-        raise ValueError(f"backend must be 'auto' or 'reference', got {backend!r}")
-    if backend == "reference" or not arrays:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "reference":
         return REFERENCE
-    xp = get_namespace(*arrays)
-    if is_numpy_namespace(xp):
+    xp = get_namespace(*arrays) if arrays else None
+    if backend in ("numpy", "numba") and xp is not None and not is_numpy_namespace(xp):
+        raise ValueError(f"backend={backend!r} needs NumPy arrays")
+    if backend == "numpy":
         return NUMPY
+    if backend == "numba":
+        if not numba_cpu.AVAILABLE:
+            raise ValueError("backend='numba' needs Numba: pip install numba (or admmnet[fast])")
+        return NUMBA
+    if backend == "cupy":
+        if xp is not None and not is_cupy_namespace(xp):
+            raise ValueError("backend='cupy' needs CuPy arrays")
+        return _cupy_table()
+    if xp is None:
+        return REFERENCE
+    if is_numpy_namespace(xp):
+        return NUMBA if numba_cpu.AVAILABLE else NUMPY
+    if is_cupy_namespace(xp):
+        return _cupy_table()
     return REFERENCE

@@ -69,6 +69,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._backend import get_namespace, to_float
+from ..kernels.reference import proj_step as _reference_step
 from .levels import LevelSet, round_to_codes
 
 __all__ = ["ProjectionResult", "project", "quantize_weights", "GRANULARITIES", "INITS", "EXACT_MAX_EVENTS"]
@@ -121,11 +122,6 @@ def _refine_alpha(xp, Wn, Q, alpha_prev):
     qq = xp.sum(Q * Q, axis=1, keepdims=True)
     ok = (qq > 0) & (dot > 0)
     return xp.where(ok, dot / xp.where(ok, qq, xp.ones_like(qq)), alpha_prev)
-
-
-def _row_loss(xp, Wn, alpha, Q):
-    r = Wn - alpha * Q
-    return xp.sum(r * r, axis=1, keepdims=True)
 
 
 def _work_dtype(xp, dt):
@@ -256,7 +252,7 @@ def _alpha0_normalised(xp, alpha0, scale, R, granularity, dtype):
 
 
 def project(W, level_set: LevelSet, *, granularity: str = "layer", max_iter: int = 50, patience: int = 3,
-            alpha0=None, init: str = "auto") -> ProjectionResult:
+            alpha0=None, init: str = "auto", kernel=None) -> ProjectionResult:
     r"""Project W onto ``{alpha * Q : alpha > 0, Q in level_set}`` (thesis Algorithm 4).
 
     Minimises ``||W - alpha Q||^2`` (eq. 4.12) by alternating, per layer or per row,
@@ -277,6 +273,10 @@ def project(W, level_set: LevelSet, *, granularity: str = "layer", max_iter: int
     Stops when Q no longer changes ("converged"), when each row has either
     converged or not improved its loss for ``patience`` consecutive iterations
     ("patience"), or after ``max_iter`` iterations.
+
+    ``kernel``: the alternation step ``(Wn, alpha, Q_prev, qmax, zero) -> (Q, alpha, loss, same)``
+    of a kernel table (``Kernels.proj_step``: Numba / CuPy do the rounding and
+    both sums in one pass); default the array-API reference.
 
     W: a real floating array (any array-API backend; 2-D for "row", any shape
     for "layer"). Raises ValueError on NaN/inf in W, a bad granularity, or a
@@ -342,10 +342,10 @@ def project(W, level_set: LevelSet, *, granularity: str = "layer", max_iter: int
     bad = xp.zeros((R, 1), dtype=xp.int32)
     stop = "max_iter"
     n_iter = 0
+    step = kernel if kernel is not None else _reference_step
     for n_iter in range(1, max_iter + 1):
-        Q = round_to_codes(Wn / alpha, level_set)             # eq. 4.17
-        alpha = _refine_alpha(xp, Wn, Q, alpha)               # eq. 4.16
-        loss = _row_loss(xp, Wn, alpha, Q)
+        # eq. 4.17 (Q = nearest code of Wn / alpha), then eq. 4.16 (alpha = <W,Q>/<Q,Q>) and the row loss
+        Q, alpha, loss, same = step(Wn, alpha, Q_prev, level_set.qmax, level_set.zero)
         better = loss < best_loss
         prev_best = best_loss
         best_alpha = xp.where(better, alpha, best_alpha)
@@ -354,7 +354,6 @@ def project(W, level_set: LevelSet, *, granularity: str = "layer", max_iter: int
         progress = loss < prev_best - tol
         bad = xp.where(progress, xp.zeros_like(bad), bad + 1)
         if Q_prev is not None:
-            same = xp.all(Q == Q_prev, axis=1, keepdims=True)
             if bool(xp.all(same)):
                 stop = "converged"
                 break

@@ -1,0 +1,201 @@
+r"""Mini-batch training loop with seeded shuffling and early stopping.
+
+:func:`train` minimises the mean softmax cross-entropy of an MLP (plus an
+optional penalty) by mini-batch gradient steps of an optimizer from
+:mod:`admmnet.backprop.optim`:
+
+* every epoch visits the training rows in a fresh order drawn from the
+  seeded generator ``rng`` (same seed, same order, same result);
+* after every epoch the *evaluated* network (for quantized methods: the
+  quantized one, :meth:`Objective.eval_weights`) is scored on a held-out
+  split; the best epoch (highest held-out accuracy, ties broken by lower
+  held-out loss) is kept, and training stops after ``patience`` epochs
+  without improvement (early stopping) or after ``epochs`` epochs.
+
+What differs between methods is an :class:`Objective`: which weights the
+forward pass uses (straight-through quantization for QNN-STE and QAT), what
+happens to the activations (QAT's fake quantization), an extra penalty (LQ's
+``rho/2 ||W_l - G_l + lambda/rho||^2``) and a projection after each step
+(QNN-STE's clipping of the latent weights).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._backend import get_namespace, to_float, to_numpy
+from .engine import backward, forward, softmax_cross_entropy
+from .optim import lr_at
+
+__all__ = ["Objective", "TrainResult", "train", "evaluate"]
+
+
+class Objective:
+    """Plain full-precision training; subclasses override the hooks."""
+
+    def forward_weights(self, Ws):
+        """Weights used in the training forward pass (STE: the quantized ones)."""
+        return Ws
+
+    def eval_weights(self, Ws):
+        """Weights of the evaluated network (held-out scoring, the fitted model)."""
+        return self.forward_weights(Ws)
+
+    def act_quant(self, training: bool):
+        """None, or ``f(l, a) -> (a_q, ste_mask)`` applied to the input of every layer."""
+        return None
+
+    def weight_grads(self, Ws, dWs):
+        """Map gradients w.r.t. the forward weights to gradients w.r.t. ``Ws`` (STE: identity)."""
+        return dWs
+
+    def penalty(self, Ws):
+        """Extra term of the objective: ``(value as float, per-layer gradients or None)``."""
+        return 0.0, None
+
+    def after_step(self, Ws):
+        """Projection applied after every optimizer step (e.g. clipping)."""
+        return Ws
+
+    def start_epoch(self, Ws, epoch: int):
+        """Called before every epoch (e.g. re-estimating scales); returns ``Ws``."""
+        return Ws
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did. ``Ws, bs``: the kept (best held-out) parameters;
+    ``records``: one dict per epoch; ``best_epoch``; ``stop``: "max_epochs",
+    "early_stopping" or "interrupted"."""
+
+    Ws: list
+    bs: list | None
+    records: list = field(default_factory=list)
+    best_epoch: int = 0
+    stop: str = "max_epochs"
+
+
+def evaluate(Ws, bs, X, y_enc, activation, objective: Objective | None = None, batch: int = 8192):
+    """``(accuracy, mean loss)`` of the evaluated network on rows ``X`` with labels ``y_enc``."""
+    objective = objective or Objective()
+    xp = get_namespace(X)
+    We = objective.eval_weights(Ws)
+    aq = objective.act_quant(False)
+    n = X.shape[0]
+    K = We[-1].shape[0]
+    correct, loss = 0, 0.0
+    for s in range(0, n, batch):
+        Xb = X[s:s + batch, ...]
+        Z, _ = forward(We, bs, Xb.T, activation, act_quant=aq, keep=False)
+        yb = y_enc[s:s + batch]
+        pred = to_numpy(xp.argmax(Z, axis=0))
+        correct += int(np.sum(pred == yb))
+        Yb = _one_hot(xp, yb, K, Z.dtype)
+        ll, _ = softmax_cross_entropy(Z, Yb)
+        loss += to_float(ll) * Xb.shape[0]
+    return correct / n, loss / n
+
+
+def _one_hot(xp, y_enc, K, dtype):
+    Y = np.zeros((K, y_enc.size))
+    Y[y_enc, np.arange(y_enc.size)] = 1.0
+    return xp.asarray(Y, dtype=dtype)
+
+
+def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: int, batch_size: int,
+          rng: np.random.Generator, X_hold=None, y_hold=None, patience: int | None = None,
+          lr_schedule: str = "constant", objective: Objective | None = None, trainable=None,
+          train_bias=None, report=None, verbose: bool = False, label: str = "") -> TrainResult:
+    """Train ``Ws, bs`` (lists of arrays; ``bs`` may be None) on rows ``X`` (m x n_0) and
+    encoded labels ``y_enc`` (host int array).
+
+    ``trainable[l]`` / ``train_bias[l]`` freeze weights / biases of layer l when False.
+    ``X_hold, y_hold``: held-out split for early stopping and best-epoch selection
+    (without it the last epoch is kept). ``report(Ws, bs) -> dict`` adds fields
+    (e.g. ``val_accuracy``) to every record. Ctrl-C stops cleanly (``stop="interrupted"``)."""
+    objective = objective or Objective()
+    xp = get_namespace(X)
+    L = len(Ws)
+    trainable = [True] * L if trainable is None else list(trainable)
+    train_bias = list(trainable) if train_bias is None else list(train_bias)
+    need = [t or (bs is not None and tb) for t, tb in zip(trainable, train_bias)]
+    m = X.shape[0]
+    K = Ws[-1].shape[0]
+    dtype = X.dtype
+    Y_all = _one_hot(xp, y_enc, K, dtype)                      # K x m
+    decay = [True] * L + [False] * L
+    n_probe = min(m, 10000)
+    probe = np.sort(np.random.default_rng(0).permutation(m)[:n_probe])
+    X_probe, y_probe = xp.take(X, xp.asarray(probe), axis=0), y_enc[probe]
+
+    result = TrainResult(list(Ws), None if bs is None else list(bs))
+    best_key = None
+    bad = 0
+    t_start = time.perf_counter()
+    try:
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            Ws = objective.start_epoch(Ws, epoch)
+            lr_e = lr_at(lr, lr_schedule, epoch, epochs)
+            perm = rng.permutation(m)
+            tot_loss, n_seen = 0.0, 0
+            aq = objective.act_quant(True)
+            for s in range(0, m, batch_size):
+                idx = xp.asarray(perm[s:s + batch_size])
+                Ab = xp.take(X, idx, axis=0).T
+                Yb = xp.take(Y_all, idx, axis=1)
+                Wf = objective.forward_weights(Ws)
+                Z, cache = forward(Wf, bs, Ab, activation, act_quant=aq)
+                loss, dZ = softmax_cross_entropy(Z, Yb)
+                dWs, dbs = backward(Wf, cache, dZ, activation, need=need)
+                dWs = objective.weight_grads(Ws, dWs)
+                pen, pgrads = objective.penalty(Ws)
+                if pgrads is not None:
+                    dWs = [d if (g is None or d is None) else d + g for d, g in zip(dWs, pgrads)]
+                gW = [d if trainable[l] else None for l, d in enumerate(dWs)]
+                gb = [None] * L if bs is None else [d if train_bias[l] else None for l, d in enumerate(dbs)]
+                params = Ws + ([] if bs is None else bs)
+                grads = gW + ([] if bs is None else gb)
+                params = optimizer.step(params, grads, lr_e, decay=decay)
+                Ws = objective.after_step(params[:L])
+                if bs is not None:
+                    bs = params[L:]
+                nb = int(idx.shape[0])
+                tot_loss += (to_float(loss) + pen) * nb
+                n_seen += nb
+            train_acc, _ = evaluate(Ws, bs, X_probe, y_probe, activation, objective)
+            rec = {"iteration": epoch + 1, "epoch": epoch + 1, "loss": tot_loss / n_seen,
+                   "train_accuracy": train_acc, "lr": lr_e}
+            if X_hold is not None:
+                h_acc, h_loss = evaluate(Ws, bs, X_hold, y_hold, activation, objective)
+                rec.update(holdout_accuracy=h_acc, holdout_loss=h_loss)
+                key = (h_acc, -h_loss)
+                if best_key is None or key > best_key:
+                    best_key, bad = key, 0
+                    result.Ws, result.bs, result.best_epoch = list(Ws), None if bs is None else list(bs), epoch + 1
+                else:
+                    bad += 1
+            else:
+                result.Ws, result.bs, result.best_epoch = list(Ws), None if bs is None else list(bs), epoch + 1
+            if report is not None:
+                rec.update(report(Ws, bs))
+            rec["seconds"] = time.perf_counter() - t0
+            rec["elapsed"] = time.perf_counter() - t_start
+            result.records.append(rec)
+            if verbose:
+                hold = f" hold={rec['holdout_accuracy']:.4f}" if "holdout_accuracy" in rec else ""
+                val = f" val={rec['val_accuracy']:.4f}" if rec.get("val_accuracy") is not None else ""
+                print(f"{label}epoch {epoch + 1:3d}/{epochs}  loss={rec['loss']:.4f}  train={train_acc:.4f}"
+                      f"{hold}{val}  lr={lr_e:.2e}  {rec['seconds']:.2f}s", file=sys.stderr, flush=True)
+            if patience is not None and X_hold is not None and bad >= patience:
+                result.stop = "early_stopping"
+                break
+    except KeyboardInterrupt:
+        result.stop = "interrupted"
+        if X_hold is None:
+            result.Ws, result.bs = list(Ws), None if bs is None else list(bs)
+        print(f"\ninterrupted after {len(result.records)} finished epoch(s)", file=sys.stderr)
+    return result

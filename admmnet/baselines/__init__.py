@@ -1,0 +1,21 @@
+"""The comparison methods (METHOD.md "Baselines", "LQ"), all trained by backpropagation
+with :mod:`admmnet.backprop` and all fitted/saved/loaded like :class:`admmnet.QNNADMM`.
+
+=========  ===========  ==================================================================
+method     class        what
+=========  ===========  ==================================================================
+``fp``     FPMLP        full-precision MLP, Adam/SGD, early stopping (fp.py)
+``ptq``    PTQ          FP weights projected onto the level set, no retraining (ptq.py)
+``ste``    QNNSTE       quantized forward, straight-through backward, latent weights (ste.py)
+``dq``     DQ           dynamic int8 inference of the FP network (int8.py)
+``qat``    QAT          fake-quantized int8 weights + activations, STE; DQ path (int8.py)
+``lq``     LQ           layerwise ADMM quantization of the FP network (lq.py)
+=========  ===========  ==================================================================
+"""
+from .fp import FPMLP
+from .int8 import DQ, QAT
+from .lq import LQ
+from .ptq import PTQ
+from .ste import QNNSTE
+
+__all__ = ["FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ"]
