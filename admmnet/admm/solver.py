@@ -627,16 +627,22 @@ def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSe
     (:func:`admmnet.admm.updates.refit_output_layer`). Quantized: ``rounds``
     ADMM-style alternations of that refit with the coupling ``mu/2||W_L - G_L||^2``
     and the projection G_L = proj(W_L), mu growing 4x per round, so that the
-    final G_L is fitted to the loss, not only to W_L.
+    final G_L is fitted to the loss, not only to W_L. On return ``a_{L-1}`` and
+    ``z_L`` are consistent with the refitted layer (they are released while it runs).
     """
     L = state.n_layers
     Ws = state.weights()
+    # a_{L-1} and z_L are recomputed at the end: drop them now, and hold one layer's
+    # features at a time in the forward pass (it is the peak of a training run's memory).
+    state.a[L - 1] = state.z[L - 1] = None
     a = state.a[0]
     for l in range(L - 1):
         z = Ws[l] @ a
+        a = None
         if state.b is not None:
-            z = z + state.b[l]
+            z += state.b[l]
         a = activation(z)
+        z = None
     m = a.shape[1]
     b0 = state.b[L - 1] if state.b is not None else None
     ridge = params.ridge * state.beta / max(m, 1)

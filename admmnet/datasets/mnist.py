@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import os
 import zlib
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +38,14 @@ FILES: dict[str, tuple[str, int, tuple[int, ...]]] = {
 
 
 def read_idx(path: os.PathLike | str) -> np.ndarray:
-    """Decompress, verify and parse one MNIST ``.gz`` IDX file (cached per process).
+    """Decompress, verify and parse one MNIST ``.gz`` IDX file.
 
     The file name selects the expected sha256, magic number and shape
     (see :data:`FILES`). Returns a read-only uint8 array. Raises
-    :class:`CorruptFileError` naming the file when anything differs.
+    :class:`CorruptFileError` naming the file when anything differs. The
+    sha256 check is remembered per process for an unchanged file (same path,
+    mtime and size); the arrays are not kept, so a training run holds only the
+    float features it uses, not a second copy of the raw images.
     """
     path = Path(path)
     if path.name not in FILES:
@@ -51,26 +53,28 @@ def read_idx(path: os.PathLike | str) -> np.ndarray:
     resolved = path.resolve()
     stat = resolved.stat()
     try:
-        return _read_idx_cached(str(resolved), stat.st_mtime_ns, stat.st_size)
+        return _parse_idx(resolved, (str(resolved), stat.st_mtime_ns, stat.st_size))
     except CorruptFileError as exc:
         if exc.path != path:  # report the path the caller used, not the resolved one
             raise CorruptFileError(path, exc.reason) from None
         raise
 
 
-@lru_cache(maxsize=8)
-def _read_idx_cached(path: str, mtime_ns: int, size: int) -> np.ndarray:
-    """:func:`read_idx` proper; ``mtime_ns`` and ``size`` only key the cache."""
-    del mtime_ns, size
-    file = Path(path)
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def _parse_idx(file: Path, key: tuple[str, int, int]) -> np.ndarray:
+    """:func:`read_idx` proper; ``key`` (path, mtime, size) marks a file whose sha256 already matched."""
     sha256, magic, shape = FILES[file.name]
     try:
         raw = gzip.decompress(file.read_bytes())
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptFileError(file, f"not a valid gzip file ({exc})") from exc
-    digest = hashlib.sha256(raw).hexdigest()
-    if digest != sha256:
-        raise CorruptFileError(file, f"sha256 of the decompressed content is {digest}, expected {sha256}")
+    if key not in _VERIFIED:
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != sha256:
+            raise CorruptFileError(file, f"sha256 of the decompressed content is {digest}, expected {sha256}")
+        _VERIFIED.add(key)
     header_len = 4 + 4 * len(shape)
     found_magic = int.from_bytes(raw[:4], "big")
     found_shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(len(shape)))
