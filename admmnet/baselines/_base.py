@@ -139,6 +139,13 @@ class BackpropModel(NetworkModel):
     def _validate(self):
         """Method-specific parameter checks (subclasses)."""
 
+    def _validate_quantization(self):
+        """``bits``/``levels`` name a level set and ``granularity`` is 'layer' or 'row'
+        (the checks every weight-quantizing baseline shares)."""
+        level_set_for(self.bits, self.levels)
+        if self.granularity not in ("layer", "row"):
+            raise ValueError(f"granularity must be 'layer' or 'row', got {self.granularity!r}")
+
     def _check_fp_model(self, fp_model, n_features, classes):
         if not hasattr(fp_model, "network_"):
             raise ValueError("fp_model must be a fitted model (call fit() or admmnet.load() first)")

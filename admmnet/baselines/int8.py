@@ -26,7 +26,7 @@ from ..backprop import Objective
 from ..model import register_model
 from ..quant import make_level_set
 from ..quant.int8 import act_qparams, fake_quant_act, fake_quant_weight, quantize_weight_int8
-from ._base import BackpropModel
+from ._base import BackpropModel, _check_pos_int
 from .fp import _FP_DOC
 
 __all__ = ["DQ", "QAT", "QATObjective", "INT8_LEVELS", "to_int8_network"]
@@ -145,8 +145,7 @@ class QAT(BackpropModel):
 
     def _validate(self):
         _check_act_batch(self.act_batch)
-        if isinstance(self.qat_epochs, bool) or not isinstance(self.qat_epochs, int) or self.qat_epochs < 0:
-            raise ValueError(f"qat_epochs must be an integer >= 0, got {self.qat_epochs!r}")
+        _check_pos_int("qat_epochs", self.qat_epochs, lo=0)
         if not (isinstance(self.qat_lr, (int, float)) and self.qat_lr > 0):
             raise ValueError(f"qat_lr must be a positive number, got {self.qat_lr!r}")
         if not 0 < float(self.observer_momentum) <= 1:

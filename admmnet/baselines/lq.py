@@ -93,9 +93,7 @@ class LQ(BackpropModel):
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
 
     def _validate(self):
-        level_set_for(self.bits, self.levels)
-        if self.granularity not in ("layer", "row"):
-            raise ValueError(f"granularity must be 'layer' or 'row', got {self.granularity!r}")
+        self._validate_quantization()
         for name in ("rho", "lq_lr"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):

@@ -57,9 +57,7 @@ class PTQ(BackpropModel):
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
 
     def _validate(self):
-        level_set_for(self.bits, self.levels)
-        if self.granularity not in ("layer", "row"):
-            raise ValueError(f"granularity must be 'layer' or 'row', got {self.granularity!r}")
+        self._validate_quantization()
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         ls = level_set_for(self.bits, self.levels)

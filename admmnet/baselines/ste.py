@@ -24,7 +24,7 @@ from .._backend import get_namespace
 from ..backprop import Objective
 from ..model import register_model
 from ..quant import project, round_to_codes
-from ._base import BackpropModel, level_set_for
+from ._base import BackpropModel, _check_pos_int, level_set_for
 from .fp import _FP_DOC
 from .ptq import project_network
 
@@ -125,11 +125,8 @@ class QNNSTE(BackpropModel):
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
 
     def _validate(self):
-        level_set_for(self.bits, self.levels)
-        if self.granularity not in ("layer", "row"):
-            raise ValueError(f"granularity must be 'layer' or 'row', got {self.granularity!r}")
-        if isinstance(self.ste_epochs, bool) or not isinstance(self.ste_epochs, int) or self.ste_epochs < 0:
-            raise ValueError(f"ste_epochs must be an integer >= 0, got {self.ste_epochs!r}")
+        self._validate_quantization()
+        _check_pos_int("ste_epochs", self.ste_epochs, lo=0)
         if not (isinstance(self.ste_lr, (int, float)) and self.ste_lr > 0):
             raise ValueError(f"ste_lr must be a positive number, got {self.ste_lr!r}")
 
