@@ -22,12 +22,8 @@ With ``--jobs J`` the runs go to J worker processes with ``cpus // J`` BLAS thre
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing as mp
-import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +34,8 @@ from admmnet.baseline_presets import BASELINE_METHODS, baseline_params, supporte
 from admmnet.cli import environment
 from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write, write_json
+
+from _runs import append_run, blas_threads, load_runs, run_all, split_seed_for
 
 # Thesis means (RESULTS.md, Tables 6.3-6.5); "fp" is the thesis's full-precision number.
 THESIS = {
@@ -62,17 +60,7 @@ RELATIVE = {("seeds", "ptq", 8): 0.3, ("pendigits", "ptq", 8): 0.3, ("mnist", "p
 CLASSES = {"fp": B.FPMLP, "ptq": B.PTQ, "ste": B.QNNSTE, "dq": B.DQ, "qat": B.QAT, "lq": B.LQ}
 FROM_FP = ("ptq", "ste", "dq", "qat", "lq")
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _CACHE: dict = {}
-
-
-def split_seed_for(dataset: str, seed: int) -> int:
-    return seed if dataset == "seeds" else 0
-
-
-def _threads() -> int:
-    v = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-    return int(v) if v else (os.cpu_count() or 1)
 
 
 def _dataset(dataset, seed):
@@ -110,20 +98,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "seconds": seconds, "seconds_per_iteration": float(np.mean(secs)) if secs else None,
             "from_fp": method in FROM_FP,
             "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
-            "params": model.get_params(), "threads": _threads()}
-
-
-def load_runs(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    runs = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            try:
-                runs.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return runs
+            "params": model.get_params(), "threads": blas_threads()}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -237,25 +212,13 @@ def main(argv=None) -> int:
     def store(rec):
         count[0] += 1
         runs.append(rec)
-        line = (json.dumps(rec) + "\n").encode()
-        old = runs_path.read_bytes() if runs_path.exists() else b""
-        atomic_write(runs_path, lambda fh: fh.write(old + line))
+        append_run(runs_path, rec)
         print(f"[{count[0]}/{n_todo}] {rec['dataset']:9s} {rec['method']:4s} bits={rec['bits']!s:>2} "
               f"seed={rec['seed']}  test={rec['test_accuracy']:.4f}  train={rec['train_accuracy']:.4f}  "
               f"{rec['seconds']:.1f}s", file=sys.stderr, flush=True)
 
-    for todo in phases:
-        if args.jobs <= 1:
-            for task in todo:
-                store(run_task(*task))
-        elif todo:
-            per = str(max(1, (os.cpu_count() or 1) // args.jobs))
-            for var in _THREAD_VARS:
-                os.environ[var] = per
-            with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(run_task, *task) for task in todo]
-                for fut in as_completed(futures):
-                    store(fut.result())
+    for todo in phases:  # the FP models first: the other methods load them
+        run_all(run_task, todo, args.jobs, store)
     keep = [r for r in runs if r["dataset"] in args.datasets and r["method"] in methods and r["seed"] < args.seeds
             and (r["method"] == "fp" or r["bits"] in wanted)]
     summary = summarise(keep)

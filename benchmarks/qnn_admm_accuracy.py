@@ -24,12 +24,8 @@ With ``--jobs J`` the runs go to J worker processes, each limited to
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing as mp
-import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +36,8 @@ from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write, write_json
 from admmnet.presets import qnn_admm_params
 
+from _runs import append_run, blas_threads, load_runs, run_all, split_seed_for
+
 # Thesis QNN-ADMM means (RESULTS.md, Tables 6.3-6.5); "fp" is the issue's full-precision ADMM target.
 THESIS = {
     "seeds": {8: 82.56, 4: 91.16, 2: 88.61, 1: 66.51},
@@ -49,19 +47,7 @@ THESIS = {
 BITS = ("fp", 8, 4, 2, 1)
 
 
-def split_seed_for(dataset: str, seed: int) -> int:
-    """Seeds has no official split and 42 test rows (one row = 2.4 points): run s uses the
-    stratified 80/20 split of seed s (repeated holdout). The others keep their standard split."""
-    return seed if dataset == "seeds" else 0
-
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _CACHE: dict = {}
-
-
-def _threads() -> int:
-    v = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-    return int(v) if v else (os.cpu_count() or 1)
 
 
 def run_task(dataset: str, bits, seed: int) -> dict:
@@ -70,7 +56,7 @@ def run_task(dataset: str, bits, seed: int) -> dict:
     if key not in _CACHE:
         _CACHE.clear()  # one dataset in memory at a time
         _CACHE[key] = load_dataset(dataset, split_seed=key[1])
-    return {**run_one(dataset, bits, seed, _CACHE[key]), "threads": _threads()}
+    return {**run_one(dataset, bits, seed, _CACHE[key]), "threads": blas_threads()}
 
 
 def run_one(dataset: str, bits, seed: int, ds) -> dict:
@@ -86,19 +72,6 @@ def run_one(dataset: str, bits, seed: int, ds) -> dict:
             "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])),
             "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
             "params": model.get_params()}
-
-
-def load_runs(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    runs = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            try:
-                runs.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut by a crash: that run is simply redone
-                pass
-    return runs
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -176,26 +149,17 @@ def main(argv=None) -> int:
     print(f"{len(done)} runs already stored in {runs_path}; {len(todo)} to do", file=sys.stderr)
     t_all = time.perf_counter()
 
-    def store(i, rec):
+    count = [0]
+
+    def store(rec):
+        count[0] += 1
         runs.append(rec)
-        line = (json.dumps(rec) + "\n").encode()
-        old = runs_path.read_bytes() if runs_path.exists() else b""
-        atomic_write(runs_path, lambda fh: fh.write(old + line))
-        print(f"[{i}/{len(todo)}] {rec['dataset']:9s} bits={rec['bits']!s:>2} seed={rec['seed']}  "
+        append_run(runs_path, rec)
+        print(f"[{count[0]}/{len(todo)}] {rec['dataset']:9s} bits={rec['bits']!s:>2} seed={rec['seed']}  "
               f"test={rec['test_accuracy']:.4f}  train={rec['train_accuracy']:.4f}  {rec['seconds']:.1f}s",
               file=sys.stderr, flush=True)
 
-    if args.jobs <= 1:
-        for i, task in enumerate(todo, 1):
-            store(i, run_task(*task))
-    else:
-        per = str(max(1, (os.cpu_count() or 1) // args.jobs))
-        for var in _THREAD_VARS:  # read by the BLAS of each freshly spawned worker
-            os.environ[var] = per
-        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(run_task, *task) for task in todo]
-            for i, fut in enumerate(as_completed(futures), 1):
-                store(i, fut.result())
+    run_all(run_task, todo, args.jobs, store)
     summary = summarise([r for r in runs if r["dataset"] in args.datasets
                          and (r["bits"] in bits_list) and r["seed"] < args.seeds])
     table = markdown(summary, args.datasets, bits_list)
