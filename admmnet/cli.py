@@ -114,9 +114,21 @@ def environment() -> dict:
     """Versions and machine, for result files."""
     import scipy
 
-    return {"admmnet": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "machine": platform.machine(), "processor": platform.processor(),
-            "cpus": os.cpu_count(), "platform": platform.platform()}
+    env = {"admmnet": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "scipy": scipy.__version__, "machine": platform.machine(), "processor": platform.processor(),
+           "cpus": os.cpu_count(), "platform": platform.platform()}
+    try:
+        import numba
+
+        env["numba"] = numba.__version__
+    except ImportError:
+        env["numba"] = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            env["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
+    except OSError:
+        pass
+    return env
 
 
 def _build_qnn_admm(args, bits):

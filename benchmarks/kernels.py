@@ -42,32 +42,12 @@ import numpy as np
 
 from admmnet.admm import solver as S
 from admmnet.admm.activations import get_activation
+from admmnet.cli import environment
 from admmnet.kernels import available_backends, get_kernels, gemm, numba_cpu, reference
 from admmnet.presets import qnn_admm_params
 from admmnet.quant import make_level_set
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def environment() -> dict:
-    import platform
-
-    import scipy
-
-    env = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-           "machine": platform.machine(), "cpus": os.cpu_count(), "platform": platform.platform()}
-    try:
-        import numba
-
-        env["numba"] = numba.__version__
-    except ImportError:
-        env["numba"] = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            env["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
-    except OSError:
-        pass
-    return env
 
 
 def _sync(xp_mod):
@@ -316,7 +296,7 @@ def main(argv=None) -> int:
     rates = {"cpu": max(gemm_rate(1024 if quick else 3072, dtype, 3), gemm_rate(2048 if quick else 4096, dtype, 2))}
     if "cupy" in backends:
         rates["gpu"] = gemm_rate(8192, dtype, 5, device="gpu")
-    print(f"GEMM rate: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
+    print("GEMM rate: " + ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()))
 
     kern_rows = bench_kernels(m, dtype, backends, 3 if quick else 7)
     print(f"\nkernels ({m} samples, {np.dtype(dtype).name}; best of runs):")
