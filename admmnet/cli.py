@@ -18,7 +18,7 @@ import numpy as np
 from . import __version__
 from .datasets import DATASETS, DatasetError, load_dataset
 from .io import CheckpointError, write_json
-from .baseline_presets import baseline_params
+from .baseline_presets import augment_copies, baseline_params
 from .model import QNNADMM, load
 from .presets import qnn_admm_params
 
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
     t.add_argument("--split-seed", type=int, default=0,
                    help="seed of Seeds' stratified 80/20 split (Seeds has no official split; default 0)")
+    t.add_argument("--augment", type=int, default=None, metavar="K",
+                   help="pendigits: train on K distorted copies of the training rows as well (seed --seed); "
+                        "default: 9 for the backprop methods, 0 for qnn-admm (admmnet.baseline_presets.AUGMENT)")
     t.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"),
                    help="where QNN-ADMM runs: cpu (NumPy, Numba kernels when installed), gpu (CuPy), "
@@ -184,7 +187,12 @@ def _build_baseline(args, bits):
 
 
 def cmd_train(args) -> int:
-    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split_seed=args.split_seed)
+    augment = augment_copies(args.method, args.dataset) if args.augment is None else args.augment
+    if augment < 0:
+        raise ValueError(f"--augment must be >= 0, got {augment}")
+    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split_seed=args.split_seed,
+                      augment=augment, augment_seed=args.seed)
+    X_real, y_real = ds.original_train()
     bits = None if args.bits == "fp" else args.bits
     if args.method == "qnn-admm":
         if args.from_model is not None or args.epochs is not None or args.lr is not None:
@@ -204,13 +212,14 @@ def cmd_train(args) -> int:
     granularity_out = "row" if int8 else args.granularity
     desc = ("full precision" if bits_out is None else
             "int8 weights per row, int8 activations per batch" if int8 else f"{bits} bits ({args.levels} levels)")
-    print(f"admmnet: {args.method} on {ds.name} ({ds.X_train.shape[0]} train / {ds.X_test.shape[0]} test), "
+    n_train = f"{X_real.shape[0]} train" + (f" + {ds.n_augmented} augmented" if ds.n_augmented else "")
+    print(f"admmnet: {args.method} on {ds.name} ({n_train} / {ds.X_test.shape[0]} test), "
           f"layers {[ds.n_features, *model.hidden_sizes, ds.n_classes]}, {desc}, seed {args.seed}"
           + (f", from {args.from_model}" if args.from_model else ""), file=sys.stderr)
     t0 = time.perf_counter()
     history = model.fit(ds.X_train, ds.y_train, **fit_kw)
     seconds = time.perf_counter() - t0
-    train_acc = model.score(ds.X_train, ds.y_train)
+    train_acc = model.score(X_real, y_real)
     test_acc = model.score(ds.X_test, ds.y_test)
     n_it = len(history)
     unit = "iterations" if args.method == "qnn-admm" else "epochs/stages"
@@ -229,6 +238,7 @@ def cmd_train(args) -> int:
             "seconds_per_iteration": float(np.mean(it_seconds)) if it_seconds else None,
             "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
             "layer_sizes": list(model.layer_sizes_), "split": ds.split, "split_seed": args.split_seed,
+            "augment": augment,
             "stop": history.stop, "from": args.from_model,
             "params": model.get_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),

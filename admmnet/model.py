@@ -149,15 +149,15 @@ class NetworkModel:
         return self.network_.model_bytes
 
     # -- persistence -------------------------------------------------------------
-    def save(self, path) -> Path:
+    def save(self, path, *, history: bool = True) -> Path:
         """Save the trained network atomically (.npz): packed integer codes and scales
-        (so that weights are exactly scale x codes), biases, parameters, classes and
-        the history."""
+        (so that weights are exactly scale x codes), biases, parameters, classes and,
+        unless ``history=False`` (the smallest file that predicts), the training history."""
         self._check_fitted()
         meta = {"class": type(self).__name__, "method": self.method, "params": self.get_params(),
                 "network": self.network_.meta(), "classes": self.classes_.tolist(),
                 "n_features": int(self.n_features_in_),
-                "history": list(getattr(self, "history_", []))}
+                "history": list(getattr(self, "history_", [])) if history else []}
         return _io.save_npz(path, self.network_.payload(), meta, kind="model")
 
 

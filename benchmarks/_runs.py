@@ -1,15 +1,34 @@
-"""What the accuracy benchmarks share: the Seeds split rule, the resumable run store
-(one JSON line per finished run) and running tasks inline or in worker processes."""
+"""What the accuracy benchmarks share: one run of a (dataset, method, bits, seed) cell with the
+presets (:func:`run_task`), the Seeds split rule, the resumable run store (one JSON line per
+finished run, stale runs detected), the plan of what is left to do (FP networks first), and
+running tasks inline or in worker processes."""
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
 import os
+import sys
+import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
+import admmnet
+from admmnet import QNNADMM
+from admmnet import baselines as B
+from admmnet.baseline_presets import augment_copies, baseline_params, supported_bits
+from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write
+from admmnet.presets import qnn_admm_params
+
+#: Every method, CLI names; "fp" is the backprop full-precision reference.
+METHODS = ("fp", "ptq", "ste", "qnn-admm", "lq", "dq", "qat")
+CLASSES = {"fp": B.FPMLP, "ptq": B.PTQ, "ste": B.QNNSTE, "dq": B.DQ, "qat": B.QAT, "lq": B.LQ}
+#: Methods that start from the FP network of the same dataset and seed.
+FROM_FP = ("ptq", "ste", "dq", "qat", "lq")
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -63,3 +82,136 @@ def run_all(fn: Callable, tasks: Iterable[tuple], jobs: int, on_result: Callable
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
         for fut in as_completed([pool.submit(fn, *task) for task in tasks]):
             on_result(fut.result())
+
+
+# -- one run ----------------------------------------------------------------------
+def method_bits(method: str) -> tuple:
+    """Bit widths the study runs for ``method``."""
+    return ("fp", 8, 4, 2, 1) if method == "qnn-admm" else supported_bits(method)
+
+
+def model_kwargs(dataset: str, method: str, bits) -> dict:
+    """The estimator's keyword arguments in the study (the presets, thesis levels)."""
+    if method == "qnn-admm":
+        return {**qnn_admm_params(dataset, None if bits == "fp" else bits),
+                "bits": None if bits == "fp" else bits, "levels": "thesis"}
+    kw = baseline_params(method, dataset, bits)
+    if method in ("ptq", "ste", "lq"):
+        kw.update(bits=bits, levels="thesis")
+    return kw
+
+
+def _plain(obj):
+    """``obj`` as JSON gives it back (tuples -> lists), to compare stored and current settings."""
+    return json.loads(json.dumps(obj))
+
+
+def is_stale(rec: dict) -> bool:
+    """Whether a stored run was made with other settings than the presets give now (then the
+    study redoes it): the preset's keyword arguments and the augmented copies must match."""
+    d, m, b = rec["dataset"], rec["method"], rec["bits"]
+    want = model_kwargs(d, m, b)
+    have = {k: rec.get("params", {}).get(k) for k in want}
+    return _plain(want) != _plain(have) or rec.get("augment", 0) != augment_copies(m, d)
+
+
+def fp_path(out: Path, dataset: str, seed: int) -> Path:
+    return out / "models" / f"fp_{dataset}_seed{seed}.npz"
+
+
+_CACHE: dict = {}
+
+
+def _dataset(dataset: str, seed: int, augment: int = 0):
+    """The dataset of run ``seed`` (Seeds: its own split; ``augment`` copies seeded by ``seed``)."""
+    key = (dataset, split_seed_for(dataset, seed), augment, seed if augment else 0)
+    if key not in _CACHE:
+        _CACHE.clear()  # one dataset in memory at a time
+        _CACHE[key] = load_dataset(dataset, split_seed=key[1], augment=augment, augment_seed=key[3])
+    return _CACHE[key]
+
+
+def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
+    """Train and score one (dataset, method, bits, seed) in this process; returns its record."""
+    out = Path(out)
+    augment = augment_copies(method, dataset)
+    ds = _dataset(dataset, seed, augment)
+    X_real, y_real = ds.original_train()
+    kw = model_kwargs(dataset, method, bits)
+    model = QNNADMM(seed=seed, **kw) if method == "qnn-admm" else CLASSES[method](seed=seed, **kw)
+    fit_kw = {"fp_model": admmnet.load(fp_path(out, dataset, seed))} if method in FROM_FP else {}
+    t0 = time.perf_counter()
+    hist = model.fit(ds.X_train, ds.y_train, **fit_kw)
+    seconds = time.perf_counter() - t0
+    if method == "fp":
+        model.save(fp_path(out, dataset, seed))
+    with tempfile.TemporaryDirectory() as tmp:  # the deployable file: no training history
+        file_bytes = model.save(Path(tmp) / "model.npz", history=False).stat().st_size
+    net = model.network_
+    levels = "fp" if net.level_set is None else ("int8" if method in ("dq", "qat") else "thesis")
+    return {"dataset": dataset, "method": method, "bits": bits, "levels": levels, "seed": seed,
+            "test_accuracy": model.score(ds.X_test, ds.y_test),
+            "train_accuracy": model.score(X_real, y_real), "seconds": seconds,
+            "model_bytes": int(net.model_bytes), "file_bytes": int(file_bytes),
+            "n_levels": None if net.level_set is None else int(net.level_set.n_levels),
+            "storage_bits_per_weight": int(net.storage_bits_per_weight), "n_weights": int(net.n_weights),
+            "iterations": len(hist), "stop": hist.stop, "split": ds.split, "augment": augment,
+            "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])) if len(hist) else None,
+            "threads": blas_threads(),
+            "params": model.get_params(), "admmnet": admmnet.__version__}
+
+
+def plan(out: Path, datasets, methods, wanted, seeds: int):
+    """What is left to do: ``(runs, phases)``, the valid runs of ``<out>/runs.jsonl`` and the
+    tasks ``(out, dataset, method, bits, seed)`` in two phases (the FP networks first, since
+    the other methods load them). A stored run made with other settings than the presets now
+    give is moved to ``runs.stale.jsonl`` and redone, and with a redone FP network every run
+    that started from it; so is an FP run whose model file is gone while a run still to do
+    needs it."""
+    runs_path = out / "runs.jsonl"
+    runs = load_runs(runs_path)
+    stale_fp = {(r["dataset"], r["seed"]) for r in runs if r["method"] == "fp" and is_stale(r)}
+    keep = [r for r in runs if not is_stale(r)
+            and not (r["method"] in FROM_FP and (r["dataset"], r["seed"]) in stale_fp)]
+    if len(keep) < len(runs):
+        print(f"{len(runs) - len(keep)} stored run(s) were made with other settings than the presets "
+              f"now give: moved to {out / 'runs.stale.jsonl'} and redone", file=sys.stderr)
+        ids = {id(r) for r in keep}
+        for r in runs:
+            if id(r) not in ids:
+                append_run(out / "runs.stale.jsonl", r)
+        text = "".join(json.dumps(r) + "\n" for r in keep).encode()
+        atomic_write(runs_path, lambda fh: fh.write(text))
+    done = {(r["dataset"], r["method"], str(r["bits"]), r["seed"]) for r in keep}
+    phases: list[list[tuple]] = [[], []]
+    for d in datasets:
+        for m in methods:
+            for b in method_bits(m):
+                if m != "fp" and b not in wanted:
+                    continue
+                for s in range(seeds):
+                    if (d, m, str(b), s) not in done:
+                        phases[0 if m == "fp" else 1].append((str(out), d, m, b, s))
+    for d in datasets:
+        for s in range(seeds):
+            needed = any(t[1] == d and t[4] == s and t[2] in FROM_FP for t in phases[1])
+            if (d, "fp", "fp", s) in done and needed and not fp_path(out, d, s).exists():
+                keep = [r for r in keep if not (r["dataset"] == d and r["method"] == "fp" and r["seed"] == s)]
+                phases[0].append((str(out), d, "fp", "fp", s))
+    return keep, phases
+
+
+def progress_printer(runs_path: Path, runs: list, n_todo: int) -> Callable[[dict], None]:
+    """``store(rec)``: append a finished run to ``runs`` and to the store, print one line."""
+    t0, count = time.perf_counter(), [0]
+
+    def store(rec):
+        count[0] += 1
+        runs.append(rec)
+        append_run(runs_path, rec)
+        print(f"[{count[0]}/{n_todo} {(time.perf_counter() - t0) / 60:5.1f} min] {rec['dataset']:9s} "
+              f"{rec['method']:8s} bits={rec['bits']!s:>2} seed={rec['seed']}  test={rec['test_accuracy']:.4f}  "
+              f"train={rec['train_accuracy']:.4f}  {rec['seconds']:.1f}s", file=sys.stderr, flush=True)
+
+    store.count = count
+    return store

@@ -28,27 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-import admmnet
-from admmnet import baselines as B
-from admmnet.baseline_presets import BASELINE_METHODS, baseline_params, supported_bits
+from admmnet.baseline_presets import BASELINE_METHODS
 from admmnet.cli import environment
-from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write, write_json
 
-from _runs import append_run, blas_threads, load_runs, run_all, split_seed_for
+from _runs import FROM_FP, plan, progress_printer, run_all, run_task
+from _thesis import thesis_mean
 
-# Thesis means (RESULTS.md, Tables 6.3-6.5); "fp" is the thesis's full-precision number.
-THESIS = {
-    "seeds": {"fp": {"fp": 93.25},
-              "ptq": {8: 93.25, 4: 86.74, 2: 63.26, 1: 33.52}, "ste": {8: 93.25, 4: 89.77, 2: 87.67, 1: 38.14},
-              "lq": {8: 93.72, 4: 92.56, 2: 89.07, 1: 55.81}, "dq": {8: 93.72}, "qat": {8: 94.65}},
-    "pendigits": {"fp": {"fp": 98.32},
-                  "ptq": {8: 97.99, 4: 67.04, 2: 25.17, 1: 9.89}, "ste": {8: 97.89, 4: 92.76, 2: 45.80, 1: 16.52},
-                  "lq": {8: 98.15, 4: 91.54, 2: 53.08, 1: 31.12}, "dq": {8: 98.07}, "qat": {8: 98.17}},
-    "mnist": {"fp": {"fp": 95.33},
-              "ptq": {8: 94.31, 4: 39.37, 2: 10.53, 1: 9.74}, "ste": {8: 95.27, 4: 85.99, 2: 16.19, 1: 10.65},
-              "lq": {8: 97.26, 4: 97.09, 2: 82.61, 1: 23.07}, "dq": {8: 97.22}, "qat": {8: 95.55}},
-}
 # The issue's absolute targets (percent); relative ones ("within x points of FP") in RELATIVE.
 TARGETS = {
     ("mnist", "fp", "fp"): 98.0, ("pendigits", "fp", "fp"): 97.0, ("seeds", "fp", "fp"): 92.0,
@@ -57,48 +43,6 @@ TARGETS = {
 }
 RELATIVE = {("seeds", "ptq", 8): 0.3, ("pendigits", "ptq", 8): 0.3, ("mnist", "ptq", 8): 0.3,
             ("mnist", "dq", 8): 0.5, ("mnist", "qat", 8): 0.5}
-CLASSES = {"fp": B.FPMLP, "ptq": B.PTQ, "ste": B.QNNSTE, "dq": B.DQ, "qat": B.QAT, "lq": B.LQ}
-FROM_FP = ("ptq", "ste", "dq", "qat", "lq")
-
-_CACHE: dict = {}
-
-
-def _dataset(dataset, seed):
-    key = (dataset, split_seed_for(dataset, seed))
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = load_dataset(dataset, split_seed=key[1])
-    return _CACHE[key]
-
-
-def fp_path(out: Path, dataset: str, seed: int) -> Path:
-    return out / "models" / f"fp_{dataset}_seed{seed}.npz"
-
-
-def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
-    """One run in this process; methods in FROM_FP load the stored FP model of (dataset, seed)."""
-    ds = _dataset(dataset, seed)
-    kw = baseline_params(method, dataset, bits)
-    if method in ("ptq", "ste", "lq"):
-        kw.update(bits=bits, levels="thesis")
-    model = CLASSES[method](seed=seed, **kw)
-    fit_kw = {}
-    if method in FROM_FP:
-        fit_kw["fp_model"] = admmnet.load(fp_path(Path(out), dataset, seed))
-    t0 = time.perf_counter()
-    hist = model.fit(ds.X_train, ds.y_train, **fit_kw)
-    seconds = time.perf_counter() - t0
-    if method == "fp":
-        model.save(fp_path(Path(out), dataset, seed))
-    secs = [r["seconds"] for r in hist]
-    return {"dataset": dataset, "method": method, "bits": bits, "levels": "int8" if method in ("dq", "qat")
-            else ("thesis" if bits != "fp" else None), "seed": seed, "split": ds.split,
-            "iterations": len(hist), "stop": hist.stop,
-            "train_accuracy": model.score(ds.X_train, ds.y_train), "test_accuracy": model.score(ds.X_test, ds.y_test),
-            "seconds": seconds, "seconds_per_iteration": float(np.mean(secs)) if secs else None,
-            "from_fp": method in FROM_FP,
-            "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
-            "params": model.get_params(), "threads": blas_threads()}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -113,7 +57,7 @@ def summarise(runs: list[dict]) -> dict:
     for (d, m, b), rs in sorted(cells.items()):
         acc = np.array([r["test_accuracy"] for r in rs]) * 100
         bits = "fp" if b == "fp" else int(b)
-        thesis = THESIS.get(d, {}).get(m, {}).get(bits)
+        thesis = thesis_mean(d, m, bits)
         target = TARGETS.get((d, m, bits))
         if (d, m, bits) in RELATIVE and d in fp_mean:
             target = fp_mean[d] - RELATIVE[(d, m, bits)]
@@ -183,40 +127,11 @@ def main(argv=None) -> int:
         else args.methods
     out = Path(args.out)
     (out / "models").mkdir(parents=True, exist_ok=True)
-    runs_path = out / "runs.jsonl"
-    runs = load_runs(runs_path)
-    done = {(r["dataset"], r["method"], str(r["bits"]), r["seed"]) for r in runs}
-    # FP models first (everything in FROM_FP loads them), then the rest
-    phases = [[], []]
-    for d in args.datasets:
-        for m in methods:
-            for b in supported_bits(m):
-                if m != "fp" and b not in wanted:
-                    continue
-                for s in range(args.seeds):
-                    if (d, m, str(b), s) in done:
-                        continue
-                    phases[0 if m == "fp" else 1].append((str(out), d, m, b, s))
-    # an FP run is redone if its model file went missing while other runs still need it
-    for d in args.datasets:
-        for s in range(args.seeds):
-            if "fp" in methods and (d, "fp", "fp", s) in done and not fp_path(out, d, s).exists() \
-                    and any(t[1] == d and t[4] == s and t[2] in FROM_FP for t in phases[1]):
-                runs = [r for r in runs if not (r["dataset"] == d and r["method"] == "fp" and r["seed"] == s)]
-                phases[0].append((str(out), d, "fp", "fp", s))
+    runs, phases = plan(out, args.datasets, methods, wanted, args.seeds)
     n_todo = len(phases[0]) + len(phases[1])
-    print(f"{len(done)} runs already stored in {runs_path}; {n_todo} to do", file=sys.stderr)
+    print(f"{len(runs)} runs stored in {out / 'runs.jsonl'}; {n_todo} to do", file=sys.stderr)
     t_all = time.perf_counter()
-    count = [0]
-
-    def store(rec):
-        count[0] += 1
-        runs.append(rec)
-        append_run(runs_path, rec)
-        print(f"[{count[0]}/{n_todo}] {rec['dataset']:9s} {rec['method']:4s} bits={rec['bits']!s:>2} "
-              f"seed={rec['seed']}  test={rec['test_accuracy']:.4f}  train={rec['train_accuracy']:.4f}  "
-              f"{rec['seconds']:.1f}s", file=sys.stderr, flush=True)
-
+    store = progress_printer(out / "runs.jsonl", runs, n_todo)
     for todo in phases:  # the FP models first: the other methods load them
         run_all(run_task, todo, args.jobs, store)
     keep = [r for r in runs if r["dataset"] in args.datasets and r["method"] in methods and r["seed"] < args.seeds

@@ -30,48 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
-from admmnet import QNNADMM
 from admmnet.cli import environment
-from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write, write_json
-from admmnet.presets import qnn_admm_params
 
-from _runs import append_run, blas_threads, load_runs, run_all, split_seed_for
+from _runs import plan, progress_printer, run_all, run_task
+from _thesis import thesis_mean
 
-# Thesis QNN-ADMM means (RESULTS.md, Tables 6.3-6.5); "fp" is the issue's full-precision ADMM target.
-THESIS = {
-    "seeds": {8: 82.56, 4: 91.16, 2: 88.61, 1: 66.51},
-    "pendigits": {8: 85.01, 4: 81.93, 2: 53.32, 1: 35.73},
-    "mnist": {8: 86.28, 4: 86.08, 2: 81.26, 1: 67.12, "fp": 95.0},
-}
+# The issue's full-precision ADMM target (no thesis number: the thesis has no FP QNN-ADMM run).
+FP_TARGET = {"mnist": 95.0}
 BITS = ("fp", 8, 4, 2, 1)
-
-
-_CACHE: dict = {}
-
-
-def run_task(dataset: str, bits, seed: int) -> dict:
-    """One run in this process (the dataset is loaded once per process and split)."""
-    key = (dataset, split_seed_for(dataset, seed))
-    if key not in _CACHE:
-        _CACHE.clear()  # one dataset in memory at a time
-        _CACHE[key] = load_dataset(dataset, split_seed=key[1])
-    return {**run_one(dataset, bits, seed, _CACHE[key]), "threads": blas_threads()}
-
-
-def run_one(dataset: str, bits, seed: int, ds) -> dict:
-    kw = qnn_admm_params(dataset, None if bits == "fp" else bits)
-    model = QNNADMM(bits=None if bits == "fp" else bits, levels="thesis", seed=seed, **kw)
-    t0 = time.perf_counter()
-    hist = model.fit(ds.X_train, ds.y_train)
-    seconds = time.perf_counter() - t0
-    return {"dataset": dataset, "method": "qnn-admm", "bits": bits, "levels": "thesis", "seed": seed,
-            "split": ds.split,
-            "iterations": len(hist), "train_accuracy": model.score(ds.X_train, ds.y_train),
-            "test_accuracy": model.score(ds.X_test, ds.y_test), "seconds": seconds,
-            "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])),
-            "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
-            "params": model.get_params()}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -84,7 +51,7 @@ def summarise(runs: list[dict]) -> dict:
         acc = np.array([r["test_accuracy"] for r in rs]) * 100
         spi = np.array([r["seconds_per_iteration"] for r in rs])
         b = "fp" if bits == "fp" else int(bits)
-        thesis = THESIS.get(dataset, {}).get(b)
+        thesis = FP_TARGET.get(dataset) if b == "fp" else thesis_mean(dataset, "qnn-admm", b)
         out[f"{dataset}/{bits}"] = {
             "dataset": dataset, "bits": b, "n_runs": len(rs), "seeds": sorted(r["seed"] for r in rs),
             "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": float(acc.std(ddof=1)) if len(rs) > 1 else 0.0,
@@ -141,25 +108,11 @@ def main(argv=None) -> int:
     bits_list = ["fp" if b == "fp" else int(b) for b in args.bits]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runs_path = out / "runs.jsonl"
-    runs = load_runs(runs_path)
-    done = {(r["dataset"], str(r["bits"]), r["seed"]) for r in runs}
-    todo = [(d, b, s) for d in args.datasets for b in bits_list for s in range(args.seeds)
-            if (d, str(b), s) not in done]
-    print(f"{len(done)} runs already stored in {runs_path}; {len(todo)} to do", file=sys.stderr)
+    runs, phases = plan(out, args.datasets, ["qnn-admm"], set(bits_list), args.seeds)
+    todo = phases[1]
+    print(f"{len(runs)} runs stored in {out / 'runs.jsonl'}; {len(todo)} to do", file=sys.stderr)
     t_all = time.perf_counter()
-
-    count = [0]
-
-    def store(rec):
-        count[0] += 1
-        runs.append(rec)
-        append_run(runs_path, rec)
-        print(f"[{count[0]}/{len(todo)}] {rec['dataset']:9s} bits={rec['bits']!s:>2} seed={rec['seed']}  "
-              f"test={rec['test_accuracy']:.4f}  train={rec['train_accuracy']:.4f}  {rec['seconds']:.1f}s",
-              file=sys.stderr, flush=True)
-
-    run_all(run_task, todo, args.jobs, store)
+    run_all(run_task, todo, args.jobs, progress_printer(out / "runs.jsonl", runs, len(todo)))
     summary = summarise([r for r in runs if r["dataset"] in args.datasets
                          and (r["bits"] in bits_list) and r["seed"] < args.seeds])
     table = markdown(summary, args.datasets, bits_list)

@@ -103,3 +103,19 @@ def test_from_a_quantized_model_is_refused(tmp_path, capsys):
                  "--save", str(q), "--quiet"]) == 0
     assert main(["train", "--dataset", "seeds", "--method", "lq", "--bits", "2", "--from", str(q), "--quiet"]) == 2
     assert "full-precision" in capsys.readouterr().err
+
+
+def test_augmented_pendigits_training(tmp_path, capsys):
+    """The backprop methods train on the preset's augmented copies on pendigits (train
+    accuracy on the real rows); qnn-admm on the real rows; --augment overrides; only pendigits."""
+    out = tmp_path / "fp.json"
+    assert main(["train", "--dataset", "pendigits", "--method", "fp", "--epochs", "1", "--augment", "1",
+                 "--json", str(out), "--quiet"]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["augment"] == 1 and "1 augmented copies" in rec["split"]
+    assert "7494 train + 7494 augmented" in capsys.readouterr().err
+    assert 0.5 < rec["train_accuracy"] <= 1.0
+    assert main(["train", "--dataset", "pendigits", "--iters", "1", "--json", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["augment"] == 0      # qnn-admm: the real rows only
+    assert main(["train", "--dataset", "seeds", "--method", "fp", "--augment", "2", "--quiet"]) == 2
+    assert "pendigits only" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from admmnet.datasets import (
     one_hot,
 )
 from admmnet.datasets import _fetch, mnist
+from admmnet.datasets.pendigits import augment_pendigits
 
 SEEDS = "seeds_dataset.txt"
 
@@ -120,6 +121,62 @@ def test_pendigits_official_split(real_data):
     np.testing.assert_array_equal(raw.X_train, np.round(raw.X_train))
     expected = (raw.X_test - raw.X_train.mean(axis=0)) / raw.X_train.std(axis=0)
     np.testing.assert_allclose(ds.X_test, expected, atol=1e-5)
+
+
+def _digit_rows(n=5, seed=0):
+    """Raw pendigits-like rows: 8 random points per row, each axis spanning 0..100."""
+    P = np.random.default_rng(seed).uniform(0, 1, (n, 8, 2))
+    P = 100 * (P - P.min(1, keepdims=True)) / (P.max(1, keepdims=True) - P.min(1, keepdims=True))
+    return P.reshape(n, 16)
+
+
+def test_augment_pendigits_geometry():
+    X = _digit_rows()
+    A = augment_pendigits(X, 3, seed=1)
+    assert A.shape == (15, 16)
+    pts = A.reshape(15, 8, 2)
+    np.testing.assert_allclose(pts.min(axis=1), 0, atol=1e-9)       # each axis spans 0..100 again
+    np.testing.assert_allclose(pts.max(axis=1), 100, atol=1e-9)
+    np.testing.assert_array_equal(A, augment_pendigits(X, 3, seed=1))  # same seed, same copies
+    assert not np.allclose(A, augment_pendigits(X, 3, seed=2))
+    # no distortion: every copy is the original row (copy-major order)
+    same = augment_pendigits(X, 2, rotation=0, shear=0, noise=0)
+    np.testing.assert_allclose(same, np.tile(X, (2, 1)), atol=1e-9)
+    # without noise a copy is an affine image of its row (the rotation/shear and the per-axis
+    # rescale are both affine): an exact least-squares fit p' = [p, 1] C exists
+    rot = augment_pendigits(X, 1, rotation=0.5, shear=0.3, noise=0).reshape(5, 8, 2)
+    for r in range(5):
+        src = np.c_[X.reshape(5, 8, 2)[r], np.ones(8)]
+        coef = np.linalg.lstsq(src, rot[r], rcond=None)[0]
+        np.testing.assert_allclose(src @ coef, rot[r], atol=1e-8)
+    assert augment_pendigits(X, 0).shape == (0, 16)
+
+
+def test_augment_pendigits_rejects_bad_input():
+    X = _digit_rows()
+    with pytest.raises(ValueError, match="shape"):
+        augment_pendigits(X[:, :15], 1)
+    with pytest.raises(ValueError, match="copies"):
+        augment_pendigits(X, -1)
+    with pytest.raises(ValueError, match="NaN"):
+        augment_pendigits(np.where(X == 0, np.nan, X), 1)
+    with pytest.raises(ValueError, match="noise"):
+        augment_pendigits(X, 1, noise=-1.0)
+
+
+def test_pendigits_augmented_training_rows(real_data):
+    plain = load_pendigits()
+    ds = load_dataset("pendigits", augment=2, augment_seed=5)
+    assert ds.n_augmented == 2 * 7494 and ds.X_train.shape == (3 * 7494, 16)
+    X, y = ds.original_train()
+    np.testing.assert_array_equal(X, plain.X_train)          # scaled with the real rows' statistics
+    np.testing.assert_array_equal(ds.X_test, plain.X_test)   # the test part is never augmented
+    np.testing.assert_array_equal(ds.y_train, np.tile(plain.y_train, 3))
+    assert "2 augmented copies (seed 5)" in ds.split and "n_augmented" in repr(ds)
+    raw = load_pendigits(standardize=False, dtype="float64", augment=1, augment_seed=5)
+    np.testing.assert_allclose(raw.X_train[7494:], augment_pendigits(raw.X_train[:7494], 1, seed=5))
+    with pytest.raises(ValueError, match="pendigits only"):
+        load_dataset("seeds", augment=1)
 
 
 # ------------------------------------------------------------------ MNIST

@@ -47,6 +47,8 @@ def load_dataset(
     download: bool = True,
     split_seed: int = 0,
     test_fraction: float = 0.2,
+    augment: int = 0,
+    augment_seed: int = 0,
 ) -> Dataset:
     """Load dataset ``name`` (one of :data:`DATASETS`) as a :class:`Dataset`.
 
@@ -64,12 +66,17 @@ def load_dataset(
     split_seed, test_fraction : the stratified split of seeds (the only
         dataset without an official split); ignored for pendigits and MNIST,
         which use their standard splits.
+    augment, augment_seed : pendigits only: append ``augment`` distorted copies of the
+        training rows (:func:`admmnet.datasets.pendigits.augment_pendigits`), scaled with the
+        real rows' statistics; the test part is never augmented. Other datasets need 0.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid names are {', '.join(map(repr, DATASETS))}")
     common = dict(data_home=data_home, dtype=dtype, standardize=standardize, download=download)
+    if augment and name != "pendigits":
+        raise ValueError(f"data augmentation is defined for pendigits only, not {name!r} (augment={augment!r})")
+    if name == "pendigits":
+        return load_pendigits(augment=augment, augment_seed=augment_seed, **common)
     if name == "seeds":
         return load_seeds(split_seed=split_seed, test_fraction=test_fraction, **common)
-    if name == "pendigits":
-        return load_pendigits(**common)
     return load_mnist(**common)

@@ -19,7 +19,8 @@ class Dataset:
     ``X_train``/``X_test`` are ``(n_samples, n_features)`` float arrays (rows
     are samples; transpose for the solver's column convention), ``y_train``/
     ``y_test`` int64 labels in ``0..n_classes-1``; ``split`` says how the two
-    parts were made.
+    parts were made. The last ``n_augmented`` training rows, if any, are synthetic
+    (data augmentation); :meth:`original_train` gives the real ones.
     """
 
     name: str
@@ -30,6 +31,7 @@ class Dataset:
     n_classes: int
     n_features: int
     split: str
+    n_augmented: int = 0
 
     def __post_init__(self) -> None:
         for part in ("train", "test"):
@@ -38,11 +40,18 @@ class Dataset:
                 raise ValueError(f"X_{part} must have shape (n, {self.n_features}), got {X.shape}")
             if y.shape != (X.shape[0],):
                 raise ValueError(f"y_{part} must have shape ({X.shape[0]},), got {y.shape}")
+        if not 0 <= self.n_augmented < max(self.X_train.shape[0], 1):
+            raise ValueError(f"n_augmented must lie in [0, {self.X_train.shape[0]}), got {self.n_augmented}")
 
     @property
     def n_train(self) -> int:
         """Number of training samples."""
         return int(self.X_train.shape[0])
+
+    def original_train(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` of the real training rows (without the augmented copies)."""
+        n = self.X_train.shape[0] - self.n_augmented
+        return self.X_train[:n], self.y_train[:n]
 
     @property
     def n_test(self) -> int:
@@ -52,7 +61,8 @@ class Dataset:
     def __repr__(self) -> str:
         return (
             f"Dataset({self.name!r}, train={self.X_train.shape}, test={self.X_test.shape}, "
-            f"n_classes={self.n_classes}, dtype={self.X_train.dtype}, split={self.split!r})"
+            f"n_classes={self.n_classes}, dtype={self.X_train.dtype}, split={self.split!r}"
+            + (f", n_augmented={self.n_augmented})" if self.n_augmented else ")")
         )
 
 

@@ -13,7 +13,7 @@ from ._fetch import CorruptFileError, fetch_file, read_text_file
 from ._preprocess import Dataset, check_dtype
 from ._preprocess import standardize as _standardize
 
-__all__ = ["load_pendigits", "read_pendigits"]
+__all__ = ["augment_pendigits", "load_pendigits", "read_pendigits"]
 
 N_FEATURES = 16
 N_CLASSES = 10
@@ -61,19 +61,72 @@ def read_pendigits(path: os.PathLike | str, expected_counts: tuple[int, ...] | N
     return X, y
 
 
+def augment_pendigits(
+    X,
+    copies: int,
+    *,
+    seed: int = 0,
+    rotation: float = 0.3,
+    shear: float = 0.3,
+    noise: float = 3.0,
+) -> np.ndarray:
+    """``copies`` randomly distorted copies of every row of RAW pendigits features.
+
+    A row is the pen trajectory resampled to 8 points ``(x_1, y_1, ..., x_8, y_8)``, each axis
+    scaled by the UCI preprocessing to span exactly 0..100. A copy moves the points about the
+    centre (50, 50) by ``p' = A p + e`` with
+
+        A = [[cos t, -sin t + s], [sin t, cos t]],   t ~ U(-rotation, rotation) (radians),
+        s ~ U(-shear, shear),   e ~ N(0, noise^2) per coordinate (units of the 0..100 box),
+
+    one (t, s) per copy of a row, then rescales each axis to span 0..100 again (as the UCI
+    preprocessing does), so a copy is a plausible digit in the same coordinates. Returns the
+    ``(copies * n, 16)`` float64 copies, copy-major (``copies`` blocks of the ``n`` rows in
+    order; labels are ``numpy.tile(y, copies)``); the originals are not included. Same seed,
+    same copies.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != N_FEATURES:
+        raise ValueError(f"X must have shape (n, {N_FEATURES}) (raw pendigits features), got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X holds NaN or inf")
+    if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 0:
+        raise ValueError(f"copies must be a non-negative integer, got {copies!r}")
+    for name, v in (("rotation", rotation), ("shear", shear), ("noise", noise)):
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    P = np.tile(X.reshape(n, 8, 2) - 50.0, (copies, 1, 1))                # (copies*n, 8, 2)
+    t = rng.uniform(-rotation, rotation, P.shape[0])
+    sh = rng.uniform(-shear, shear, P.shape[0])
+    c, s = np.cos(t), np.sin(t)
+    A = np.stack([np.stack([c, -s + sh], -1), np.stack([s, c], -1)], 1)  # (copies*n, 2, 2)
+    Q = np.einsum("kij,kpj->kpi", A, P) + rng.normal(0.0, noise, P.shape) if noise > 0 \
+        else np.einsum("kij,kpj->kpi", A, P)
+    lo, hi = Q.min(axis=1, keepdims=True), Q.max(axis=1, keepdims=True)
+    Q = 100.0 * (Q - lo) / np.maximum(hi - lo, 1e-9)                      # each axis spans 0..100
+    return Q.reshape(-1, N_FEATURES)
+
+
 def load_pendigits(
     *,
     data_home: os.PathLike | str | None = None,
     dtype="float32",
     standardize: bool = True,
     download: bool = True,
+    augment: int = 0,
+    augment_seed: int = 0,
 ) -> Dataset:
     """Load pendigits with its standard writer-independent split (7494/3498).
 
     With ``standardize=True`` the features are centred and scaled with the
     mean/std of the TRAIN part (``pendigits.tra``), applied to both parts;
-    otherwise they are the raw integers 0..100 as floats. See
-    :func:`admmnet.datasets.load_dataset` for ``data_home`` and ``download``.
+    otherwise they are the raw integers 0..100 as floats. ``augment=k`` appends
+    ``k`` distorted copies of the training rows (:func:`augment_pendigits`, seed
+    ``augment_seed``) after the originals, scaled with the ORIGINAL rows' statistics;
+    ``Dataset.n_augmented`` counts them and ``Dataset.original_train()`` gives the real rows.
+    See :func:`admmnet.datasets.load_dataset` for ``data_home`` and ``download``.
     """
     dt = check_dtype(dtype)
     parts = {}
@@ -81,17 +134,23 @@ def load_pendigits(
         read = partial(read_pendigits, expected_counts=CLASS_COUNTS[filename])
         parts[filename] = fetch_file("pendigits", filename, read, data_home=data_home, download=download)
     (X_train, y_train), (X_test, y_test) = parts["pendigits.tra"], parts["pendigits.tes"]
+    X_aug = augment_pendigits(X_train, augment, seed=augment_seed)
+    split = "UCI writer-independent train/test"
+    if augment:
+        split += f", train + {augment} augmented copies (seed {augment_seed})"
     if standardize:
-        X_train, X_test, _, _ = _standardize(X_train, X_test, dt)
+        _, _, mean, std = _standardize(X_train, X_test, dt)
+        X_train, X_test, X_aug = (((A - mean) / std).astype(dt) for A in (X_train, X_test, X_aug))
     else:
-        X_train, X_test = X_train.astype(dt), X_test.astype(dt)
+        X_train, X_test, X_aug = X_train.astype(dt), X_test.astype(dt), X_aug.astype(dt)
     return Dataset(
         name="pendigits",
-        X_train=X_train,
-        y_train=y_train,
+        X_train=np.concatenate([X_train, X_aug]) if augment else X_train,
+        y_train=np.tile(y_train, augment + 1),
         X_test=X_test,
         y_test=y_test,
         n_classes=N_CLASSES,
         n_features=N_FEATURES,
-        split="UCI writer-independent train/test",
+        split=split,
+        n_augmented=X_aug.shape[0],
     )

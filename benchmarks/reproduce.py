@@ -1,0 +1,329 @@
+"""Reproduce the thesis's study (Tables 6.3-6.5, Figures 6.1-6.12) with one command.
+
+Runs every method (FP, PTQ, QNN-STE, QNN-ADMM, LQ, DQ, QAT) at every bit width it supports
+(thesis levels 8, 4, 2, 1 and full precision; DQ and QAT int8) on Seeds, Pendigits and MNIST
+for seeds 0..N-1, with the presets of ``admmnet.presets`` (QNN-ADMM) and
+``admmnet.baseline_presets`` (the others). Per dataset and seed one FP network is trained first
+(kept under ``<out>/models/``); PTQ, QNN-STE, DQ, QAT and LQ start from it, as
+``admmnet train --from`` does. Seeds has no official split: run s uses the stratified 80/20
+split of seed s; Pendigits and MNIST keep their standard splits. On Pendigits the backprop
+methods train on the real rows plus the preset's distorted copies of them
+(``admmnet.baseline_presets.AUGMENT``, seeded by the run's seed); QNN-ADMM trains on the real
+rows; train accuracy is always measured on the real rows.
+
+Each finished run is appended to ``<out>/runs.jsonl`` at once (atomically), so an interrupted
+study resumes where it stopped and loses nothing. Then it writes
+
+* ``<csv>`` (default ``benchmarks/results/runs.csv``): one row per run, columns
+  ``dataset,method,bits,levels,seed,test_accuracy,train_accuracy,seconds,model_bytes`` and more
+  (accuracies as fractions; ``model_bytes``: the model's arrays as stored in its file -
+  packed codes, scales, biases or float weights; ``file_bytes``: the whole ``.npz`` file of
+  ``model.save(path, history=False)``, i.e. with its metadata but without the training history),
+* ``<out>/tables.md``: per dataset the thesis layout (rows bits, columns methods), each cell
+  "ours mean ± std (thesis mean)", the best of each row in bold, then the storage table
+  (levels, bits per weight, bytes, compression vs float32) and the cell-by-cell verdict,
+* ``<out>/study.json``: every cell, the verdicts, the hyper-parameters of every method,
+  machine, versions, commands and the time the study took,
+* ``<out>/figures/<dataset>_<bits>bit.png``: box plots of test accuracy per method (thesis
+  means as red marks), like the thesis's Figures 6.1-6.12 (needs matplotlib, the ``plots``
+  extra; without it the figures are skipped with a note).
+
+Usage::
+
+    python benchmarks/reproduce.py --jobs 2                 # the whole study, 10 seeds
+    python benchmarks/reproduce.py --seeds 5 --jobs 2       # 5 seeds (the committed results)
+    python benchmarks/reproduce.py --quick                  # Seeds only, 2 seeds, ~1 minute
+    python benchmarks/reproduce.py --dataset pendigits --methods ptq lq --bits 8 4
+
+``--jobs J`` runs J worker processes with ``cpus // J`` BLAS threads each (the FP networks
+first, since the other methods load them). Ctrl-C stops; the next call resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from admmnet.baseline_presets import augment_copies
+from admmnet.cli import environment
+from admmnet.io import atomic_write, write_json
+from _runs import (FROM_FP, METHODS, append_run, load_runs, method_bits, model_kwargs, plan,
+                   progress_printer, run_all, run_task)
+from _thesis import TABLE_BITS, TABLE_METHODS, THESIS, thesis_mean
+
+DATASETS = ("seeds", "pendigits", "mnist")
+LABELS = {"fp": "FP", "ptq": "PTQ", "ste": "QNN-STE", "qnn-admm": "QNN-ADMM", "lq": "LQ", "dq": "DQ",
+          "qat": "QAT"}
+CSV_COLUMNS = ("dataset", "method", "bits", "levels", "seed", "test_accuracy", "train_accuracy", "seconds",
+               "model_bytes", "file_bytes", "n_levels", "storage_bits_per_weight", "n_weights", "iterations",
+               "threads")
+
+
+# -- summaries -------------------------------------------------------------------------
+def summarise(runs: list[dict]) -> dict:
+    """Per (dataset, method, bits): mean/std of test accuracy (percent), storage, thesis figures."""
+    cells: dict = {}
+    for r in runs:
+        cells.setdefault((r["dataset"], r["method"], str(r["bits"])), []).append(r)
+    out = {}
+    for (d, m, b), rs in sorted(cells.items()):
+        acc = np.array([r["test_accuracy"] for r in rs]) * 100
+        bits = "fp" if b == "fp" else int(b)
+        thesis = THESIS.get(d, {}).get(m, {}).get(bits)
+        std = float(acc.std(ddof=1)) if len(rs) > 1 else 0.0
+        cell = {"dataset": d, "method": m, "bits": bits, "n_runs": len(rs), "seeds": sorted(r["seed"] for r in rs),
+                "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": std,
+                "test_accuracy_runs": [float(a) for a in acc],
+                "train_accuracy_mean": float(np.mean([r["train_accuracy"] for r in rs]) * 100),
+                "seconds_mean": float(np.mean([r["seconds"] for r in rs])),
+                "seconds_total": float(np.sum([r["seconds"] for r in rs])),
+                "levels": rs[0]["levels"], "n_levels": rs[0]["n_levels"],
+                "storage_bits_per_weight": rs[0]["storage_bits_per_weight"], "n_weights": rs[0]["n_weights"],
+                "model_bytes": rs[0]["model_bytes"], "file_bytes_mean": float(np.mean([r["file_bytes"] for r in rs])),
+                "thesis_mean": None if thesis is None else thesis[0],
+                "thesis_std": None if thesis is None else thesis[1]}
+        if thesis is not None:
+            margin = cell["test_accuracy_mean"] - thesis[0]
+            cell.update(margin=margin, meets_thesis=bool(margin >= 0),
+                        beats_by_more_than_one_std=bool(margin > max(std, thesis[1])))
+        out[f"{d}/{m}/{b}"] = cell
+    return out
+
+
+def _cell_text(c: dict, bold: bool) -> str:
+    s = f"{c['test_accuracy_mean']:.2f} ± {c['test_accuracy_std']:.2f}"
+    if bold:
+        s = f"**{s}**"
+    if c["thesis_mean"] is not None:
+        s += f" ({c['thesis_mean']:.2f})"
+    if c.get("meets_thesis") is False:
+        s += " ↓"
+    return s
+
+
+def accuracy_table(summary: dict, dataset: str) -> list[str]:
+    fp, qfp = summary.get(f"{dataset}/fp/fp"), summary.get(f"{dataset}/qnn-admm/fp")
+    head = [f"full precision, thesis {THESIS[dataset]['fp']['fp'][0]:.2f} ± {THESIS[dataset]['fp']['fp'][1]:.2f}"]
+    if fp:
+        head.append(f"ours (backprop) {fp['test_accuracy_mean']:.2f} ± {fp['test_accuracy_std']:.2f}")
+    if qfp:
+        head.append(f"QNN-ADMM {qfp['test_accuracy_mean']:.2f} ± {qfp['test_accuracy_std']:.2f}")
+    lines = [f"### {dataset.capitalize()} ({'; '.join(head)})", "",
+             "| bits | " + " | ".join(LABELS[m] for m in TABLE_METHODS) + " |",
+             "| --- |" + " --- |" * len(TABLE_METHODS)]
+    for b in TABLE_BITS:
+        row = {m: summary.get(f"{dataset}/{m}/{b}") for m in TABLE_METHODS}
+        means = [c["test_accuracy_mean"] for c in row.values() if c]
+        best = max(means) if means else None
+        cells = ["–" if c is None else _cell_text(c, c["test_accuracy_mean"] == best) for c in row.values()]
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def storage_table(summary: dict, dataset: str) -> list[str]:
+    fp = summary.get(f"{dataset}/fp/fp")
+    ref = None if fp is None else fp["model_bytes"]
+    lines = [f"Storage, {dataset}: levels per weight, bits per weight actually needed "
+             "(ceil log2 levels), model bytes as stored (packed codes + scales + float biases), "
+             "the whole .npz file (`save(path, history=False)`: arrays, parameters and zip headers), "
+             "compression of the "
+             "stored model vs the float32 network.", "",
+             "| method | bits | levels | bits/weight | model bytes | .npz bytes | vs float32 |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [("fp", "fp")] + [(m, b) for b in TABLE_BITS for m in TABLE_METHODS]
+    for m, b in rows:
+        c = summary.get(f"{dataset}/{m}/{b}")
+        if c is None:
+            continue
+        ratio = "–" if ref is None else f"{ref / c['model_bytes']:.1f}×"
+        lines.append(f"| {LABELS[m]} | {b} | {c['n_levels'] or 'float'} | {c['storage_bits_per_weight']} | "
+                     f"{c['model_bytes']:,} | {c['file_bytes_mean']:,.0f} | {ratio} |")
+    return lines + [""]
+
+
+def verdicts(summary: dict, datasets) -> dict:
+    """The thesis-table cells (Tables 6.3-6.5) split into beaten by more than one std,
+    beaten by less, and not beaten; plus the ones the study did not run."""
+    out = {"beats_by_more_than_one_std": [], "beats_within_one_std": [], "below_thesis": [], "missing": []}
+    for d in datasets:
+        for m in TABLE_METHODS:
+            for b in TABLE_BITS:
+                if thesis_mean(d, m, b) is None:
+                    continue
+                key = f"{d}/{m}/{b}"
+                c = summary.get(key)
+                if c is None:
+                    out["missing"].append(key)
+                elif not c["meets_thesis"]:
+                    out["below_thesis"].append(key)
+                elif c["beats_by_more_than_one_std"]:
+                    out["beats_by_more_than_one_std"].append(key)
+                else:
+                    out["beats_within_one_std"].append(key)
+    return out
+
+
+def markdown(summary: dict, datasets, verdict: dict, seconds: dict) -> str:
+    lines = ["Test accuracy (%), mean ± std over seeds, thesis mean in parentheses (RESULTS.md, "
+             "Tables 6.3-6.5); bold: the best of the row; ↓: below the thesis mean. "
+             "\"N bits\" is the thesis level set {-(2^N-1)..2^N-1}·α (1 bit = ternary); DQ and QAT are int8.",
+             ""]
+    for d in datasets:
+        lines += accuracy_table(summary, d)
+    for d in datasets:
+        lines += storage_table(summary, d)
+    n_runs = sorted({c["n_runs"] for c in summary.values()})
+    lines += ["Verdict (\"more than one std\": the margin over the thesis mean exceeds the larger of the two "
+              "standard deviations):", "",
+              f"* runs per cell: {', '.join(map(str, n_runs))}",
+              f"* cells beaten by more than one std ({len(verdict['beats_by_more_than_one_std'])}): "
+              + (", ".join(verdict["beats_by_more_than_one_std"]) or "none"),
+              f"* cells beaten by less ({len(verdict['beats_within_one_std'])}): "
+              + (", ".join(verdict["beats_within_one_std"]) or "none"),
+              f"* cells below the thesis mean ({len(verdict['below_thesis'])}): "
+              + (", ".join(verdict["below_thesis"]) or "none")]
+    if verdict["missing"]:
+        lines.append(f"* cells not run ({len(verdict['missing'])}): " + ", ".join(verdict["missing"]))
+    lines += [f"* compute: {seconds['runs'] / 3600:.2f} h of run time in all; "
+              f"wall-clock of the invocations that made these runs: {seconds['wall'] / 3600:.2f} h", ""]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, runs: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    order = {m: i for i, m in enumerate(METHODS)}
+    for r in sorted(runs, key=lambda r: (DATASETS.index(r["dataset"]), order[r["method"]],
+                                         -1 if r["bits"] == "fp" else -int(r["bits"]), r["seed"])):
+        w.writerow({**r, "n_levels": "" if r["n_levels"] is None else r["n_levels"]})
+    atomic_write(path, lambda fh: fh.write(buf.getvalue().encode()))
+
+
+def box_plots(summary: dict, datasets, folder: Path) -> list[str]:
+    """One PNG per dataset and bit width: test accuracy of every method over the seeds (box),
+    thesis mean (red mark); the FP reference as a dashed line. Needs matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[plots]'): no box plots", file=sys.stderr)
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for d in datasets:
+        fp = summary.get(f"{d}/fp/fp")
+        for b in TABLE_BITS:
+            cells = [(m, summary.get(f"{d}/{m}/{b}")) for m in TABLE_METHODS]
+            cells = [(m, c) for m, c in cells if c is not None]
+            if not cells:
+                continue
+            fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+            ax.boxplot([c["test_accuracy_runs"] for _, c in cells], showmeans=False)
+            ax.set_xticks(range(1, len(cells) + 1), [LABELS[m] for m, _ in cells])
+            th = [(i + 1, c["thesis_mean"]) for i, (_, c) in enumerate(cells) if c["thesis_mean"] is not None]
+            if th:
+                ax.scatter(*zip(*th), marker="_", s=400, color="tab:red", label="thesis mean", zorder=3)
+            if fp is not None:
+                ax.axhline(fp["test_accuracy_mean"], ls="--", lw=0.8, color="0.4", label="FP (ours)")
+            ax.set_ylabel("test accuracy (%)")
+            n = max(c["n_runs"] for _, c in cells)
+            ax.set_title(f"{d.capitalize()}, {b} bit{'s' if b > 1 else ''} ({n} seeds)")
+            ax.legend(loc="lower left", fontsize=8)
+            ax.grid(axis="y", alpha=0.3)
+            fig.tight_layout()
+            path = folder / f"{d}_{b}bit.png"
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png")
+            plt.close(fig)
+            atomic_write(path, lambda fh, data=buf.getvalue(): fh.write(data))
+            written.append(str(path))
+    return written
+
+
+def hyper_parameters(datasets, methods) -> dict:
+    """The keyword arguments every (dataset, method, bits) runs with, and its training data's
+    augmented copies (``augment``)."""
+    return {d: {m: {str(b): {**model_kwargs(d, m, b), "augment": augment_copies(m, d)} for b in method_bits(m)}
+                for m in methods} for d in datasets}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", "--datasets", dest="datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--bits", nargs="+", default=["fp", "8", "4", "2", "1"],
+                   help="bit widths (each method runs those it supports); default all")
+    p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--out", default="benchmarks/results/study", help="run store, tables, JSON, figures")
+    p.add_argument("--csv", default="benchmarks/results/runs.csv", help="one row per run")
+    p.add_argument("--quick", action="store_true", help="Seeds only, 2 seeds (about a minute)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.datasets, args.seeds = ["seeds"], 2
+    if args.seeds < 1 or args.jobs < 1:
+        p.error("--seeds and --jobs must be positive")
+    try:
+        wanted = {"fp" if b == "fp" else int(b) for b in args.bits}
+    except ValueError:
+        p.error(f"--bits takes fp, 8, 4, 2 or 1, got {args.bits}")
+    if not wanted <= {"fp", 8, 4, 2, 1}:
+        p.error(f"--bits takes fp, 8, 4, 2 or 1, got {args.bits}")
+    methods = list(args.methods)
+    if any(m in FROM_FP for m in methods) and "fp" not in methods:
+        methods.insert(0, "fp")  # the others start from the FP network
+    out = Path(args.out)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    runs, phases = plan(out, args.datasets, methods, wanted, args.seeds)
+    n_todo = sum(map(len, phases))
+    print(f"{len(runs)} runs stored in {out / 'runs.jsonl'}; {n_todo} to do with {args.jobs} job(s)",
+          file=sys.stderr)
+    t_start = time.perf_counter()
+    store = progress_printer(out / "runs.jsonl", runs, n_todo)
+
+    def selected(d, m, b):
+        return d in args.datasets and m in methods and (b in wanted or m == "fp")
+
+    interrupted = False
+    try:
+        for todo in phases:
+            run_all(run_task, todo, args.jobs, store)
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"\ninterrupted: {store.count[0]} run(s) of {n_todo} stored; run the same command to resume",
+              file=sys.stderr)
+    wall = time.perf_counter() - t_start
+    log_path = out / "invocations.jsonl"
+    if store.count[0]:
+        append_run(log_path, {"command": " ".join(["python"] + sys.argv), "runs": store.count[0],
+                              "wall_seconds": wall, "jobs": args.jobs, "interrupted": interrupted,
+                              "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    keep = [r for r in runs if selected(r["dataset"], r["method"], r["bits"]) and r["seed"] < args.seeds]
+    summary = summarise(keep)
+    verdict = verdicts(summary, args.datasets)
+    seconds = {"runs": float(sum(r["seconds"] for r in keep)),
+               "wall": float(sum(rec["wall_seconds"] for rec in load_runs(log_path)))}
+    table = markdown(summary, args.datasets, verdict, seconds)
+    write_csv(Path(args.csv), keep)
+    figures = box_plots(summary, args.datasets, out / "figures")
+    write_json(out / "study.json", {
+        "command": " ".join(["python"] + sys.argv), "environment": environment(),
+        "seeds": args.seeds, "datasets": args.datasets, "methods": methods, "bits": sorted(map(str, wanted)),
+        "seconds": seconds, "invocations": load_runs(log_path), "verdict": verdict, "cells": summary,
+        "hyper_parameters": hyper_parameters(args.datasets, methods), "figures": figures,
+        "csv": args.csv})
+    atomic_write(out / "tables.md", lambda fh: fh.write(table.encode()))
+    print(table)
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The study harness (benchmarks/reproduce.py): run store, resume, CSV, tables, verdicts."""
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import reproduce  # noqa: E402
+from _thesis import THESIS  # noqa: E402
+
+
+def _run(method, bits, seed, acc, d="seeds"):
+    return {"dataset": d, "method": method, "bits": bits, "levels": "fp" if bits == "fp" else "thesis",
+            "seed": seed, "test_accuracy": acc, "train_accuracy": 1.0, "seconds": 1.0, "model_bytes": 100,
+            "file_bytes": 1000, "n_levels": None if bits == "fp" else 2 ** (bits + 1) - 1,
+            "storage_bits_per_weight": 32 if bits == "fp" else bits + 1, "n_weights": 80}
+
+
+def test_summary_statistics_and_verdicts():
+    runs = [_run("ptq", 8, s, a) for s, a in enumerate([0.90, 0.95, 1.00])]      # mean 95, std 5
+    runs += [_run("ptq", 1, s, a) for s, a in enumerate([0.40, 0.50, 0.60])]     # mean 50, std 10
+    runs += [_run("fp", "fp", s, 0.95) for s in range(3)]
+    summary = reproduce.summarise(runs)
+    c8, c1 = summary["seeds/ptq/8"], summary["seeds/ptq/1"]
+    assert c8["test_accuracy_mean"] == pytest.approx(95.0)
+    assert c8["test_accuracy_std"] == pytest.approx(5.0)      # sample std (ddof=1)
+    assert c8["thesis_mean"] == THESIS["seeds"]["ptq"][8][0] == 93.25
+    assert c8["margin"] == pytest.approx(95.0 - 93.25)
+    assert c8["meets_thesis"] and not c8["beats_by_more_than_one_std"]   # 1.75 < max(5, 2.84)
+    assert c1["meets_thesis"] and c1["beats_by_more_than_one_std"]       # 50 - 33.52 > max(10, 13.36)
+    assert summary["seeds/fp/fp"]["thesis_mean"] == 93.25
+    v = reproduce.verdicts(summary, ["seeds"])
+    assert v["beats_by_more_than_one_std"] == ["seeds/ptq/1"]
+    assert v["beats_within_one_std"] == ["seeds/ptq/8"]
+    assert not v["below_thesis"]
+    # every other thesis cell of the Seeds table is reported as not run
+    assert len(v["missing"]) == 4 * 4 + 2 - 2
+    table = reproduce.markdown(summary, ["seeds"], v, {"runs": 3600.0, "wall": 1800.0})
+    assert "**95.00 ± 5.00** (93.25)" in table     # best of the 8-bit row, bold, thesis mean beside
+    assert "| FP | fp | float | 32 | 100 |" in table and "1.0×" in table
+
+
+def test_below_thesis_is_flagged():
+    summary = reproduce.summarise([_run("lq", 8, s, 0.5) for s in range(2)])
+    assert summary["seeds/lq/8"]["meets_thesis"] is False
+    assert reproduce.verdicts(summary, ["seeds"])["below_thesis"] == ["seeds/lq/8"]
+    assert "↓" in reproduce.markdown(summary, ["seeds"], reproduce.verdicts(summary, ["seeds"]),
+                                     {"runs": 0.0, "wall": 0.0})
+
+
+def test_small_study_runs_stores_and_resumes(real_data, tmp_path, capsys):
+    out, csv_path = tmp_path / "study", tmp_path / "runs.csv"
+    argv = ["--datasets", "seeds", "--seeds", "2", "--methods", "ptq", "qnn-admm", "--bits", "8", "1",
+            "--out", str(out), "--csv", str(csv_path)]
+    assert reproduce.main(argv) == 0
+    rows = list(csv.DictReader(csv_path.open()))
+    # FP (needed by PTQ) x 2 seeds, PTQ 8/1 x 2, QNN-ADMM 8/1 x 2
+    assert len(rows) == 2 + 4 + 4
+    for col in ("dataset", "method", "bits", "levels", "seed", "test_accuracy", "train_accuracy", "seconds",
+                "model_bytes"):
+        assert col in rows[0]
+    assert {r["method"] for r in rows} == {"fp", "ptq", "qnn-admm"}
+    assert {r["bits"] for r in rows} == {"fp", "8", "1"}
+    for r in rows:
+        assert 0.0 <= float(r["test_accuracy"]) <= 1.0 and 0.0 <= float(r["train_accuracy"]) <= 1.0
+        assert int(r["model_bytes"]) > 0 and int(r["file_bytes"]) > int(r["model_bytes"])
+    ptq1 = next(r for r in rows if r["method"] == "ptq" and r["bits"] == "1")
+    fp = next(r for r in rows if r["method"] == "fp")
+    assert ptq1["levels"] == "thesis" and ptq1["n_levels"] == "3" and ptq1["storage_bits_per_weight"] == "2"
+    assert int(ptq1["model_bytes"]) < int(fp["model_bytes"])
+    study = json.loads((out / "study.json").read_text())
+    assert study["cells"]["seeds/ptq/8"]["n_runs"] == 2
+    assert study["hyper_parameters"]["seeds"]["qnn-admm"]["1"]["bits"] == 1
+    assert "### Seeds" in (out / "tables.md").read_text()
+
+    # resume: nothing is redone; a run lost from the store (a crash) is redone alone
+    lines = (out / "runs.jsonl").read_text().splitlines()
+    capsys.readouterr()
+    assert reproduce.main(argv) == 0
+    assert "0 to do" in capsys.readouterr().err
+    (out / "runs.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])   # last line cut
+    assert reproduce.main(argv) == 0
+    assert "1 to do" in capsys.readouterr().err
+    assert len((out / "runs.jsonl").read_text().splitlines()) == len(lines)
+    assert len(list(csv.DictReader(csv_path.open()))) == 10
+
+
+def test_box_plots_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    runs = [_run(m, 8, s, 0.9 + 0.01 * s) for m in ("ptq", "lq") for s in range(3)]
+    runs += [_run("fp", "fp", s, 0.95) for s in range(3)]
+    files = reproduce.box_plots(reproduce.summarise(runs), ["seeds"], tmp_path)
+    assert [Path(f).name for f in files] == ["seeds_8bit.png"]
+    assert Path(files[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
