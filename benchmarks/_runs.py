@@ -79,9 +79,16 @@ def run_all(fn: Callable, tasks: Iterable[tuple], jobs: int, on_result: Callable
     per = str(max(1, (os.cpu_count() or 1) // jobs))
     for var in THREAD_VARS:  # read by the BLAS of each freshly spawned worker
         os.environ[var] = per
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"))
+    try:
         for fut in as_completed([pool.submit(fn, *task) for task in tasks]):
             on_result(fut.result())
+    except BaseException:
+        # Ctrl-C (it reaches the workers too) or a dead worker: the finished runs are stored
+        # already; drop the pending ones instead of waiting for them, then re-raise
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 # -- one run ----------------------------------------------------------------------
