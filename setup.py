@@ -30,6 +30,8 @@ setup(
         "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59"],
         "fast": ["numba>=0.59"],
         "gpu": ["cupy-cuda12x>=13"],
+        # box plots of benchmarks/reproduce.py (the study runs and writes its tables without it)
+        "plots": ["matplotlib>=3.5"],
     },
     entry_points={"console_scripts": ["admmnet=admmnet.cli:main"]},
     classifiers=[

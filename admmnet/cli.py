@@ -19,6 +19,7 @@ from . import __version__
 from .datasets import DATASETS, DatasetError, load_dataset
 from .io import CheckpointError, write_json
 from .baseline_presets import augment_copies, baseline_params
+from .datasets.pendigits import DISTORTION
 from .model import QNNADMM, load
 from .presets import qnn_admm_params
 
@@ -238,7 +239,7 @@ def cmd_train(args) -> int:
             "seconds_per_iteration": float(np.mean(it_seconds)) if it_seconds else None,
             "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
             "layer_sizes": list(model.layer_sizes_), "split": ds.split, "split_seed": args.split_seed,
-            "augment": augment,
+            "augment": augment, "augmentation": {"copies": augment, **DISTORTION} if augment else None,
             "stop": history.stop, "from": args.from_model,
             "params": model.get_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),

@@ -19,7 +19,7 @@ import numpy as np
 import admmnet
 from admmnet import QNNADMM
 from admmnet import baselines as B
-from admmnet.baseline_presets import augment_copies, baseline_params, supported_bits
+from admmnet.baseline_presets import augment_copies, augmentation, baseline_params, supported_bits
 from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write
 from admmnet.presets import qnn_admm_params
@@ -115,11 +115,11 @@ def _plain(obj):
 
 def is_stale(rec: dict) -> bool:
     """Whether a stored run was made with other settings than the presets give now (then the
-    study redoes it): the preset's keyword arguments and the augmented copies must match."""
+    study redoes it): the preset's keyword arguments and the training-data augmentation must match."""
     d, m, b = rec["dataset"], rec["method"], rec["bits"]
     want = model_kwargs(d, m, b)
     have = {k: rec.get("params", {}).get(k) for k in want}
-    return _plain(want) != _plain(have) or rec.get("augment", 0) != augment_copies(m, d)
+    return _plain(want) != _plain(have) or rec.get("augmentation") != _plain(augmentation(m, d))
 
 
 def fp_path(out: Path, dataset: str, seed: int) -> Path:
@@ -163,6 +163,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "n_levels": None if net.level_set is None else int(net.level_set.n_levels),
             "storage_bits_per_weight": int(net.storage_bits_per_weight), "n_weights": int(net.n_weights),
             "iterations": len(hist), "stop": hist.stop, "split": ds.split, "augment": augment,
+            "augmentation": augmentation(method, dataset),
             "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])) if len(hist) else None,
             "threads": blas_threads(),
             "params": model.get_params(), "admmnet": admmnet.__version__}

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from admmnet.baseline_presets import augment_copies
+from admmnet.baseline_presets import augmentation
 from admmnet.cli import environment
 from admmnet.io import atomic_write, write_json
 from _runs import (FROM_FP, METHODS, append_run, load_runs, method_bits, model_kwargs, plan,
@@ -250,8 +250,8 @@ def box_plots(summary: dict, datasets, folder: Path) -> list[str]:
 
 def hyper_parameters(datasets, methods) -> dict:
     """The keyword arguments every (dataset, method, bits) runs with, and its training data's
-    augmented copies (``augment``)."""
-    return {d: {m: {str(b): {**model_kwargs(d, m, b), "augment": augment_copies(m, d)} for b in method_bits(m)}
+    augmentation (``augmentation``: copies and distortion, or None)."""
+    return {d: {m: {str(b): {**model_kwargs(d, m, b), "augmentation": augmentation(m, d)} for b in method_bits(m)}
                 for m in methods} for d in datasets}
 
 
@@ -300,12 +300,12 @@ def main(argv=None) -> int:
         interrupted = True
         print(f"\ninterrupted: {store.count[0]} run(s) of {n_todo} stored; run the same command to resume",
               file=sys.stderr)
-    wall = time.perf_counter() - t_start
-    log_path = out / "invocations.jsonl"
-    if store.count[0]:
-        append_run(log_path, {"command": " ".join(["python"] + sys.argv), "runs": store.count[0],
-                              "wall_seconds": wall, "jobs": args.jobs, "interrupted": interrupted,
-                              "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    finally:  # the wall-clock of every invocation that stored runs, even one that failed
+        log_path = out / "invocations.jsonl"
+        if store.count[0]:
+            append_run(log_path, {"command": " ".join(["python"] + sys.argv), "runs": store.count[0],
+                                  "wall_seconds": time.perf_counter() - t_start, "jobs": args.jobs,
+                                  "interrupted": interrupted, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
     keep = [r for r in runs if selected(r["dataset"], r["method"], r["bits"]) and r["seed"] < args.seeds]
     summary = summarise(keep)
     verdict = verdicts(summary, args.datasets)

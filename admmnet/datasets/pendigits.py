@@ -13,7 +13,7 @@ from ._fetch import CorruptFileError, fetch_file, read_text_file
 from ._preprocess import Dataset, check_dtype
 from ._preprocess import standardize as _standardize
 
-__all__ = ["augment_pendigits", "load_pendigits", "read_pendigits"]
+__all__ = ["DISTORTION", "augment_pendigits", "load_pendigits", "read_pendigits"]
 
 N_FEATURES = 16
 N_CLASSES = 10
@@ -61,14 +61,18 @@ def read_pendigits(path: os.PathLike | str, expected_counts: tuple[int, ...] | N
     return X, y
 
 
+#: Default distortion of :func:`augment_pendigits` (what ``load_pendigits(augment=k)`` uses).
+DISTORTION = {"rotation": 0.45, "shear": 0.45, "noise": 4.0}
+
+
 def augment_pendigits(
     X,
     copies: int,
     *,
     seed: int = 0,
-    rotation: float = 0.3,
-    shear: float = 0.3,
-    noise: float = 3.0,
+    rotation: float = DISTORTION["rotation"],
+    shear: float = DISTORTION["shear"],
+    noise: float = DISTORTION["noise"],
 ) -> np.ndarray:
     """``copies`` randomly distorted copies of every row of RAW pendigits features.
 
