@@ -169,25 +169,41 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "params": model.get_params(), "admmnet": admmnet.__version__}
 
 
-def plan(out: Path, datasets, methods, wanted, seeds: int):
+def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path] = ()):
     """What is left to do: ``(runs, phases)``, the valid runs of ``<out>/runs.jsonl`` and the
     tasks ``(out, dataset, method, bits, seed)`` in two phases (the FP networks first, since
     the other methods load them). A stored run made with other settings than the presets now
     give is moved to ``runs.stale.jsonl`` and redone, and with a redone FP network every run
     that started from it; so is an FP run whose model file is gone while a run still to do
-    needs it."""
+    needs it. ``reuse``: other run stores (e.g. the study's) whose valid runs of the wanted cells
+    are taken over instead of being run again: a run is deterministic on the CPU given its
+    settings and seed, so the stored one is the run this benchmark would make (it keeps its
+    ``seconds`` and gains ``reused_from``)."""
     runs_path = out / "runs.jsonl"
     runs = load_runs(runs_path)
     stale_fp = {(r["dataset"], r["seed"]) for r in runs if r["method"] == "fp" and is_stale(r)}
     keep = [r for r in runs if not is_stale(r)
             and not (r["method"] in FROM_FP and (r["dataset"], r["seed"]) in stale_fp)]
-    if len(keep) < len(runs):
-        print(f"{len(runs) - len(keep)} stored run(s) were made with other settings than the presets "
-              f"now give: moved to {out / 'runs.stale.jsonl'} and redone", file=sys.stderr)
-        ids = {id(r) for r in keep}
-        for r in runs:
-            if id(r) not in ids:
-                append_run(out / "runs.stale.jsonl", r)
+    kept = {id(r) for r in keep}
+    stale = [r for r in runs if id(r) not in kept]
+    if stale:
+        print(f"{len(stale)} stored run(s) were made with other settings than the presets now give: "
+              f"moved to {out / 'runs.stale.jsonl'} and redone", file=sys.stderr)
+        for r in stale:
+            append_run(out / "runs.stale.jsonl", r)
+    have = {(r["dataset"], r["method"], str(r["bits"]), r["seed"]) for r in keep}
+    n_reused = 0
+    for other in reuse:
+        for r in load_runs(Path(other)):
+            key = (r["dataset"], r["method"], str(r["bits"]), r["seed"])
+            if (key not in have and r["dataset"] in datasets and r["method"] in methods and r["seed"] < seeds
+                    and (r["method"] == "fp" or r["bits"] in wanted) and not is_stale(r)):
+                keep.append({**r, "reused_from": str(other)})
+                have.add(key)
+                n_reused += 1
+    if n_reused:
+        print(f"{n_reused} run(s) taken over from {', '.join(map(str, reuse))}", file=sys.stderr)
+    if stale or n_reused:
         text = "".join(json.dumps(r) + "\n" for r in keep).encode()
         atomic_write(runs_path, lambda fh: fh.write(text))
     done = {(r["dataset"], r["method"], str(r["bits"]), r["seed"]) for r in keep}

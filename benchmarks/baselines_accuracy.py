@@ -119,6 +119,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="benchmarks/results/baselines")
     p.add_argument("--quick", action="store_true", help="1 seed on Seeds and Pendigits only")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--reuse", nargs="*", default=[], metavar="RUNS.jsonl",
+                   help="take over the matching runs of other stores (e.g. benchmarks/results/study/runs.jsonl) "
+                        "instead of running them again: same presets and seed give the same run on the CPU")
     args = p.parse_args(argv)
     if args.quick:
         args.datasets, args.seeds = [d for d in args.datasets if d != "mnist"], 1
@@ -127,7 +130,7 @@ def main(argv=None) -> int:
         else args.methods
     out = Path(args.out)
     (out / "models").mkdir(parents=True, exist_ok=True)
-    runs, phases = plan(out, args.datasets, methods, wanted, args.seeds)
+    runs, phases = plan(out, args.datasets, methods, wanted, args.seeds, reuse=args.reuse)
     n_todo = len(phases[0]) + len(phases[1])
     print(f"{len(runs)} runs stored in {out / 'runs.jsonl'}; {n_todo} to do", file=sys.stderr)
     t_all = time.perf_counter()

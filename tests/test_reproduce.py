@@ -94,3 +94,26 @@ def test_box_plots_written(tmp_path):
     files = reproduce.box_plots(reproduce.summarise(runs), ["seeds"], tmp_path)
     assert [Path(f).name for f in files] == ["seeds_8bit.png"]
     assert Path(files[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plan_redoes_stale_runs_and_takes_over_reused_ones(tmp_path):
+    from _runs import append_run, load_runs, model_kwargs, plan
+
+    def rec(method, bits, seed, **params):
+        return {**_run(method, bits, seed, 0.9), "params": {**model_kwargs("seeds", method, bits), **params},
+                "augmentation": None}
+
+    out, other = tmp_path / "a", tmp_path / "b"
+    out.mkdir()
+    other.mkdir()
+    append_run(out / "runs.jsonl", rec("fp", "fp", 0, lr=0.5))          # other settings: stale
+    append_run(out / "runs.jsonl", rec("ptq", 8, 0))                    # made from that stale FP
+    append_run(out / "runs.jsonl", rec("fp", "fp", 1))                  # valid
+    append_run(other / "runs.jsonl", rec("ptq", 8, 1))                  # valid, to take over
+    runs, phases = plan(out, ["seeds"], ["fp", "ptq"], {8}, 2, reuse=[other / "runs.jsonl"])
+    assert sorted((r["method"], r["seed"]) for r in runs) == [("fp", 1), ("ptq", 1)]
+    assert [r for r in runs if r["method"] == "ptq"][0]["reused_from"] == str(other / "runs.jsonl")
+    assert [(t[2], t[4]) for t in phases[0]] == [("fp", 0)]
+    assert [(t[2], t[4]) for t in phases[1]] == [("ptq", 0)]
+    assert len(load_runs(out / "runs.stale.jsonl")) == 2
+    assert len(load_runs(out / "runs.jsonl")) == 2                       # the store was rewritten
