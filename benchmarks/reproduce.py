@@ -57,6 +57,7 @@ from _runs import (FROM_FP, METHODS, append_run, load_runs, method_bits, model_k
 from _thesis import TABLE_BITS, TABLE_METHODS, THESIS, thesis_mean
 
 DATASETS = ("seeds", "pendigits", "mnist")
+NAMES = {"seeds": "Seeds", "pendigits": "Pendigits", "mnist": "MNIST"}
 LABELS = {"fp": "FP", "ptq": "PTQ", "ste": "QNN-STE", "qnn-admm": "QNN-ADMM", "lq": "LQ", "dq": "DQ",
           "qat": "QAT"}
 CSV_COLUMNS = ("dataset", "method", "bits", "levels", "seed", "test_accuracy", "train_accuracy", "seconds",
@@ -113,7 +114,7 @@ def accuracy_table(summary: dict, dataset: str) -> list[str]:
         head.append(f"ours (backprop) {fp['test_accuracy_mean']:.2f} ± {fp['test_accuracy_std']:.2f}")
     if qfp:
         head.append(f"QNN-ADMM {qfp['test_accuracy_mean']:.2f} ± {qfp['test_accuracy_std']:.2f}")
-    lines = [f"### {dataset.capitalize()} ({'; '.join(head)})", "",
+    lines = [f"### {NAMES[dataset]} ({'; '.join(head)})", "",
              "| bits | " + " | ".join(LABELS[m] for m in TABLE_METHODS) + " |",
              "| --- |" + " --- |" * len(TABLE_METHODS)]
     for b in TABLE_BITS:
@@ -128,7 +129,7 @@ def accuracy_table(summary: dict, dataset: str) -> list[str]:
 def storage_table(summary: dict, dataset: str) -> list[str]:
     fp = summary.get(f"{dataset}/fp/fp")
     ref = None if fp is None else fp["model_bytes"]
-    lines = [f"Storage, {dataset}: levels per weight, bits per weight actually needed "
+    lines = [f"Storage, {NAMES[dataset]}: levels per weight, bits per weight actually needed "
              "(ceil log2 levels), model bytes as stored (packed codes + scales + float biases), "
              "the whole .npz file (`save(path, history=False)`: arrays, parameters and zip headers), "
              "compression of the "
@@ -235,7 +236,7 @@ def box_plots(summary: dict, datasets, folder: Path) -> list[str]:
                 ax.axhline(fp["test_accuracy_mean"], ls="--", lw=0.8, color="0.4", label="FP (ours)")
             ax.set_ylabel("test accuracy (%)")
             n = max(c["n_runs"] for _, c in cells)
-            ax.set_title(f"{d.capitalize()}, {b} bit{'s' if b > 1 else ''} ({n} seeds)")
+            ax.set_title(f"{NAMES[d]}, {b} bit{'s' if b > 1 else ''} ({n} seeds)")
             ax.legend(loc="lower left", fontsize=8)
             ax.grid(axis="y", alpha=0.3)
             fig.tight_layout()
