@@ -11,8 +11,7 @@ from __future__ import annotations
 from .presets import TOPOLOGIES
 
 __all__ = ["AUGMENT", "FP_STAGE", "METHOD_PRESETS", "BASELINE_METHODS", "augment_copies", "augmentation",
-           "baseline_params",
-           "supported_bits"]
+           "baseline_params", "supported_bits"]
 
 #: Methods implemented by :mod:`admmnet.baselines` and the bit widths each supports in the benchmark.
 BASELINE_METHODS = ("fp", "ptq", "ste", "dq", "qat", "lq")
@@ -81,10 +80,9 @@ def augment_copies(method: str, dataset: str) -> int:
 def augmentation(method: str, dataset: str) -> dict | None:
     """The training-data augmentation of ``method`` on ``dataset`` in full (copies and the
     distortion, :data:`admmnet.datasets.pendigits.DISTORTION`), or None; what a run records."""
-    from .datasets.pendigits import DISTORTION
+    from .datasets.pendigits import augmentation_record
 
-    k = augment_copies(method, dataset)
-    return {"copies": k, **DISTORTION} if k else None
+    return augmentation_record(augment_copies(method, dataset))
 
 
 def supported_bits(method: str) -> tuple:

@@ -18,8 +18,8 @@ import numpy as np
 from . import __version__
 from .datasets import DATASETS, DatasetError, load_dataset
 from .io import CheckpointError, write_json
-from .baseline_presets import augment_copies, baseline_params
-from .datasets.pendigits import DISTORTION
+from .baseline_presets import AUGMENT, augment_copies, baseline_params
+from .datasets.pendigits import augmentation_record
 from .model import QNNADMM, load
 from .presets import qnn_admm_params
 
@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of Seeds' stratified 80/20 split (Seeds has no official split; default 0)")
     t.add_argument("--augment", type=int, default=None, metavar="K",
                    help="pendigits: train on K distorted copies of the training rows as well (seed --seed); "
-                        "default: 9 for the backprop methods, 0 for qnn-admm (admmnet.baseline_presets.AUGMENT)")
+                        f"default: {AUGMENT.get('pendigits', 0)} for the backprop methods, 0 for qnn-admm "
+                        "(admmnet.baseline_presets.AUGMENT)")
     t.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"),
                    help="where QNN-ADMM runs: cpu (NumPy, Numba kernels when installed), gpu (CuPy), "
@@ -239,7 +240,7 @@ def cmd_train(args) -> int:
             "seconds_per_iteration": float(np.mean(it_seconds)) if it_seconds else None,
             "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
             "layer_sizes": list(model.layer_sizes_), "split": ds.split, "split_seed": args.split_seed,
-            "augment": augment, "augmentation": {"copies": augment, **DISTORTION} if augment else None,
+            "augment": augment, "augmentation": augmentation_record(augment),
             "stop": history.stop, "from": args.from_model,
             "params": model.get_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),

@@ -169,6 +169,46 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "params": model.get_params(), "admmnet": admmnet.__version__}
 
 
+def run_key(r: dict) -> tuple:
+    """``(dataset, method, bits, seed)`` of a stored run, bits as a string (JSON gives int or "fp")."""
+    return r["dataset"], r["method"], str(r["bits"]), r["seed"]
+
+
+def is_wanted(r: dict, datasets, methods, wanted, seeds: int) -> bool:
+    """Whether a stored run belongs to the selection (FP runs at any ``wanted`` bits)."""
+    return (r["dataset"] in datasets and r["method"] in methods and r["seed"] < seeds
+            and (r["method"] == "fp" or r["bits"] in wanted))
+
+
+def group_cells(runs: Iterable[dict]) -> list[tuple[tuple, list[dict]]]:
+    """The runs grouped by cell ``(dataset, method, bits-as-string)``, cells sorted."""
+    cells: dict = {}
+    for r in runs:
+        cells.setdefault(run_key(r)[:3], []).append(r)
+    return sorted(cells.items())
+
+
+def accuracy_stats(rs: list[dict]) -> dict:
+    """What every summary of a cell reports: runs, seeds, test accuracy mean and sample std
+    (percent; std 0 for one run), mean train accuracy, and the storage of its model."""
+    acc = np.array([r["test_accuracy"] for r in rs]) * 100
+    return {"n_runs": len(rs), "seeds": sorted(r["seed"] for r in rs),
+            "test_accuracy_mean": float(acc.mean()),
+            "test_accuracy_std": float(acc.std(ddof=1)) if len(rs) > 1 else 0.0,
+            "train_accuracy_mean": float(np.mean([r["train_accuracy"] for r in rs]) * 100),
+            "storage_bits_per_weight": rs[0]["storage_bits_per_weight"], "model_bytes": rs[0]["model_bytes"]}
+
+
+def cell_text(c: dict, *, bold: bool = False, mark: str = "") -> str:
+    """A table cell: "mean ± std (thesis mean)" (bold mean ± std on request), then ``mark``."""
+    text = f"{c['test_accuracy_mean']:.2f} ± {c['test_accuracy_std']:.2f}"
+    if bold:
+        text = f"**{text}**"
+    if c.get("thesis_mean") is not None:
+        text += f" ({c['thesis_mean']:.2f})"
+    return text + mark
+
+
 def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path] = ()):
     """What is left to do: ``(runs, phases)``, the valid runs of ``<out>/runs.jsonl`` and the
     tasks ``(out, dataset, method, bits, seed)`` in two phases (the FP networks first, since
@@ -191,22 +231,20 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
               f"moved to {out / 'runs.stale.jsonl'} and redone", file=sys.stderr)
         for r in stale:
             append_run(out / "runs.stale.jsonl", r)
-    have = {(r["dataset"], r["method"], str(r["bits"]), r["seed"]) for r in keep}
+    have = {run_key(r) for r in keep}
     n_reused = 0
     for other in reuse:
         for r in load_runs(Path(other)):
-            key = (r["dataset"], r["method"], str(r["bits"]), r["seed"])
-            if (key not in have and r["dataset"] in datasets and r["method"] in methods and r["seed"] < seeds
-                    and (r["method"] == "fp" or r["bits"] in wanted) and not is_stale(r)):
+            if run_key(r) not in have and is_wanted(r, datasets, methods, wanted, seeds) and not is_stale(r):
                 keep.append({**r, "reused_from": str(other)})
-                have.add(key)
+                have.add(run_key(r))
                 n_reused += 1
     if n_reused:
         print(f"{n_reused} run(s) taken over from {', '.join(map(str, reuse))}", file=sys.stderr)
     if stale or n_reused:
         text = "".join(json.dumps(r) + "\n" for r in keep).encode()
         atomic_write(runs_path, lambda fh: fh.write(text))
-    done = {(r["dataset"], r["method"], str(r["bits"]), r["seed"]) for r in keep}
+    done = {run_key(r) for r in keep}
     phases: list[list[tuple]] = [[], []]
     for d in datasets:
         for m in methods:

@@ -32,7 +32,8 @@ from admmnet.baseline_presets import BASELINE_METHODS
 from admmnet.cli import environment
 from admmnet.io import atomic_write, write_json
 
-from _runs import FROM_FP, plan, progress_printer, run_all, run_task
+from _runs import (FROM_FP, accuracy_stats, cell_text, group_cells, is_wanted, plan, progress_printer, run_all,
+                   run_task)
 from _thesis import thesis_mean
 
 # The issue's absolute targets (percent); relative ones ("within x points of FP") in RELATIVE.
@@ -46,29 +47,21 @@ RELATIVE = {("seeds", "ptq", 8): 0.3, ("pendigits", "ptq", 8): 0.3, ("mnist", "p
 
 
 def summarise(runs: list[dict]) -> dict:
-    cells: dict = {}
-    for r in runs:
-        cells.setdefault((r["dataset"], r["method"], str(r["bits"])), []).append(r)
-    fp_mean = {}
-    for (d, m, b), rs in cells.items():
-        if m == "fp":
-            fp_mean[d] = float(np.mean([r["test_accuracy"] for r in rs]) * 100)
+    cells = group_cells(runs)
+    fp_mean = {d: accuracy_stats(rs)["test_accuracy_mean"] for (d, m, _), rs in cells if m == "fp"}
     out = {}
-    for (d, m, b), rs in sorted(cells.items()):
-        acc = np.array([r["test_accuracy"] for r in rs]) * 100
+    for (d, m, b), rs in cells:
         bits = "fp" if b == "fp" else int(b)
         thesis = thesis_mean(d, m, bits)
         target = TARGETS.get((d, m, bits))
         if (d, m, bits) in RELATIVE and d in fp_mean:
             target = fp_mean[d] - RELATIVE[(d, m, bits)]
-        mean = float(acc.mean())
+        stats = accuracy_stats(rs)
+        mean = stats["test_accuracy_mean"]
         out[f"{d}/{m}/{b}"] = {
-            "dataset": d, "method": m, "bits": bits, "n_runs": len(rs), "seeds": sorted(r["seed"] for r in rs),
-            "test_accuracy_mean": mean, "test_accuracy_std": float(acc.std(ddof=1)) if len(rs) > 1 else 0.0,
-            "train_accuracy_mean": float(np.mean([r["train_accuracy"] for r in rs]) * 100),
+            "dataset": d, "method": m, "bits": bits, **stats,
             "seconds_mean": float(np.mean([r["seconds"] for r in rs])), "iterations": rs[0]["iterations"],
             "threads": rs[0].get("threads"),
-            "storage_bits_per_weight": rs[0]["storage_bits_per_weight"], "model_bytes": rs[0]["model_bytes"],
             "thesis_mean": thesis, "meets_thesis": None if thesis is None else bool(mean >= thesis),
             "target": target, "meets_target": None if target is None else bool(mean >= target),
         }
@@ -95,8 +88,7 @@ def markdown(summary: dict, datasets, methods) -> str:
                     cells.append("–")
                     continue
                 flag = "" if (c["meets_thesis"] is not False and c["meets_target"] is not False) else " !"
-                t = f" ({c['thesis_mean']:.2f})" if c["thesis_mean"] is not None else ""
-                cells.append(f"{c['test_accuracy_mean']:.2f} ± {c['test_accuracy_std']:.2f}{t}{flag}")
+                cells.append(cell_text(c, mark=flag))
             lines.append(f"| {b} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["Seconds per run (mean; the methods other than FP exclude the shared FP training), "
@@ -137,8 +129,7 @@ def main(argv=None) -> int:
     store = progress_printer(out / "runs.jsonl", runs, n_todo)
     for todo in phases:  # the FP models first: the other methods load them
         run_all(run_task, todo, args.jobs, store)
-    keep = [r for r in runs if r["dataset"] in args.datasets and r["method"] in methods and r["seed"] < args.seeds
-            and (r["method"] == "fp" or r["bits"] in wanted)]
+    keep = [r for r in runs if is_wanted(r, args.datasets, methods, wanted, args.seeds)]
     summary = summarise(keep)
     table = markdown(summary, args.datasets, methods)
     write_json(out / "summary.json", {"command": " ".join(["python"] + sys.argv), "environment": environment(),

@@ -33,7 +33,7 @@ import numpy as np
 from admmnet.cli import environment
 from admmnet.io import atomic_write, write_json
 
-from _runs import plan, progress_printer, run_all, run_task
+from _runs import accuracy_stats, cell_text, group_cells, is_wanted, plan, progress_printer, run_all, run_task
 from _thesis import thesis_mean
 
 # The full-precision ADMM target (no thesis number: the thesis has no FP QNN-ADMM run).
@@ -42,24 +42,17 @@ BITS = ("fp", 8, 4, 2, 1)
 
 
 def summarise(runs: list[dict]) -> dict:
-    cells = {}
-    for r in runs:
-        key = (r["dataset"], str(r["bits"]))
-        cells.setdefault(key, []).append(r)
     out = {}
-    for (dataset, bits), rs in sorted(cells.items()):
-        acc = np.array([r["test_accuracy"] for r in rs]) * 100
-        spi = np.array([r["seconds_per_iteration"] for r in rs])
+    for (dataset, _, bits), rs in group_cells(runs):
         b = "fp" if bits == "fp" else int(bits)
         thesis = FP_TARGET.get(dataset) if b == "fp" else thesis_mean(dataset, "qnn-admm", b)
+        stats = accuracy_stats(rs)
         out[f"{dataset}/{bits}"] = {
-            "dataset": dataset, "bits": b, "n_runs": len(rs), "seeds": sorted(r["seed"] for r in rs),
-            "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": float(acc.std(ddof=1)) if len(rs) > 1 else 0.0,
-            "train_accuracy_mean": float(np.mean([r["train_accuracy"] for r in rs]) * 100),
-            "seconds_per_iteration_mean": float(spi.mean()), "iterations": rs[0]["iterations"],
-            "threads": rs[0].get("threads"),
-            "storage_bits_per_weight": rs[0]["storage_bits_per_weight"], "model_bytes": rs[0]["model_bytes"],
-            "thesis_mean": thesis, "meets_thesis": None if thesis is None else bool(acc.mean() >= thesis),
+            "dataset": dataset, "bits": b, **stats,
+            "seconds_per_iteration_mean": float(np.mean([r["seconds_per_iteration"] for r in rs])),
+            "iterations": rs[0]["iterations"], "threads": rs[0].get("threads"),
+            "thesis_mean": thesis,
+            "meets_thesis": None if thesis is None else bool(stats["test_accuracy_mean"] >= thesis),
         }
     return out
 
@@ -76,8 +69,7 @@ def markdown(summary: dict, datasets, bits_list) -> str:
             if c is None:
                 cells.append("–")
                 continue
-            t = f" ({c['thesis_mean']:.2f})" if c["thesis_mean"] is not None else ""
-            cells.append(f"{c['test_accuracy_mean']:.2f} ± {c['test_accuracy_std']:.2f}{t}")
+            cells.append(cell_text(c))
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
     threads = sorted({c["threads"] for c in summary.values() if c.get("threads")})
     lines += ["", "Seconds per iteration (mean over seeds) and iterations per run"
@@ -113,8 +105,7 @@ def main(argv=None) -> int:
     print(f"{len(runs)} runs stored in {out / 'runs.jsonl'}; {len(todo)} to do", file=sys.stderr)
     t_all = time.perf_counter()
     run_all(run_task, todo, args.jobs, progress_printer(out / "runs.jsonl", runs, len(todo)))
-    summary = summarise([r for r in runs if r["dataset"] in args.datasets
-                         and (r["bits"] in bits_list) and r["seed"] < args.seeds])
+    summary = summarise([r for r in runs if is_wanted(r, args.datasets, ["qnn-admm"], bits_list, args.seeds)])
     table = markdown(summary, args.datasets, bits_list)
     write_json(out / "summary.json", {"command": " ".join(["python"] + sys.argv),
                                       "environment": environment(), "cells": summary,

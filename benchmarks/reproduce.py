@@ -52,8 +52,8 @@ import numpy as np
 from admmnet.baseline_presets import augmentation
 from admmnet.cli import environment
 from admmnet.io import atomic_write, write_json
-from _runs import (FROM_FP, METHODS, append_run, load_runs, method_bits, model_kwargs, plan,
-                   progress_printer, run_all, run_task)
+from _runs import (FROM_FP, METHODS, accuracy_stats, append_run, cell_text, group_cells, is_wanted, load_runs,
+                   method_bits, model_kwargs, plan, progress_printer, run_all, run_task)
 from _thesis import TABLE_BITS, TABLE_METHODS, THESIS, thesis_mean
 
 DATASETS = ("seeds", "pendigits", "mnist")
@@ -68,43 +68,24 @@ CSV_COLUMNS = ("dataset", "method", "bits", "levels", "seed", "test_accuracy", "
 # -- summaries -------------------------------------------------------------------------
 def summarise(runs: list[dict]) -> dict:
     """Per (dataset, method, bits): mean/std of test accuracy (percent), storage, thesis figures."""
-    cells: dict = {}
-    for r in runs:
-        cells.setdefault((r["dataset"], r["method"], str(r["bits"])), []).append(r)
     out = {}
-    for (d, m, b), rs in sorted(cells.items()):
-        acc = np.array([r["test_accuracy"] for r in rs]) * 100
+    for (d, m, b), rs in group_cells(runs):
         bits = "fp" if b == "fp" else int(b)
         thesis = THESIS.get(d, {}).get(m, {}).get(bits)
-        std = float(acc.std(ddof=1)) if len(rs) > 1 else 0.0
-        cell = {"dataset": d, "method": m, "bits": bits, "n_runs": len(rs), "seeds": sorted(r["seed"] for r in rs),
-                "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": std,
-                "test_accuracy_runs": [float(a) for a in acc],
-                "train_accuracy_mean": float(np.mean([r["train_accuracy"] for r in rs]) * 100),
+        cell = {"dataset": d, "method": m, "bits": bits, **accuracy_stats(rs),
+                "test_accuracy_runs": [r["test_accuracy"] * 100 for r in rs],
                 "seconds_mean": float(np.mean([r["seconds"] for r in rs])),
                 "seconds_total": float(np.sum([r["seconds"] for r in rs])),
-                "levels": rs[0]["levels"], "n_levels": rs[0]["n_levels"],
-                "storage_bits_per_weight": rs[0]["storage_bits_per_weight"], "n_weights": rs[0]["n_weights"],
-                "model_bytes": rs[0]["model_bytes"], "file_bytes_mean": float(np.mean([r["file_bytes"] for r in rs])),
+                "levels": rs[0]["levels"], "n_levels": rs[0]["n_levels"], "n_weights": rs[0]["n_weights"],
+                "file_bytes_mean": float(np.mean([r["file_bytes"] for r in rs])),
                 "thesis_mean": None if thesis is None else thesis[0],
                 "thesis_std": None if thesis is None else thesis[1]}
         if thesis is not None:
             margin = cell["test_accuracy_mean"] - thesis[0]
             cell.update(margin=margin, meets_thesis=bool(margin >= 0),
-                        beats_by_more_than_one_std=bool(margin > max(std, thesis[1])))
+                        beats_by_more_than_one_std=bool(margin > max(cell["test_accuracy_std"], thesis[1])))
         out[f"{d}/{m}/{b}"] = cell
     return out
-
-
-def _cell_text(c: dict, bold: bool) -> str:
-    s = f"{c['test_accuracy_mean']:.2f} ± {c['test_accuracy_std']:.2f}"
-    if bold:
-        s = f"**{s}**"
-    if c["thesis_mean"] is not None:
-        s += f" ({c['thesis_mean']:.2f})"
-    if c.get("meets_thesis") is False:
-        s += " ↓"
-    return s
 
 
 def accuracy_table(summary: dict, dataset: str) -> list[str]:
@@ -121,7 +102,9 @@ def accuracy_table(summary: dict, dataset: str) -> list[str]:
         row = {m: summary.get(f"{dataset}/{m}/{b}") for m in TABLE_METHODS}
         means = [c["test_accuracy_mean"] for c in row.values() if c]
         best = max(means) if means else None
-        cells = ["–" if c is None else _cell_text(c, c["test_accuracy_mean"] == best) for c in row.values()]
+        cells = ["–" if c is None else
+                 cell_text(c, bold=c["test_accuracy_mean"] == best, mark=" ↓" if c.get("meets_thesis") is False else "")
+                 for c in row.values()]
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -290,9 +273,6 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     store = progress_printer(out / "runs.jsonl", runs, n_todo)
 
-    def selected(d, m, b):
-        return d in args.datasets and m in methods and (b in wanted or m == "fp")
-
     interrupted = False
     try:
         for todo in phases:
@@ -307,7 +287,7 @@ def main(argv=None) -> int:
             append_run(log_path, {"command": " ".join(["python"] + sys.argv), "runs": store.count[0],
                                   "wall_seconds": time.perf_counter() - t_start, "jobs": args.jobs,
                                   "interrupted": interrupted, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    keep = [r for r in runs if selected(r["dataset"], r["method"], r["bits"]) and r["seed"] < args.seeds]
+    keep = [r for r in runs if is_wanted(r, args.datasets, methods, wanted, args.seeds)]
     summary = summarise(keep)
     verdict = verdicts(summary, args.datasets)
     seconds = {"runs": float(sum(r["seconds"] for r in keep)),

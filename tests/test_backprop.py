@@ -3,7 +3,7 @@ equations, the training loop's seeding and early stopping, array-API cleanliness
 import numpy as np
 import pytest
 
-from admmnet.backprop import (SGD, Adam, Objective, activation_grad, backward, evaluate, forward, init_params,
+from admmnet.backprop import (SGD, Adam, activation_grad, backward, evaluate, forward, init_params,
                               lr_at, make_optimizer, softmax, softmax_cross_entropy, train)
 
 import array_api_compat.numpy as xp

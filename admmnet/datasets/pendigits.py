@@ -13,7 +13,7 @@ from ._fetch import CorruptFileError, fetch_file, read_text_file
 from ._preprocess import Dataset, check_dtype
 from ._preprocess import standardize as _standardize
 
-__all__ = ["DISTORTION", "augment_pendigits", "load_pendigits", "read_pendigits"]
+__all__ = ["DISTORTION", "augment_pendigits", "augmentation_record", "load_pendigits", "read_pendigits"]
 
 N_FEATURES = 16
 N_CLASSES = 10
@@ -106,11 +106,18 @@ def augment_pendigits(
     sh = rng.uniform(-shear, shear, P.shape[0])
     c, s = np.cos(t), np.sin(t)
     A = np.stack([np.stack([c, -s + sh], -1), np.stack([s, c], -1)], 1)  # (copies*n, 2, 2)
-    Q = np.einsum("kij,kpj->kpi", A, P) + rng.normal(0.0, noise, P.shape) if noise > 0 \
-        else np.einsum("kij,kpj->kpi", A, P)
+    Q = np.einsum("kij,kpj->kpi", A, P)
+    if noise > 0:
+        Q += rng.normal(0.0, noise, P.shape)
     lo, hi = Q.min(axis=1, keepdims=True), Q.max(axis=1, keepdims=True)
     Q = 100.0 * (Q - lo) / np.maximum(hi - lo, 1e-9)                      # each axis spans 0..100
     return Q.reshape(-1, N_FEATURES)
+
+
+def augmentation_record(copies: int) -> dict | None:
+    """What ``load_pendigits(augment=copies)`` does to the training rows, for run records:
+    the copies and the distortion (:data:`DISTORTION`), or None without augmentation."""
+    return {"copies": copies, **DISTORTION} if copies else None
 
 
 def load_pendigits(
