@@ -129,6 +129,19 @@ def test_softmax_xent_matches_reference(kern, dt, case):
 
 @pytest.mark.parametrize("kern", FAST)
 @pytest.mark.parametrize("dt", DTYPES)
+def test_softmax_xent_many_classes_sums_logs_in_chunks(kern, dt):
+    # 3000 tied classes: every softmax denominator is 3000, so a block's product of
+    # denominators (3000^256 ~ 1e890) must be split before it overflows float64
+    z = np.zeros((3000, 700), dtype=dt)
+    y = np.eye(3000, dtype=dt)[np.arange(700) % 3000].T.copy()
+    v, _ = kern.softmax_xent(z, y)
+    assert np.isfinite(float(v))
+    np.testing.assert_allclose(float(v), 700 * np.log(3000.0), rtol=64 * eps(dt))
+    np.testing.assert_allclose(float(v), float(reference.softmax_xent(z, y)[0]), rtol=64 * eps(dt))
+
+
+@pytest.mark.parametrize("kern", FAST)
+@pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("c", [0.0, 0.37])
 def test_fista_step_matches_reference(kern, dt, c):
     z, y = _logits(dt, m=1500)
