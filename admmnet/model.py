@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ._alloc import reuse_large_blocks
 from . import io as _io
 from ._validation import check_labels, check_layer_sizes, check_X
 from .admm import solver as S
@@ -372,35 +371,33 @@ class QNNADMM(NetworkModel):
         self._level_set = level_set
 
         t_start = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
-        # freed n_l x m temporaries are reused, not unmapped and faulted in again (admmnet._alloc)
-        with reuse_large_blocks():
-            try:
-                while state.k < self.max_iter:
-                    t0 = time.perf_counter()
-                    stats = S.admm_iteration(state, Y, activation, level_set, params, kern)
-                    dt = time.perf_counter() - t0
-                    self._set_network(state, activation)
-                    rec = S.evaluate_objective(state, Y, activation, kern)
-                    rec = {"iteration": state.k, **rec,
-                           "train_accuracy": float(np.mean(self._predict_encoded(X) == y_enc)),
-                           "val_accuracy": (float(np.mean(self._predict_encoded(X_val) == yv_enc))
-                                            if X_val is not None else None),
-                           "seconds": dt, "elapsed": time.perf_counter() - t_start,
-                           "beta": state.beta, "gamma": state.gamma, "mu": state.mu,
-                           **vars(stats)}
-                    history.append(rec)
-                    if self.verbose:
-                        _print_progress(rec, self.max_iter)
-                    if callback is not None:
-                        callback(self, rec)
-                    if checkpoint is not None and (state.k % checkpoint_every == 0 or state.k == self.max_iter):
-                        self._save_checkpoint(checkpoint, state, history, fingerprint)
-            except KeyboardInterrupt:
-                history.stop = "interrupted"
-                if checkpoint is not None:
+        try:
+            while state.k < self.max_iter:
+                t0 = time.perf_counter()
+                stats = S.admm_iteration(state, Y, activation, level_set, params, kern)
+                dt = time.perf_counter() - t0
+                self._set_network(state, activation)
+                rec = S.evaluate_objective(state, Y, activation, kern)
+                rec = {"iteration": state.k, **rec,
+                       "train_accuracy": float(np.mean(self._predict_encoded(X) == y_enc)),
+                       "val_accuracy": (float(np.mean(self._predict_encoded(X_val) == yv_enc))
+                                        if X_val is not None else None),
+                       "seconds": dt, "elapsed": time.perf_counter() - t_start,
+                       "beta": state.beta, "gamma": state.gamma, "mu": state.mu,
+                       **vars(stats)}
+                history.append(rec)
+                if self.verbose:
+                    _print_progress(rec, self.max_iter)
+                if callback is not None:
+                    callback(self, rec)
+                if checkpoint is not None and (state.k % checkpoint_every == 0 or state.k == self.max_iter):
                     self._save_checkpoint(checkpoint, state, history, fingerprint)
-                print(f"\ninterrupted after {state.k} finished iteration(s)"
-                      + (f"; state saved to {checkpoint}" if checkpoint else ""), file=sys.stderr)
+        except KeyboardInterrupt:
+            history.stop = "interrupted"
+            if checkpoint is not None:
+                self._save_checkpoint(checkpoint, state, history, fingerprint)
+            print(f"\ninterrupted after {state.k} finished iteration(s)"
+                  + (f"; state saved to {checkpoint}" if checkpoint else ""), file=sys.stderr)
         if params.refit_output and history.stop != "interrupted" and state.k > 0:
             S.refit_output(state, Y, activation, level_set, params, kern)
         self._set_network(state, activation)

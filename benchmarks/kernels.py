@@ -24,9 +24,7 @@ Usage::
     python benchmarks/kernels.py --quick              # < 1 min on 2 cores: 10k samples, fp, one size
     python benchmarks/kernels.py --memory --json benchmarks/results/kernels/kernels.json
 
-``ADMMNET_MALLOC_REUSE=1`` times the iterations and the memory run with freed large
-blocks reused (:mod:`admmnet._alloc`: faster, more peak memory); ``malloc_reuse`` in
-the JSON says which. Writes JSON (``--json``, default ``benchmarks/results/kernels/kernels[-quick].json``)
+Writes JSON (``--json``, default ``benchmarks/results/kernels/kernels[-quick].json``)
 and prints tables. The load average before and after is recorded: timings on a
 shared machine are inflated; the ratios of one run are what to compare.
 """
@@ -42,8 +40,6 @@ from pathlib import Path
 
 import numpy as np
 
-from admmnet import _alloc
-from admmnet._alloc import reuse_large_blocks
 from admmnet.admm import solver as S
 from admmnet.admm.activations import get_activation
 from admmnet.cli import environment
@@ -190,7 +186,7 @@ def bench_iterations(A0, Y, sizes, config: str, backends, n_timed: int, n_warm: 
             _sync(r["sync"])
     for _ in range(n_timed):  # interleaved: a background load slows every path alike
         for be, r in runs.items():
-            with gemm.count_gemms() as c, reuse_large_blocks():   # as QNNADMM.fit runs its iterations
+            with gemm.count_gemms() as c:
                 t0 = time.perf_counter()
                 S.admm_iteration(r["state"], r["Y"], act, r["ls"], r["params"], r["kern"])
                 _sync(r["sync"])
@@ -340,7 +336,6 @@ def main(argv=None) -> int:
         "load_average_before": load0, "load_average_after": os.getloadavg(),
         "threads": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                                     "NUMBA_NUM_THREADS")},
-        "malloc_reuse": _alloc.available(),          # ADMMNET_MALLOC_REUSE=1 (admmnet._alloc)
         "seconds": time.perf_counter() - t_start,
         "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
         "environment": environment(),
