@@ -202,7 +202,8 @@ def _grid_init(xp, An, level_set, alpha0n):
     R, C = An.shape
     K = level_set.qmax
     dt = An.dtype
-    A = xp.sort(An, axis=1)
+    A = xp.sort(An, axis=1, stable=False)       # values only: ties are indistinguishable, and the
+                                                # stable default (NumPy: merge sort) is ~10x slower
     T = xp.flip(xp.cumulative_sum(xp.flip(A, axis=1), axis=1, include_initial=True), axis=1)
     Aoff = xp.reshape(A + 4.0 * xp.reshape(xp.arange(R, dtype=dt), (R, 1)), (-1,))
     M = max(_GRID_MIN, min(_GRID_SIZE, _GRID_QUERY_BUDGET // (R * K)))
