@@ -227,12 +227,6 @@ class ProductCache:
             self._slots.pop(slot, None)
             self._store(slot, inputs, value)
 
-    def prune(self) -> None:
-        """Drop the slots whose inputs no longer exist (their values can never be hit)."""
-        dead = [k for k, (refs, _, _) in self._slots.items() if any(r[0] == "w" and r[1]() is None for r in refs)]
-        for k in dead:
-            del self._slots[k]
-
     # a copied or pickled state starts with an empty cache (weak references cannot be copied)
     def __deepcopy__(self, memo):
         new = ProductCache()
@@ -253,9 +247,6 @@ class ProductCache:
         """Drop every slot whose name (first element) is one of ``kinds``."""
         for k in [k for k in self._slots if k[0] in kinds]:
             del self._slots[k]
-
-    def clear(self) -> None:
-        self._slots.clear()
 
 
 @dataclass
@@ -546,7 +537,6 @@ def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: Level
     L = state.n_layers
     stats = IterationStats()
     state.memo.enabled = params.reuse_products
-    state.memo.prune()
     if params.momentum:
         extrapolate(state, params.momentum, level_set, params, kern)
     if params.forward_reset and state.k > 0 and state.k % params.forward_reset == 0:
