@@ -89,16 +89,16 @@ def _timeout_of(lib) -> int | None:
     return int(fn())
 
 
-def shorten_openblas_spin(timeout: int = SPIN_TIMEOUT) -> dict:
-    """Set OpenBLAS's idle spin to ``2**timeout`` cycles (see the module docstring); returns
-    :func:`openblas_spin_status`. A no-op when ``OPENBLAS_THREAD_TIMEOUT`` or
-    ``ADMMNET_KEEP_BLAS_SPIN`` is set in the environment."""
+def shorten_openblas_spin(timeout: int = SPIN_TIMEOUT) -> None:
+    """Set OpenBLAS's idle spin to ``2**timeout`` cycles (see the module docstring); what was
+    done is what :func:`openblas_spin_status` reports. A no-op when ``OPENBLAS_THREAD_TIMEOUT``
+    or ``ADMMNET_KEEP_BLAS_SPIN`` is set in the environment."""
     if os.environ.get(_OPT_OUT, "").strip() not in ("", "0"):
         _STATUS.update(source=f"left alone ({_OPT_OUT} is set)", timeout=None)
-        return openblas_spin_status()
+        return
     if _ENV in os.environ:
         _STATUS.update(source=f"user ({_ENV}={os.environ[_ENV]})", timeout=os.environ[_ENV])
-        return openblas_spin_status()
+        return
     os.environ[_ENV] = str(int(timeout))
     _STATUS.update(source="admmnet", timeout=str(int(timeout)))
     for path in loaded_openblas():
@@ -111,7 +111,6 @@ def shorten_openblas_spin(timeout: int = SPIN_TIMEOUT) -> dict:
         shutdown.restype = ctypes.c_int
         read_env()
         shutdown()
-    return openblas_spin_status()
 
 
 def openblas_spin_status() -> dict:

@@ -14,11 +14,16 @@ pytestmark = pytest.mark.skipif(not loaded_openblas(), reason="no OpenBLAS loade
 _REPORT = "import json, admmnet._blas_spin as b; print(json.dumps(b.openblas_spin_status()))"
 
 
-def _status(code: str, **env) -> dict:
+def _run(code: str, **env) -> list[str]:
+    """stdout lines of ``code`` in a fresh interpreter, without the user's spin settings plus ``env``."""
     e = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "ADMMNET_KEEP_BLAS_SPIN")}
     e.update(env)
     out = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return out.stdout.strip().splitlines()
+
+
+def _status(code: str, **env) -> dict:
+    return json.loads(_run(code, **env)[-1])
 
 
 def _timeouts(status):
@@ -43,9 +48,7 @@ def test_libraries_loaded_before_admmnet_are_reconfigured():
 def test_products_are_unchanged_after_the_threads_restart():
     code = ("import numpy as np; r = np.random.default_rng(0); a = r.random((400, 300)); b = r.random((300, 500)); "
             "c0 = a @ b; import admmnet; c1 = a @ b; print(float(abs(c1 - c0).max())); " + _REPORT)
-    e = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
-    out = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, check=True)
-    assert float(out.stdout.splitlines()[0]) == 0.0
+    assert float(_run(code)[0]) == 0.0
 
 
 @pytest.mark.parametrize("env, expect", [({"OPENBLAS_THREAD_TIMEOUT": "28"}, 28),

@@ -231,7 +231,7 @@ def z_update_piecewise(p, a, beta: float, gamma: float, pieces):
 
 # --------------------------------------------------------------------------- softmax / cross-entropy
 @njit(cache=True, error_model="numpy")
-def _softmax_block(z, y, g, j0, j1, e, mx, s, acc, ib, fb, floor, K, with_y, clamp):
+def _softmax_block(z, y, g, j0, j1, e, mx, s, acc, ib, fb, floor, K, with_y):
     """Columns j0:j1 of z (C order; every row read through a contiguous 1-D slice):
     g <- softmax (minus y); returns the block's cross-entropy (with_y). The rest is scratch."""
     n = z.shape[0]
@@ -290,7 +290,7 @@ def _log_sum(s, w):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _softmax_xent(z, y, floor, K, g, partial, with_y, clamp, IB, FB):
+def _softmax_xent(z, y, floor, K, g, partial, with_y, IB, FB):
     n, m = z.shape
     nb = (m + _COLS - 1) // _COLS
     for blk in prange(nb):
@@ -301,8 +301,12 @@ def _softmax_xent(z, y, floor, K, g, partial, with_y, clamp, IB, FB):
         mx = np.empty(w, z.dtype)
         s = np.empty(w, z.dtype)
         acc = np.empty(w, np.float64)
-        partial[blk] = _softmax_block(z, y, g, j0, j1, e, mx, s, acc, IB[blk], FB[blk], floor, K,
-                                      with_y, clamp)
+        partial[blk] = _softmax_block(z, y, g, j0, j1, e, mx, s, acc, IB[blk], FB[blk], floor, K, with_y)
+
+
+def _columns_ok(z, *others) -> bool:
+    """The column-wise (softmax) kernels cover non-empty 2-D arrays that :func:`_ok` accepts."""
+    return _ok(z, *others) and z.ndim == 2 and z.shape[0] > 0 and z.shape[1] > 0
 
 
 def _scratch(z, itype):
@@ -318,7 +322,7 @@ def _floor(dtype) -> float:
 
 def softmax_xent(z, y):
     """Numba version of :func:`admmnet.kernels.reference.softmax_xent`: ``(value, S(z) - y)``."""
-    if not _ok(z, y) or z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
+    if not _columns_ok(z, y):
         return reference.softmax_xent(z, y)
     z = np.ascontiguousarray(z)
     y = np.ascontiguousarray(y)
@@ -327,13 +331,13 @@ def softmax_xent(z, y):
     K, itype, t = _exp_consts(z.dtype)
     IB, FB = _scratch(z, itype)
     _threads(z.size)
-    _softmax_xent(z, y, t(_floor(z.dtype)), K, g, partial, True, True, IB, FB)
+    _softmax_xent(z, y, t(_floor(z.dtype)), K, g, partial, True, IB, FB)
     return np.asarray(partial.sum(), dtype=z.dtype), g
 
 
 def softmax(z):
     """Numba version of :func:`admmnet.kernels.reference.softmax` (column-wise)."""
-    if not _ok(z) or z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
+    if not _columns_ok(z):
         return reference.softmax(z)
     z = np.ascontiguousarray(z)
     g = np.empty_like(z)
@@ -341,7 +345,7 @@ def softmax(z):
     K, itype, t = _exp_consts(z.dtype)
     IB, FB = _scratch(z, itype)
     _threads(z.size)
-    _softmax_xent(z, z, t(-np.inf), K, g, partial, False, False, IB, FB)
+    _softmax_xent(z, z, t(-np.inf), K, g, partial, False, IB, FB)
     return g
 
 
@@ -415,7 +419,7 @@ def _fista_step(z, z_old, c, bq, y, eta, inv_denom, floor, K, out, partial, IB, 
 
 def fista_step(z, z_old, c: float, bq, y, eta: float, beta: float):
     """Numba version of :func:`admmnet.kernels.reference.fista_step` (one fused pass)."""
-    if not _ok(z, z_old, bq, y) or z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
+    if not _columns_ok(z, z_old, bq, y):
         return reference.fista_step(z, z_old, c, bq, y, eta, beta)
     z, z_old, bq, y = (np.ascontiguousarray(v) for v in (z, z_old, bq, y))
     K, itype, t = _exp_consts(z.dtype)
