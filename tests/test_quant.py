@@ -196,6 +196,21 @@ def test_projection_brute_force_longer_vectors_and_more_levels():
         _check_optimality(W, res, ls, "layer")
 
 
+def test_exact_init_with_tied_magnitudes():
+    """Many equal |w| (the exact search sorts thresholds without a stable order): still the
+    global optimum, and the same answer for any order of the tied entries."""
+    for seed, (kind, bits) in enumerate([("thesis", 2), ("thesis", 3), ("signed", 3), ("thesis", 1)]):
+        ls = make_level_set(kind, bits)
+        rng = np.random.default_rng(200 + seed)
+        W = rng.choice([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0], size=(1, 24))
+        res = project(W, ls, init="exact")
+        assert res.loss <= _brute_force_loss(W[0], ls) * (1 + 1e-9) + 1e-12, (kind, bits)
+        _check_optimality(W, res, ls, "layer")
+        perm = rng.permutation(W.shape[1])
+        again = project(W[:, perm], ls, init="exact")
+        assert again.loss == pytest.approx(res.loss, rel=1e-12, abs=1e-15)
+
+
 def test_plain_alternation_can_stall_but_project_does_not():
     """Why the global initialisation matters: on uniform weights Algorithm 4 started at
     max|W|/qmax stays there; project finds the optimum (alpha ~ 1/15.5 of the range)."""
