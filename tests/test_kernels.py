@@ -218,6 +218,68 @@ def test_axpby_matches_reference(kern, dt):
         assert_close(kern.axpby(1.0, v, 0.5, v[::-1].copy()), reference.axpby(1.0, v, 0.5, v[::-1].copy()), dt, ulps=1)
 
 
+@pytest.mark.parametrize("kern", FAST)
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_activate_matches_reference(kern, dt, act):
+    """h(z) bit for bit: random (big enough to run in parallel) and edge values (NaN stays NaN)."""
+    a = ACTIVATIONS[act]
+    rng = np.random.default_rng(1)
+    z = (2 * rng.standard_normal((64, 3001))).astype(dt)
+    got = kern.activate(z, a)
+    np.testing.assert_array_equal(got, reference.activate(z, a))
+    assert got.dtype == z.dtype and got.shape == z.shape and (act == "identity" or got is not z)
+    v = edge_values(dt)
+    np.testing.assert_array_equal(kern.activate(v, a), reference.activate(v, a))
+    np.testing.assert_array_equal(kern.activate(z[:, ::3], a), reference.activate(z[:, ::3], a))  # strided
+    np.testing.assert_array_equal(z, (2 * np.random.default_rng(1).standard_normal((64, 3001))).astype(dt))
+
+
+@pytest.mark.parametrize("kern", FAST)
+@pytest.mark.parametrize("dt", DTYPES)
+def test_add_bias_matches_reference_in_place(kern, dt):
+    rng = np.random.default_rng(2)
+    p = rng.standard_normal((37, 5001)).astype(dt)
+    b = rng.standard_normal((37, 1)).astype(dt)
+    want = p + b
+    q = p.copy()
+    got = kern.add_bias(q, b)
+    assert got is q                                              # written into the product
+    np.testing.assert_array_equal(got, want)
+    v = edge_values(dt).reshape(1, -1)
+    with np.errstate(all="ignore"):
+        e = np.repeat(v, 3, axis=0)
+        be = np.asarray([[0.0], [np.inf], [-1e30]], dtype=dt)
+        np.testing.assert_array_equal(kern.add_bias(e.copy(), be), e + be)
+    # shapes or layouts it does not handle go to the reference (same result)
+    f = np.asfortranarray(p)
+    np.testing.assert_array_equal(kern.add_bias(f.copy(order="F"), b), want)
+    np.testing.assert_array_equal(kern.add_bias(p.copy(), b.reshape(1, -1)[:, :1]), p + b[0, 0])
+
+
+@pytest.mark.parametrize("kern", FAST)
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("shape", [(200, 60001), (10, 5000), (3, 1), (1, 0)])
+def test_row_sums_matches_reference(kern, dt, shape):
+    """x 1 against an exact sum (math.fsum) and the reference: the kernel accumulates in
+    float64, so float32 rows are exact up to the final rounding."""
+    import math
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) + 0.5).astype(dt)
+    got = kern.row_sums(x)
+    assert got.shape == (shape[0], 1) and got.dtype == x.dtype
+    exact = np.asarray([[math.fsum(r)] for r in x.astype(np.float64)])
+    scale = np.abs(x).astype(np.float64).sum(axis=1, keepdims=True) + 1e-300
+    tol = 2 * eps(dt) if dt == np.float32 else 1e-12
+    assert np.all(np.abs(got - exact) / scale <= tol)
+    np.testing.assert_allclose(got, reference.row_sums(x), rtol=0, atol=float(np.max(scale)) * max(tol, 1e-6))
+    v = edge_values(dt)
+    with np.errstate(all="ignore"):
+        e = np.stack([v, np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)])
+        np.testing.assert_array_equal(np.isnan(kern.row_sums(e)), np.isnan(reference.row_sums(e)))
+
+
 # --------------------------------------------------------------------------- projection
 @pytest.mark.parametrize("kern", FAST)
 @pytest.mark.parametrize("dt", DTYPES)
@@ -478,6 +540,11 @@ def test_cupy_kernels_match_reference(dt):
                                float(reference.sq_norm_axpy(p, a, 0.3)), rtol=1e-5)
     np.testing.assert_allclose(table.axpby(0.3, cp.asarray(p), 2.0, cp.asarray(a)).get(),
                                reference.axpby(0.3, p, 2.0, a), rtol=4 * eps(dt))
+    for act in sorted(ACTIVATIONS):
+        np.testing.assert_array_equal(table.activate(cp.asarray(p), ACTIVATIONS[act]).get(),
+                                      reference.activate(p, ACTIVATIONS[act]))
+    np.testing.assert_array_equal(table.add_bias(cp.asarray(p), cp.asarray(a[:, :1])).get(), p + a[:, :1])
+    np.testing.assert_allclose(table.row_sums(cp.asarray(p)).get(), reference.row_sums(p), rtol=1e-4, atol=1e-3)
     Wn = p / np.abs(p).max(axis=1, keepdims=True)
     alpha = np.full((37, 1), 0.3, dtype=dt)
     Q0, a0, l0, _ = reference.proj_step(Wn, alpha, None, 3, True)

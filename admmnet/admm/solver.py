@@ -377,18 +377,18 @@ class IterationStats:
             self.backtrack_caps += info.stop == "max_iter"
 
 
-def _affine(W, a, b):
+def _affine(W, a, b, kern: Kernels):
     p = gemm.mm(W, a)
     if b is not None:
-        p += b          # in place: p is a fresh product, and a new array would cost a pass and page faults
+        p = kern.add_bias(p, b)     # in place: p is a fresh product
     return p
 
 
-def _pre(state: ADMMState, l: int):
+def _pre(state: ADMMState, l: int, kern: Kernels):
     """p_l = W_l a_{l-1} + b_l (0-based l), reused while W_l, a_{l-1}, b_l are unchanged."""
     W, a = state.W[l], state.a[l]
     b = state.b[l] if state.b is not None else None
-    return state.memo.get(("p", l), (W, a, b), lambda: _affine(W, a, b))
+    return state.memo.get(("p", l), (W, a, b), lambda: _affine(W, a, b, kern))
 
 
 def _target(state: ADMMState, l: int):
@@ -406,11 +406,10 @@ def _update_W(state, l, params, kern, stats):
     a = state.a[l]
     memo = state.memo
     if params.w_solver == "exact":
-        xp = get_namespace(a)
         if l == 0 and state.gram0 is not None:
             gram = state.gram0
         else:
-            gram = memo.get(("gram", l), (a,), lambda: (gemm.gram(a), xp.sum(a, axis=1, keepdims=True)))
+            gram = memo.get(("gram", l), (a,), lambda: (gemm.gram(a), kern.row_sums(a)))
         taT = memo.get(("taT", l), (t, a), lambda: gemm.mm(t, a.T)) if memo.enabled else None
         beta, mu, ridge = state.beta_l(l), state.mu * state.scale(l), params.ridge * state.scale(l)
         factor = None
@@ -419,10 +418,10 @@ def _update_W(state, l, params, kern, stats):
             factor = memo.get(("W_factor", l), (gram, float(beta), float(mu + ridge), bias),
                               lambda: kern.spd_factor(U.W_exact_system(gram, m, beta, mu + ridge, bias)))
         W, b = U.update_W_exact(t, a, beta, G=G, mu=mu, ridge=ridge, bias=bias, gram=gram, taT=taT,
-                                solve=kern.spd_solve, factor=factor)
+                                solve=kern.spd_solve, factor=factor, row_sums=kern.row_sums)
     else:
         start = max(state.nu[l] / params.kappa, 1e-12)
-        pre = _pre(state, l) if memo.enabled else None
+        pre = _pre(state, l, kern) if memo.enabled else None
         W, b, info, p_new = U.update_W_backtracking(
             state.W[l], state.b[l] if bias else None, t, a, state.beta_l(l), start,
             G=G, mu=state.mu * state.scale(l), ridge=params.ridge * state.scale(l), kappa=params.kappa,
@@ -451,10 +450,10 @@ def _WTt(W, t, b):
     return v
 
 
-def _h(state, l, activation):
+def _h(state, l, activation, kern: Kernels):
     """h(z_l) (0-based l), reused while z_l is unchanged (the forward reset computes it as a_{l+1})."""
     z = state.z[l]
-    return state.memo.get(("hz", l), (z,), lambda: activation(z))
+    return state.memo.get(("hz", l), (z,), lambda: kern.activate(z, activation))
 
 
 def _update_a(state, l, activation, params, kern, stats, last: bool = False):
@@ -465,7 +464,7 @@ def _update_a(state, l, activation, params, kern, stats, last: bool = False):
     hz = state.memo.peek(("hz", l - 1), (z,))      # the forward reset's a_l = h(z_{l-1})
     fresh = hz is None
     if fresh:                                      # used once: not cached, and free to overwrite
-        hz = activation(z)
+        hz = kern.activate(z, activation)
     t = _target(state, nxt)
     bn = state.b[nxt] if state.b is not None else None
     Wn = state.W[nxt]
@@ -488,7 +487,7 @@ def _update_a(state, l, activation, params, kern, stats, last: bool = False):
                                          scratch=scratch)
     else:
         start = max(state.theta[l] / params.tau, 1e-12)
-        pre = _pre(state, nxt) if memo.enabled else None
+        pre = _pre(state, nxt, kern) if memo.enabled else None
         state.a[l], info = U.update_a_backtracking(state.a[l], Wn, bn, t, hz, beta, gamma, start,
                                                    tau=params.tau, max_iter=params.max_backtrack,
                                                    pre=pre, sq=kern.sq_norm_axpy)
@@ -497,7 +496,7 @@ def _update_a(state, l, activation, params, kern, stats, last: bool = False):
 
 
 def _update_z(state, l, Y, activation, params, kern, stats):
-    p = _pre(state, l)
+    p = _pre(state, l, kern)
     if l == state.n_layers - 1:
         q = p - state.lam / state.beta
         state.z[l], info = U.update_zL_fista(state.z[l], q, Y, state.beta, eta=params.fista_eta,
@@ -510,7 +509,7 @@ def _update_z(state, l, Y, activation, params, kern, stats):
     return p
 
 
-def reset_from_forward(state: ADMMState, activation: Activation) -> None:
+def reset_from_forward(state: ADMMState, activation: Activation, kern: Kernels) -> None:
     """Make the lifted variables a forward pass of the evaluated network:
     ``z_l = G_l a_{l-1} + b_l`` (W_l when full precision), ``a_l = h(z_l)``.
 
@@ -520,12 +519,12 @@ def reset_from_forward(state: ADMMState, activation: Activation) -> None:
     Ws = state.weights()
     for l in range(state.n_layers):
         if state.G is None:
-            z = _pre(state, l)          # full precision: the same product as the z-update's
+            z = _pre(state, l, kern)    # full precision: the same product as the z-update's
         else:
-            z = _affine(Ws[l], state.a[l], state.b[l] if state.b is not None else None)
+            z = _affine(Ws[l], state.a[l], state.b[l] if state.b is not None else None, kern)
         state.z[l] = z
         if l < state.n_layers - 1:
-            state.a[l + 1] = _h(state, l, activation)
+            state.a[l + 1] = _h(state, l, activation, kern)
 
 
 def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
@@ -540,10 +539,9 @@ def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: Level
     if params.momentum:
         extrapolate(state, params.momentum, level_set, params, kern)
     if params.forward_reset and state.k > 0 and state.k % params.forward_reset == 0:
-        reset_from_forward(state, activation)
+        reset_from_forward(state, activation, kern)
     if params.w_solver == "exact" and state.gram0 is None:
-        xp = get_namespace(state.a[0])
-        state.gram0 = (gemm.gram(state.a[0]), xp.sum(state.a[0], axis=1, keepdims=True))
+        state.gram0 = (gemm.gram(state.a[0]), kern.row_sums(state.a[0]))
     # Backward sweep: l = L .. 1 (0-based L-1 .. 0).
     for l in range(L - 1, -1, -1):
         if l == L - 1:
@@ -672,7 +670,7 @@ def evaluate_objective(state: ADMMState, Y, activation: Activation, kern: Kernel
     obj = to_float(loss)
     rz, ra, rw = [], [], []
     for l in range(L):
-        p = _pre(state, l)
+        p = _pre(state, l, kern)
         rr = to_float(kern.sq_norm_axpy(state.z[l], p, -1.0))     # ||z - W a - b||^2, no temporaries
         rz.append(math.sqrt(rr))
         if l == L - 1:
@@ -680,7 +678,7 @@ def evaluate_objective(state: ADMMState, Y, activation: Activation, kern: Kernel
         else:
             obj += 0.5 * state.beta_l(l) * rr
             hz = state.memo.peek(("hz", l), (state.z[l],))
-            dd = to_float(kern.sq_norm_axpy(state.a[l + 1], activation(state.z[l]) if hz is None else hz, -1.0))
+            dd = to_float(kern.sq_norm_axpy(state.a[l + 1], kern.activate(state.z[l], activation) if hz is None else hz, -1.0))
             ra.append(math.sqrt(dd))
             obj += 0.5 * state.gamma_l(l) * dd
         if state.G is not None:

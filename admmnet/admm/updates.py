@@ -99,7 +99,7 @@ def W_exact_system(gram, m: int, beta: float, reg: float, bias: bool):
 
 
 def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float = 0.0,
-                   bias: bool = False, gram=None, taT=None, solve=None, factor=None):
+                   bias: bool = False, gram=None, taT=None, solve=None, factor=None, row_sums=None):
     r"""Exact minimiser of J_w over W (and the bias, jointly) — eq. 4.4.
 
     Setting the gradient of ``beta/2||t - W a - b||^2 + mu/2||W - G||^2 +
@@ -116,15 +116,17 @@ def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float =
     ``t a^T`` (the two GEMMs of this update), and ``factor`` a callable
     ``B -> M^{-1} B`` for this very system (a Cholesky factor the solver
     keeps while a, beta and mu + ridge are unchanged: the input layer's, for
-    every iteration of a full-precision fit).
+    every iteration of a full-precision fit). ``row_sums(x) = x 1`` is the kernel
+    table's (default the reference).
 
     Returns ``(W, b)`` with ``b=None`` when ``bias`` is false.
     """
     xp = get_namespace(t, a)
     n_in, m = a.shape[0], a.shape[1]
     f64 = xp.float64
+    row_sums = row_sums or _ref.row_sums
     if gram is None:
-        gram = (gemm.gram(a), xp.sum(a, axis=1, keepdims=True))
+        gram = (gemm.gram(a), row_sums(a))
     reg = mu + ridge
     if reg <= 0:
         raise ValueError("update_W_exact needs mu + ridge > 0 for a well-posed solve")
@@ -132,7 +134,7 @@ def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float =
     if G is not None and mu:
         rhs = rhs + mu * xp.astype(G, f64)
     if bias:
-        rhs = xp.concat([rhs, beta * xp.astype(xp.sum(t, axis=1, keepdims=True), f64)], axis=1)
+        rhs = xp.concat([rhs, beta * xp.astype(row_sums(t), f64)], axis=1)
     if factor is None:
         sol = solve(W_exact_system(gram, m, beta, reg, bias), rhs.T)
     else:

@@ -44,6 +44,9 @@ class Kernels:
     spd_inverse: Callable = reference.spd_inverse
     spd_factor: Callable = reference.spd_factor
     axpby: Callable = reference.axpby
+    activate: Callable = reference.activate
+    add_bias: Callable = reference.add_bias
+    row_sums: Callable = reference.row_sums
 
 
 REFERENCE = Kernels(
@@ -109,6 +112,9 @@ NUMBA = replace(
     sq_norm_axpy=numba_cpu.sq_norm_axpy,
     proj_step=numba_cpu.proj_step,
     axpby=numba_cpu.axpby,
+    activate=numba_cpu.activate,
+    add_bias=numba_cpu.add_bias,
+    row_sums=numba_cpu.row_sums,
 )
 
 

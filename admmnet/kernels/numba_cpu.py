@@ -15,7 +15,11 @@ operation, in parallel chunks (``prange``), for float32 and float64:
   level, ``<W,Q>``, ``<Q,Q>`` and "Q changed" in one pass, the row losses in a
   second;
 * :func:`axpby` — ``alpha x + beta y`` (the right-hand sides of the exact
-  a-update), optionally into a buffer the caller no longer needs.
+  a-update), optionally into a buffer the caller no longer needs;
+* :func:`activate`, :func:`add_bias` and :func:`row_sums` — ``h(z)`` (ReLU,
+  hard sigmoid), ``W a + b`` written into the fresh product, and ``x 1``:
+  NumPy's one-thread passes on all threads (memory-bound: as fast as the
+  memory allows, not 3x).
 
 Arithmetic is done in the array's dtype, as the reference does (scalars are
 cast to it first), so results agree with the reference to rounding (the
@@ -38,6 +42,7 @@ other jobs, where a parallel region can wait a whole scheduler time slice.
 """
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 
@@ -61,7 +66,7 @@ except ImportError:  # pragma: no cover
 
     prange = range
 
-__all__ = ["AVAILABLE", "z_update_piecewise", "softmax", "softmax_xent", "fista_step", "sq_norm_axpy",
+__all__ = ["AVAILABLE", "z_update_piecewise", "activate", "add_bias", "row_sums", "softmax", "softmax_xent", "fista_step", "sq_norm_axpy",
            "axpby", "proj_step", "warm_up"]
 
 _CHUNK = 1 << 12      # elements per task of the elementwise kernels (fits L1 with its scratch)
@@ -227,6 +232,108 @@ def z_update_piecewise(p, a, beta: float, gamma: float, pieces):
     _threads(p.size)
     _z_update(p.reshape(-1), a.reshape(-1), tab, out.reshape(-1))
     return out
+
+
+# reductions marked with this may be reassociated (vectorised partial sums); everything else is exact
+_REASSOC = {"reassoc"}
+
+
+# --------------------------------------------------------------------------- activation, bias
+# NumPy's ufuncs run on one thread; these are the same one-pass loops on all of Numba's.
+# clip(z, lo, hi) is ReLU (lo = 0, hi = inf) and the hard sigmoid (0, 1); NaN passes
+# through, as in np.maximum / np.clip.
+_CLIPS = {"relu": (0.0, math.inf), "hardsigmoid": (0.0, 1.0)}
+
+
+@njit(cache=True, error_model="numpy")
+def _clip_chunk(z, lo, hi, out):
+    for j in range(z.size):
+        v = z[j]
+        v = lo if v < lo else v
+        out[j] = hi if v > hi else v
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _clip(z, lo, hi, out):
+    n = z.size
+    nch = (n + _CHUNK - 1) // _CHUNK
+    for ci in prange(nch):
+        i0 = ci * _CHUNK
+        i1 = min(n, i0 + _CHUNK)
+        _clip_chunk(z[i0:i1], lo, hi, out[i0:i1])
+
+
+def activate(z, activation):
+    """Numba version of :func:`admmnet.kernels.reference.activate` (ReLU and hard sigmoid;
+    other activations and non-NumPy arrays go to the reference)."""
+    bounds = _CLIPS.get(getattr(activation, "name", None))
+    if bounds is None or not _ok(z):
+        return reference.activate(z, activation)
+    z = np.ascontiguousarray(z)
+    out = np.empty_like(z)
+    t = z.dtype.type
+    _threads(z.size)
+    _clip(z.reshape(-1), t(bounds[0]), t(bounds[1]), out.reshape(-1))
+    return out
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _add_bias(p, b):
+    n, m = p.shape
+    nch = (m + _CHUNK - 1) // _CHUNK
+    for t in prange(n * nch):
+        i = t // nch
+        j0 = (t % nch) * _CHUNK
+        row = p[i, j0:min(m, j0 + _CHUNK)]
+        bi = b[i]
+        for j in range(row.size):
+            row[j] += bi
+
+
+def add_bias(p, b):
+    """Numba version of :func:`admmnet.kernels.reference.add_bias` (in place in ``p``)."""
+    if not (_ok(p) and isinstance(b, np.ndarray) and b.dtype == p.dtype and p.ndim == 2
+            and b.shape == (p.shape[0], 1) and p.flags.c_contiguous and p.flags.writeable):
+        return reference.add_bias(p, b)
+    _threads(p.size)
+    _add_bias(p, np.ascontiguousarray(b).reshape(-1))
+    return p
+
+
+@njit(cache=True, error_model="numpy", fastmath=_REASSOC)
+def _sum64(row):
+    acc = 0.0
+    for j in range(row.size):
+        acc += row[j]
+    return acc
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _row_sums(x, out):
+    n, m = x.shape
+    nch = (m + _CHUNK - 1) // _CHUNK
+    partial = np.zeros(n * nch, np.float64)
+    for t in prange(n * nch):
+        i = t // nch
+        j0 = (t % nch) * _CHUNK
+        partial[t] = _sum64(x[i, j0:min(m, j0 + _CHUNK)])     # vectorised: partial sums reassociated
+    for i in range(n):
+        acc = 0.0
+        for c in range(nch):
+            acc += partial[i * nch + c]
+        out[i] = acc
+
+
+def row_sums(x):
+    """Numba version of :func:`admmnet.kernels.reference.row_sums` (float64 sums, one pass on
+    all threads; NumPy's pairwise sum runs on one)."""
+    if not (_ok(x) and x.ndim == 2):
+        return reference.row_sums(x)
+    x = np.ascontiguousarray(x)
+    out = np.empty(x.shape[0], dtype=np.float64)
+    _threads(x.size)
+    _row_sums(x, out)
+    return out.astype(x.dtype).reshape(-1, 1)
 
 
 # --------------------------------------------------------------------------- softmax / cross-entropy
@@ -499,8 +606,6 @@ def axpby(alpha: float, x, beta: float, y, out=None):
 
 
 # --------------------------------------------------------------------------- projection step
-# the reductions below may be reassociated (vectorised partial sums); everything else is exact
-_REASSOC = {"reassoc"}
 
 
 @njit(cache=True, error_model="numpy", fastmath=_REASSOC)
@@ -602,6 +707,9 @@ def warm_up() -> None:
         x = np.linspace(-1, 1, 12, dtype=dt).reshape(3, 4)
         y = np.eye(3, 4, dtype=dt)
         z_update_piecewise(x, y, 1.0, 1.0, ACTIVATIONS["relu"].pieces)
+        activate(x, ACTIVATIONS["relu"])
+        add_bias(x.copy(), x[:, :1].copy())
+        row_sums(x)
         softmax_xent(x, y)
         softmax(x)
         fista_step(x, x, 0.5, x, y, 0.5, 1.0)

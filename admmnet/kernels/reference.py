@@ -11,8 +11,8 @@ import math
 
 from .._backend import get_namespace
 
-__all__ = ["z_update_piecewise", "softmax", "softmax_xent", "fista_step", "sq_norm_axpy", "proj_step",
-           "axpby", "spd_solve", "spd_factor", "spd_inverse"]
+__all__ = ["z_update_piecewise", "activate", "add_bias", "row_sums", "softmax", "softmax_xent", "fista_step",
+           "sq_norm_axpy", "proj_step", "axpby", "spd_solve", "spd_factor", "spd_inverse"]
 
 
 def z_update_piecewise(p, a, beta: float, gamma: float, pieces):
@@ -58,6 +58,26 @@ def z_update_piecewise(p, a, beta: float, gamma: float, pieces):
             best_z = xp.where(better, cand, best_z)
             best_f = xp.where(better, f, best_f)
     return best_z
+
+
+def activate(z, activation):
+    """``h(z)`` elementwise for an :class:`admmnet.admm.activations.Activation`: the forward
+    half of every a-update and of the forward pass (its own definition, ``activation(z)``)."""
+    return activation(z)
+
+
+def add_bias(p, b):
+    """``p + b`` for a product ``p`` (n x m) and a bias column ``b`` (n x 1), written into ``p``:
+    ``p`` is a fresh product its caller owns, and a new array would cost a pass and its page
+    faults. Returns ``p``."""
+    p += b
+    return p
+
+
+def row_sums(x):
+    """``x 1`` as an n x 1 column (the bias row and column of eq. 4.4's system: ``a 1`` and ``t 1``)."""
+    xp = get_namespace(x)
+    return xp.sum(x, axis=1, keepdims=True)
 
 
 def softmax(z):
