@@ -15,11 +15,12 @@ sweeps in :mod:`admmnet.admm.solver`, level sets and the G projection in
 in :mod:`admmnet.kernels`; the backprop engine in :mod:`admmnet.backprop` and the
 comparison methods (FP, PTQ, QNN-STE, DQ, QAT, LQ) in :mod:`admmnet.baselines`.
 """
-# First, before NumPy is loaded where possible: OpenBLAS's idle threads must not spin for
-# 0.1 s after every product while the Numba kernels need the cores (see admmnet._blas_spin).
-from ._blas_spin import shorten_openblas_spin as _shorten_openblas_spin
+# First, before NumPy and Numba's OpenMP runtime are loaded where possible: idle OpenBLAS and
+# OpenMP threads must not spin after their work while the other pool needs the cores
+# (see admmnet._thread_spin).
+from ._thread_spin import shorten_spins as _shorten_spins
 
-_shorten_openblas_spin()
+_shorten_spins()
 
 from ._version import __version__  # noqa: E402
 from . import datasets, quant

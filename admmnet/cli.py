@@ -133,9 +133,10 @@ def environment() -> dict:
             env["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
     except OSError:
         pass
-    from ._blas_spin import openblas_spin_status
+    from ._thread_spin import openblas_spin_status, openmp_spin_status
 
     env["openblas_spin"] = openblas_spin_status()
+    env["openmp_spin"] = openmp_spin_status()
     return env
 
 
