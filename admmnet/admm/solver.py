@@ -529,6 +529,16 @@ def reset_from_forward(state: ADMMState, activation: Activation, kern: Kernels) 
 
 def admm_iteration(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
                    params: ADMMParams, kern: Kernels) -> IterationStats:
+    """One QNN-ADMM iteration (Algorithm 2) in place; see :func:`_iteration`. Large outputs
+    (products included) reuse the memory of dead ones through the kernel table's buffer
+    pool, if it has one (:mod:`admmnet.kernels.pool`); its idle blocks are freed when the
+    iteration ends, so the pool holds nothing between iterations."""
+    with gemm.pooled(kern.pool):
+        return _iteration(state, Y, activation, level_set, params, kern)
+
+
+def _iteration(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
+               params: ADMMParams, kern: Kernels) -> IterationStats:
     """One QNN-ADMM iteration (Algorithm 2) in place: backward sweep, forward sweep, multiplier,
     then penalty continuation. With ``params.forward_reset = k > 0`` the lifted
     variables restart from a forward pass before every k-th iteration

@@ -13,7 +13,9 @@ table that fits its arrays' namespace and calls the entries. Tables:
 
 Every fast entry has the signature of its reference version and is tested
 against it (``tests/test_kernels.py``). The matrix products themselves are
-plain ``@`` (BLAS / cuBLAS), counted through :mod:`.gemm`.
+plain ``@`` (BLAS / cuBLAS), counted through :mod:`.gemm`; a table's ``pool``
+(:mod:`.pool`; the Numba table's only) lets an iteration's large outputs reuse
+the memory of dead ones.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class Kernels:
     activate: Callable = reference.activate
     add_bias: Callable = reference.add_bias
     row_sums: Callable = reference.row_sums
+    pool: object = None          # BufferPool for large outputs (products included), or None
 
 
 REFERENCE = Kernels(
@@ -115,6 +118,7 @@ NUMBA = replace(
     activate=numba_cpu.activate,
     add_bias=numba_cpu.add_bias,
     row_sums=numba_cpu.row_sums,
+    pool=numba_cpu.default_pool,
 )
 
 

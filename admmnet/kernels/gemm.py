@@ -14,7 +14,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-__all__ = ["mm", "gram", "solved", "count_gemms", "GemmCount"]
+__all__ = ["mm", "gram", "solved", "count_gemms", "GemmCount", "pooled"]
 
 
 @dataclass
@@ -59,6 +59,36 @@ def count_gemms():
         _active.remove(c)
 
 
+_pools: list = []
+
+
+@contextmanager
+def pooled(pool):
+    """``with pooled(pool): ...`` writes the products of NumPy arrays into blocks of ``pool``
+    (a :class:`~admmnet.kernels.pool.BufferPool`, kept active meanwhile; None: NumPy
+    allocates, as outside)."""
+    _pools.append(pool)
+    try:
+        if pool is None:
+            yield
+        else:
+            with pool.active():
+                yield
+    finally:
+        _pools.pop()
+
+
+def _product(A, B):
+    pool = _pools[-1] if _pools else None
+    if pool is not None:
+        import numpy as np
+
+        if (type(A) is np.ndarray and type(B) is np.ndarray and A.ndim == 2 and B.ndim == 2
+                and A.dtype == B.dtype and A.dtype.kind == "f"):
+            return np.matmul(A, B, out=pool.empty((A.shape[0], B.shape[1]), A.dtype))
+    return A @ B
+
+
 def mm(A, B):
     """``A @ B`` (2-D), counted as ``2 m n k`` FLOPs."""
     if _active:
@@ -66,7 +96,7 @@ def mm(A, B):
         n = B.shape[1]
         for c in _active:
             c.add(int(m), int(n), int(k), "gemm")
-    return A @ B
+    return _product(A, B)
 
 
 def gram(a):
@@ -75,7 +105,7 @@ def gram(a):
         n, k = a.shape
         for c in _active:
             c.add(int(n), int(n), int(k), "syrk")
-    return a @ a.T
+    return _product(a, a.T)
 
 
 def solved(M, B) -> None:

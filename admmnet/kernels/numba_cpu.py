@@ -24,7 +24,9 @@ operation, in parallel chunks (``prange``), for float32 and float64:
 Arithmetic is done in the array's dtype, as the reference does (scalars are
 cast to it first), so results agree with the reference to rounding (the
 softmax's exp to 1-2 ulp: a vectorisable polynomial, below); sums are
-accumulated in float64. The kernels are compiled on first use per dtype and
+accumulated in float64. Large outputs come from :data:`admmnet.kernels.pool.default_pool`
+(memory of dead arrays reused while the solver iterates, fresh otherwise). The kernels
+are compiled on first use per dtype and
 cached on disk (``cache=True``). Arrays the kernels do not cover (other
 dtypes, non-matching shapes) fall through to the reference.
 
@@ -49,6 +51,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import reference
+from .pool import default_pool
 
 try:  # pragma: no cover - depends on the environment
     import numba
@@ -228,7 +231,7 @@ def z_update_piecewise(p, a, beta: float, gamma: float, pieces):
     p = np.ascontiguousarray(p)
     a = np.ascontiguousarray(a)
     tab = _piece_table(tuple(tuple(float(v) for v in pc) for pc in pieces), gamma / beta, p.dtype.str)
-    out = np.empty_like(p)
+    out = default_pool.empty_like(p)
     _threads(p.size)
     _z_update(p.reshape(-1), a.reshape(-1), tab, out.reshape(-1))
     return out
@@ -270,7 +273,7 @@ def activate(z, activation):
     if bounds is None or not _ok(z):
         return reference.activate(z, activation)
     z = np.ascontiguousarray(z)
-    out = np.empty_like(z)
+    out = default_pool.empty_like(z)
     t = z.dtype.type
     _threads(z.size)
     _clip(z.reshape(-1), t(bounds[0]), t(bounds[1]), out.reshape(-1))
@@ -598,7 +601,7 @@ def axpby(alpha: float, x, beta: float, y, out=None):
     y = np.ascontiguousarray(y)
     if not (isinstance(out, np.ndarray) and out.shape == x.shape and out.dtype == x.dtype
             and out.flags.c_contiguous and out.flags.writeable):
-        out = np.empty_like(x)
+        out = default_pool.empty_like(x)
     t = x.dtype.type
     _threads(x.size)
     _axpby(t(alpha), x.reshape(-1), t(beta), y.reshape(-1), out.reshape(-1))
