@@ -91,6 +91,20 @@ def test_products_use_the_pool_only_inside_pooled():
     np.testing.assert_array_equal(g, B @ B.T)
 
 
+def test_pooled_is_per_thread():
+    import threading
+
+    pool = BufferPool(min_bytes=1024)
+    A = np.ones((64, 64))
+    seen = {}
+    with gemm.pooled(pool):
+        t = threading.Thread(target=lambda: seen.update(other=gemm.mm(A, A).flags.owndata))
+        t.start()
+        t.join()
+        assert not gemm.mm(A, A).flags.owndata
+    assert seen["other"]                                      # the other thread allocated as NumPy does
+
+
 @pytest.mark.skipif(not numba_cpu.AVAILABLE, reason="Numba is not installed")
 @pytest.mark.parametrize("bits", [None, 2])
 def test_solver_iterates_do_not_depend_on_the_pool(bits):

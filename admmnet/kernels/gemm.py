@@ -11,6 +11,7 @@ of one iteration instead of trusting a hand count.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -59,15 +60,16 @@ def count_gemms():
         _active.remove(c)
 
 
-_pools: list = []
+_local = threading.local()      # the pools of the ``pooled`` blocks open in this thread
 
 
 @contextmanager
 def pooled(pool):
     """``with pooled(pool): ...`` writes the products of NumPy arrays into blocks of ``pool``
     (a :class:`~admmnet.kernels.pool.BufferPool`, kept active meanwhile; None: NumPy
-    allocates, as outside)."""
-    _pools.append(pool)
+    allocates, as outside). Per thread: fits running in other threads are not affected."""
+    stack = _local.__dict__.setdefault("pools", [])
+    stack.append(pool)
     try:
         if pool is None:
             yield
@@ -75,11 +77,12 @@ def pooled(pool):
             with pool.active():
                 yield
     finally:
-        _pools.pop()
+        stack.pop()
 
 
 def _product(A, B):
-    pool = _pools[-1] if _pools else None
+    stack = getattr(_local, "pools", None)
+    pool = stack[-1] if stack else None
     if pool is not None:
         import numpy as np
 
