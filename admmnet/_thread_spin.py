@@ -114,6 +114,11 @@ def loaded_libgomp() -> list[str]:
     return _loaded("libgomp")
 
 
+def _opted_out() -> bool:
+    """``ADMMNET_KEEP_BLAS_SPIN`` set (to anything but 0): leave both thread pools alone."""
+    return os.environ.get(_OPT_OUT, "").strip() not in ("", "0")
+
+
 def _library(path: str):
     try:
         return ctypes.CDLL(path)       # already loaded: dlopen returns the same handle
@@ -133,7 +138,7 @@ def shorten_openblas_spin(timeout: int = SPIN_TIMEOUT) -> None:
     """Set OpenBLAS's idle spin to ``2**timeout`` cycles (see the module docstring); what was
     done is what :func:`openblas_spin_status` reports. A no-op when ``OPENBLAS_THREAD_TIMEOUT``
     or ``ADMMNET_KEEP_BLAS_SPIN`` is set in the environment."""
-    if os.environ.get(_OPT_OUT, "").strip() not in ("", "0"):
+    if _opted_out():
         _STATUS.update(source=f"left alone ({_OPT_OUT} is set)", timeout=None)
         return
     if _ENV in os.environ:
@@ -168,7 +173,7 @@ def shorten_openmp_spin(spincount: int = GOMP_SPIN) -> None:
     """Set ``GOMP_SPINCOUNT`` for the OpenMP runtime Numba loads later (module docstring);
     :func:`openmp_spin_status` reports what was done. A no-op when ``OMP_WAIT_POLICY``,
     ``GOMP_SPINCOUNT`` or ``ADMMNET_KEEP_BLAS_SPIN`` is set."""
-    if os.environ.get(_OPT_OUT, "").strip() not in ("", "0"):
+    if _opted_out():
         _OMP_STATUS.update(source=f"left alone ({_OPT_OUT} is set)", spincount=None)
         return
     user = [f"{k}={os.environ[k]}" for k in _OMP_ENV if k in os.environ]

@@ -103,7 +103,8 @@ def accuracy_table(summary: dict, dataset: str) -> list[str]:
         means = [c["test_accuracy_mean"] for c in row.values() if c]
         best = max(means) if means else None
         cells = ["–" if c is None else
-                 cell_text(c, bold=c["test_accuracy_mean"] == best, mark=" ↓" if c.get("meets_thesis") is False else "")
+                 cell_text(c, bold=c["test_accuracy_mean"] == best,
+                           mark=" ↓" if c.get("meets_thesis") is False else "")
                  for c in row.values()]
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
     return lines + [""]

@@ -688,7 +688,9 @@ def evaluate_objective(state: ADMMState, Y, activation: Activation, kern: Kernel
         else:
             obj += 0.5 * state.beta_l(l) * rr
             hz = state.memo.peek(("hz", l), (state.z[l],))
-            dd = to_float(kern.sq_norm_axpy(state.a[l + 1], kern.activate(state.z[l], activation) if hz is None else hz, -1.0))
+            if hz is None:
+                hz = kern.activate(state.z[l], activation)
+            dd = to_float(kern.sq_norm_axpy(state.a[l + 1], hz, -1.0))
             ra.append(math.sqrt(dd))
             obj += 0.5 * state.gamma_l(l) * dd
         if state.G is not None:

@@ -83,13 +83,7 @@ def pooled(pool):
 def _product(A, B):
     stack = getattr(_local, "pools", None)
     pool = stack[-1] if stack else None
-    if pool is not None:
-        import numpy as np
-
-        if (type(A) is np.ndarray and type(B) is np.ndarray and A.ndim == 2 and B.ndim == 2
-                and A.dtype == B.dtype and A.dtype.kind == "f"):
-            return np.matmul(A, B, out=pool.empty((A.shape[0], B.shape[1]), A.dtype))
-    return A @ B
+    return A @ B if pool is None else pool.matmul(A, B)
 
 
 def mm(A, B):

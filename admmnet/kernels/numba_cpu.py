@@ -69,8 +69,8 @@ except ImportError:  # pragma: no cover
 
     prange = range
 
-__all__ = ["AVAILABLE", "z_update_piecewise", "activate", "add_bias", "row_sums", "softmax", "softmax_xent", "fista_step", "sq_norm_axpy",
-           "axpby", "proj_step", "warm_up"]
+__all__ = ["AVAILABLE", "z_update_piecewise", "activate", "add_bias", "row_sums", "softmax", "softmax_xent",
+           "fista_step", "sq_norm_axpy", "axpby", "proj_step", "warm_up"]
 
 _CHUNK = 1 << 12      # elements per task of the elementwise kernels (fits L1 with its scratch)
 _COLS = 256           # columns per task of the column-wise (softmax) kernels
@@ -609,8 +609,6 @@ def axpby(alpha: float, x, beta: float, y, out=None):
 
 
 # --------------------------------------------------------------------------- projection step
-
-
 @njit(cache=True, error_model="numpy", fastmath=_REASSOC)
 def _proj_chunk(w, qp, q, al, has_prev, qmax, zero):
     """Codes of one slice (q); returns <W,Q>, <Q,Q> (float64) and the number of codes != qp."""

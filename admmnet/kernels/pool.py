@@ -96,14 +96,21 @@ class BufferPool:
                 # the pool never adds to the peak: idle memory exists only while nothing new
                 # is requested from the system
                 self.misses += 1
-                self._free.clear()
-                self._idle = 0
+                self._drop_idle()
         if block is None:
             block = np.empty(nbytes, dtype=np.uint8)
         return np.asarray(_Holder(block, self, shape, dtype))
 
     def empty_like(self, x: np.ndarray) -> np.ndarray:
         return self.empty(x.shape, x.dtype)
+
+    def matmul(self, A, B):
+        """``A @ B`` written into a block of the pool when both are 2-D NumPy float arrays of
+        one dtype (the products of the CPU path); any other operands: plain ``A @ B``."""
+        if (type(A) is np.ndarray and type(B) is np.ndarray and A.ndim == 2 and B.ndim == 2
+                and A.dtype == B.dtype and A.dtype.kind == "f"):
+            return np.matmul(A, B, out=self.empty((A.shape[0], B.shape[1]), A.dtype))
+        return A @ B
 
     @contextmanager
     def active(self):
@@ -118,8 +125,7 @@ class BufferPool:
             with self._lock:
                 self._active -= 1
                 if self._active == 0:
-                    self._free.clear()
-                    self._idle = 0
+                    self._drop_idle()
 
     def _give_back(self, block: np.ndarray) -> None:
         n = int(block.nbytes)
@@ -131,8 +137,11 @@ class BufferPool:
     def clear(self) -> None:
         """Free every idle block."""
         with self._lock:
-            self._free.clear()
-            self._idle = 0
+            self._drop_idle()
+
+    def _drop_idle(self) -> None:       # with the lock held
+        self._free.clear()
+        self._idle = 0
 
 
 def _env_int(name: str, default: int) -> int:
