@@ -212,9 +212,10 @@ def axpby(alpha: float, x, beta: float, y, out=None):
     if not _is_cupy(x, y) or x.dtype != y.dtype or x.shape != y.shape:
         return reference.axpby(alpha, x, beta, y)
     t = x.dtype.type
-    if not (isinstance(out, cp.ndarray) and out.shape == x.shape and out.dtype == x.dtype):
-        out = None
-    return _kernels()["axpby"](t(alpha), x, t(beta), y, out)
+    kernel = _kernels()["axpby"]
+    if isinstance(out, cp.ndarray) and out.shape == x.shape and out.dtype == x.dtype:
+        return kernel(t(alpha), x, t(beta), y, out)
+    return kernel(t(alpha), x, t(beta), y)  # an ElementwiseKernel takes no None for its output
 
 
 def proj_step(Wn, alpha, Q_prev, qmax: int, zero: bool):
