@@ -51,7 +51,7 @@ timeout 150 python3 -m pytest -q -rs -p no:cacheprovider tests/test_kernels.py -
 say "tests: exit $? ($(tail -n 1 "$WORK/tests.log"))"
 pack
 
-timeout 200 python3 benchmarks/kernels.py --backends numba,cupy --iters 3 --json "$WORK/kernels.json" \
+timeout 200 python3 benchmarks/kernels.py --backends numba,cupy --iters 3 --profile --json "$WORK/kernels.json" \
     > "$WORK/kernels.log" 2>&1
 say "kernels benchmark: exit $?"
 pack

@@ -16,6 +16,10 @@ previous default, reference kernels + SciPy Cholesky; ``numba``: Numba kernels
   ``roofline_fraction = (gemm_flops / measured GEMM rate) / seconds_per_iteration``
   and ``speedup_vs_reference``. The paths are timed interleaved (one iteration
   of each in turn), so a background load slows all of them alike;
+* optionally (``--profile``) where the time of the [784,200,200,10] iteration
+  goes, per backend: seconds per iteration in each update (W, G, a, z, and
+  the rest: multiplier, continuation, resets), each timed with the device
+  synchronised on both sides;
 * optionally (``--memory``) the peak RSS of an ``admmnet train --dataset mnist``
   run, against the bytes of the data plus the solver state.
 
@@ -231,6 +235,61 @@ def bench_iterations(A0, Y, sizes, config: str, backends, n_timed: int, n_warm: 
     return out
 
 
+# --------------------------------------------------------------------------- profile
+PHASES = ("_update_W", "_update_G", "_update_a", "_update_z")
+
+
+def profile_iteration(A0, Y, sizes, config: str, backend: str, n_timed: int) -> dict:
+    """Seconds per iteration spent in each update of :func:`admmnet.admm.solver.admm_iteration`
+    (the solver's module-level update functions wrapped with synchronised timers; nested
+    calls are not double counted: the updates do not call each other)."""
+    act = get_activation("relu")
+    table, reuse = PATHS[backend]
+    params, ls = solver_params(config, reuse)
+    X, Yb, sync = A0, Y, None
+    if backend == "cupy":
+        import cupy
+
+        X, Yb, sync = cupy.asarray(A0), cupy.asarray(Y), cupy
+    st = S.init_state(X, sizes, act, ls, params, np.random.default_rng(0), bias=True)
+    kern = get_kernels(X, backend=table)
+    S.admm_iteration(st, Yb, act, ls, params, kern)           # warm-up
+    _sync(sync)
+    spent = {name: 0.0 for name in PHASES}
+    calls = {name: 0 for name in PHASES}
+    originals = {name: getattr(S, name) for name in PHASES}
+
+    def timed_update(name, fn):
+        def wrapper(*args, **kw):
+            _sync(sync)
+            t0 = time.perf_counter()
+            out = fn(*args, **kw)
+            _sync(sync)
+            spent[name] += time.perf_counter() - t0
+            calls[name] += 1
+            return out
+        return wrapper
+
+    total = 0.0
+    try:
+        for name, fn in originals.items():
+            setattr(S, name, timed_update(name, fn))
+        for _ in range(n_timed):
+            _sync(sync)
+            t0 = time.perf_counter()
+            S.admm_iteration(st, Yb, act, ls, params, kern)
+            _sync(sync)
+            total += time.perf_counter() - t0
+    finally:
+        for name, fn in originals.items():
+            setattr(S, name, fn)
+    per_it = {name.lstrip("_"): spent[name] / n_timed for name in PHASES}
+    per_it["rest"] = total / n_timed - sum(per_it.values())
+    return {"case": "mnist-" + "-".join(map(str, sizes)), "config": config, "backend": backend,
+            "seconds_per_iteration": total / n_timed, "seconds_by_update": per_it,
+            "calls_per_iteration": {name.lstrip("_"): calls[name] / n_timed for name in PHASES}}
+
+
 # --------------------------------------------------------------------------- memory
 _HWM = ("import atexit, runpy, sys\n"
         "def _hwm():\n"
@@ -286,6 +345,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-wide", action="store_true", help="skip [784,1000,1000,10]")
     ap.add_argument("--iters", type=int, default=None, help="timed iterations per path (default 3; quick 1)")
     ap.add_argument("--memory", action="store_true", help="also measure the peak RSS of an MNIST training run")
+    ap.add_argument("--profile", action="store_true",
+                    help="also time each update of the [784,200,200,10] iteration, per backend and config")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -336,6 +397,18 @@ def main(argv=None) -> int:
                 print(f"{r['backend']:10s} {r['seconds_per_iteration']:8.3f} {r['gemm_flops_per_iteration'] / 1e9:10.1f} "
                       f"{r['gemm_calls_per_iteration']:6.0f} {r['roofline_fraction']:9.2f} "
                       + (f"{sp:7.2f}x" if sp else ""))
+    prof_rows = []
+    if args.profile:
+        print(f"\nwhere the time goes: {cases[0]}, {m} samples, seconds per iteration (mean of {n_timed}):")
+        print(f"{'backend':8s} {'config':6s} {'total':>8s} " + " ".join(f"{p.lstrip('_'):>10s}" for p in PHASES)
+              + f" {'rest':>8s}")
+        for config in configs:
+            for be in backends:
+                r = profile_iteration(A0, Y, cases[0], config, be, n_timed)
+                prof_rows.append(r)
+                sb = r["seconds_by_update"]
+                print(f"{be:8s} {config:6s} {r['seconds_per_iteration']:8.4f} "
+                      + " ".join(f"{sb[p.lstrip('_')]:10.4f}" for p in PHASES) + f" {sb['rest']:8.4f}")
     mem = None
     if args.memory:
         mem = bench_memory(2 if not quick else 1, args.dtype)
@@ -348,7 +421,7 @@ def main(argv=None) -> int:
     result = {
         "benchmark": "kernels", "quick": quick, "samples": m, "dtype": np.dtype(dtype).name, "data": src,
         "backends": backends, "measured_gemm_flops_per_second": rates["cpu"], "gemm_rates": rates,
-        "kernels": kern_rows, "iterations": it_rows, "memory": mem,
+        "kernels": kern_rows, "iterations": it_rows, "profile": prof_rows, "memory": mem,
         "load_average_before": load0, "load_average_after": os.getloadavg(),
         "threads": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                                     "NUMBA_NUM_THREADS")},
