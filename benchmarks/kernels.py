@@ -237,12 +237,18 @@ def bench_iterations(A0, Y, sizes, config: str, backends, n_timed: int, n_warm: 
 
 # --------------------------------------------------------------------------- profile
 PHASES = ("_update_W", "_update_G", "_update_a", "_update_z")
+G_PARTS = ("_exact_init", "_grid_init")            # admmnet.quant.projection: the alpha searches
 
 
-def profile_iteration(A0, Y, sizes, config: str, backend: str, n_timed: int) -> dict:
+def profile_iteration(A0, Y, sizes, config: str, backend: str, n_timed: int, n_warm: int = 2) -> dict:
     """Seconds per iteration spent in each update of :func:`admmnet.admm.solver.admm_iteration`
-    (the solver's module-level update functions wrapped with synchronised timers; nested
-    calls are not double counted: the updates do not call each other)."""
+    (the solver's module-level update functions wrapped with synchronised timers; they do not
+    call each other), and inside the G-update: the initial alpha searches of the projection
+    (exact and grid) and its alternation steps (the kernel table's ``proj_step``)."""
+    from dataclasses import replace
+
+    from admmnet.quant import projection as P
+
     act = get_activation("relu")
     table, reuse = PATHS[backend]
     params, ls = solver_params(config, reuse)
@@ -253,41 +259,46 @@ def profile_iteration(A0, Y, sizes, config: str, backend: str, n_timed: int) -> 
         X, Yb, sync = cupy.asarray(A0), cupy.asarray(Y), cupy
     st = S.init_state(X, sizes, act, ls, params, np.random.default_rng(0), bias=True)
     kern = get_kernels(X, backend=table)
-    S.admm_iteration(st, Yb, act, ls, params, kern)           # warm-up
+    for _ in range(n_warm):                  # compiles (Numba, CuPy's kernel cache) and fills pools
+        S.admm_iteration(st, Yb, act, ls, params, kern)
     _sync(sync)
-    spent = {name: 0.0 for name in PHASES}
-    calls = {name: 0 for name in PHASES}
-    originals = {name: getattr(S, name) for name in PHASES}
+    spent, calls = {}, {}
 
-    def timed_update(name, fn):
+    def timed(label, fn):
+        spent[label], calls[label] = 0.0, 0
+
         def wrapper(*args, **kw):
             _sync(sync)
             t0 = time.perf_counter()
             out = fn(*args, **kw)
             _sync(sync)
-            spent[name] += time.perf_counter() - t0
-            calls[name] += 1
+            spent[label] += time.perf_counter() - t0
+            calls[label] += 1
             return out
         return wrapper
 
+    patched = [(S, name) for name in PHASES] + [(P, name) for name in G_PARTS]
+    originals = [(mod, name, getattr(mod, name)) for mod, name in patched]
+    tkern = replace(kern, proj_step=timed("proj_step", kern.proj_step))
     total = 0.0
     try:
-        for name, fn in originals.items():
-            setattr(S, name, timed_update(name, fn))
+        for mod, name, fn in originals:
+            setattr(mod, name, timed(name.lstrip("_"), fn))
         for _ in range(n_timed):
             _sync(sync)
             t0 = time.perf_counter()
-            S.admm_iteration(st, Yb, act, ls, params, kern)
+            S.admm_iteration(st, Yb, act, ls, params, tkern)
             _sync(sync)
             total += time.perf_counter() - t0
     finally:
-        for name, fn in originals.items():
-            setattr(S, name, fn)
-    per_it = {name.lstrip("_"): spent[name] / n_timed for name in PHASES}
-    per_it["rest"] = total / n_timed - sum(per_it.values())
+        for mod, name, fn in originals:
+            setattr(mod, name, fn)
+    per_it = {k: v / n_timed for k, v in spent.items()}
+    per_it["rest"] = total / n_timed - sum(per_it[p.lstrip("_")] for p in PHASES)
     return {"case": "mnist-" + "-".join(map(str, sizes)), "config": config, "backend": backend,
             "seconds_per_iteration": total / n_timed, "seconds_by_update": per_it,
-            "calls_per_iteration": {name.lstrip("_"): calls[name] / n_timed for name in PHASES}}
+            "calls_per_iteration": {k: v / n_timed for k, v in calls.items()},
+            "note": "exact_init, grid_init and proj_step are parts of update_G (not added to the total)"}
 
 
 # --------------------------------------------------------------------------- memory
@@ -387,7 +398,7 @@ def main(argv=None) -> int:
     it_rows = []
     for sizes in cases:
         for config in configs:
-            rows = bench_iterations(A0, Y, sizes, config, backends, n_timed, 1, rates)
+            rows = bench_iterations(A0, Y, sizes, config, backends, n_timed, 2, rates)
             it_rows += rows
             print(f"\niteration {sizes} {config}, {m} samples ({src}), {np.dtype(dtype).name}, "
                   f"median of {n_timed}:")
@@ -401,14 +412,17 @@ def main(argv=None) -> int:
     if args.profile:
         print(f"\nwhere the time goes: {cases[0]}, {m} samples, seconds per iteration (mean of {n_timed}):")
         print(f"{'backend':8s} {'config':6s} {'total':>8s} " + " ".join(f"{p.lstrip('_'):>10s}" for p in PHASES)
-              + f" {'rest':>8s}")
+              + f" {'rest':>8s}   inside update_G: {'exact':>7s} {'grid':>7s} {'steps':>7s} (calls)")
         for config in configs:
             for be in backends:
                 r = profile_iteration(A0, Y, cases[0], config, be, n_timed)
                 prof_rows.append(r)
                 sb = r["seconds_by_update"]
+                n = r["calls_per_iteration"]
                 print(f"{be:8s} {config:6s} {r['seconds_per_iteration']:8.4f} "
-                      + " ".join(f"{sb[p.lstrip('_')]:10.4f}" for p in PHASES) + f" {sb['rest']:8.4f}")
+                      + " ".join(f"{sb[p.lstrip('_')]:10.4f}" for p in PHASES) + f" {sb['rest']:8.4f}"
+                      + f"                    {sb['exact_init']:7.4f} {sb['grid_init']:7.4f} {sb['proj_step']:7.4f}"
+                      + f" ({n['exact_init']:.0f}/{n['grid_init']:.0f}/{n['proj_step']:.0f})")
     mem = None
     if args.memory:
         mem = bench_memory(2 if not quick else 1, args.dtype)
