@@ -133,10 +133,31 @@ def environment() -> dict:
             env["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
     except OSError:
         pass
+    env["gpu"] = _gpu_environment()
     from ._thread_spin import openblas_spin_status, openmp_spin_status
 
     env["openblas_spin"] = openblas_spin_status()
     env["openmp_spin"] = openmp_spin_status()
+    return env
+
+
+def _gpu_environment() -> dict | None:
+    """CuPy, CUDA and the GPU's name when CuPy sees a GPU (result files of GPU runs), else None."""
+    from .kernels import cupy_gpu
+
+    if not cupy_gpu.available():
+        return None
+    import cupy
+
+    env = {"cupy": cupy.__version__}
+    try:  # a result file is still written if the driver will not say
+        dev = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        name = dev["name"]
+        env.update(cuda_runtime=cupy.cuda.runtime.runtimeGetVersion(),
+                   name=name.decode() if isinstance(name, bytes) else str(name),
+                   memory_bytes=int(dev["totalGlobalMem"]))
+    except Exception as exc:  # CUDARuntimeError, a missing key
+        env["error"] = f"{type(exc).__name__}: {exc}"
     return env
 
 
