@@ -185,21 +185,24 @@ def solver_params(config: str, reuse: bool) -> tuple:
     return params, (None if bits is None else make_level_set("thesis", bits))
 
 
+def setup_path(A0, Y, sizes, config: str, backend: str, act) -> dict:
+    """One path's solver state from the same seed (data on the GPU for ``cupy``): state, Y,
+    params, level set, kernel table and the module to synchronise (None on the CPU)."""
+    table, reuse = PATHS[backend]
+    params, ls = solver_params(config, reuse)
+    X, Yb, sync = A0, Y, None
+    if backend == "cupy":
+        import cupy
+
+        X, Yb, sync = cupy.asarray(A0), cupy.asarray(Y), cupy
+    st = S.init_state(X, sizes, act, ls, params, np.random.default_rng(0), bias=True)
+    return dict(state=st, Y=Yb, params=params, ls=ls, kern=get_kernels(X, backend=table), sync=sync)
+
+
 def bench_iterations(A0, Y, sizes, config: str, backends, n_timed: int, n_warm: int, gemm_flops_s: dict) -> list[dict]:
     act = get_activation("relu")
-    runs = {}
-    for be in backends:
-        table, reuse = PATHS[be]
-        params, ls = solver_params(config, reuse)
-        X, Yb = A0, Y
-        sync = None
-        if be == "cupy":
-            import cupy
-
-            X, Yb, sync = cupy.asarray(A0), cupy.asarray(Y), cupy
-        st = S.init_state(X, sizes, act, ls, params, np.random.default_rng(0), bias=True)
-        runs[be] = dict(state=st, Y=Yb, params=params, ls=ls, kern=get_kernels(X, backend=table), sync=sync,
-                        times=[], flops=[], calls=[], table=None)
+    runs = {be: dict(setup_path(A0, Y, sizes, config, be, act), times=[], flops=[], calls=[], table=None)
+            for be in backends}
     for _ in range(n_warm):  # the first iteration computes a_0 a_0^T and compiles the kernels
         for be, r in runs.items():
             S.admm_iteration(r["state"], r["Y"], act, r["ls"], r["params"], r["kern"])
@@ -250,15 +253,8 @@ def profile_iteration(A0, Y, sizes, config: str, backend: str, n_timed: int, n_w
     from admmnet.quant import projection as P
 
     act = get_activation("relu")
-    table, reuse = PATHS[backend]
-    params, ls = solver_params(config, reuse)
-    X, Yb, sync = A0, Y, None
-    if backend == "cupy":
-        import cupy
-
-        X, Yb, sync = cupy.asarray(A0), cupy.asarray(Y), cupy
-    st = S.init_state(X, sizes, act, ls, params, np.random.default_rng(0), bias=True)
-    kern = get_kernels(X, backend=table)
+    r = setup_path(A0, Y, sizes, config, backend, act)
+    st, Yb, params, ls, kern, sync = (r[k] for k in ("state", "Y", "params", "ls", "kern", "sync"))
     for _ in range(n_warm):                  # compiles (Numba, CuPy's kernel cache) and fills pools
         S.admm_iteration(st, Yb, act, ls, params, kern)
     _sync(sync)

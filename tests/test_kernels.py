@@ -265,8 +265,6 @@ def test_add_bias_matches_reference_in_place(kern, dt):
 def test_row_sums_matches_reference(kern, dt, shape):
     """x 1 against an exact sum (math.fsum) and the reference: the kernel accumulates in
     float64, so float32 rows are exact up to the final rounding."""
-    import math
-
     rng = np.random.default_rng(3)
     x = (rng.standard_normal(shape) + 0.5).astype(dt)
     got = kern.row_sums(x)
