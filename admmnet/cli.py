@@ -19,6 +19,7 @@ from . import __version__
 from .datasets import DATASETS, DatasetError, load_dataset
 from .io import CheckpointError, write_json
 from .baseline_presets import AUGMENT, augment_copies, baseline_params
+from .datasets.pendigits import SPLITS as PENDIGITS_SPLITS
 from .datasets.pendigits import augmentation_record
 from .model import QNNADMM, load
 from .presets import qnn_admm_params
@@ -78,8 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ptq, ste, dq, qat, lq: start from this saved FP model "
                         "(admmnet train --method fp --save ...) instead of training one first")
     t.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
+    t.add_argument("--split", choices=PENDIGITS_SPLITS, default=None,
+                   help="pendigits: test on other writers (writer-independent, the UCI files' split; "
+                        "default) or on held-out digits of the training writers (writer-dependent: "
+                        "pendigits.tra split 80/20 with --split-seed, the thesis's protocol)")
     t.add_argument("--split-seed", type=int, default=0,
-                   help="seed of Seeds' stratified 80/20 split (Seeds has no official split; default 0)")
+                   help="seed of the stratified 80/20 split of Seeds (no official split) and of "
+                        "writer-dependent Pendigits (default 0)")
     t.add_argument("--augment", type=int, default=None, metavar="K",
                    help="pendigits: train on K distorted copies of the training rows as well (seed --seed); "
                         f"default: {AUGMENT.get('pendigits', 0)} for the backprop methods, 0 for qnn-admm "
@@ -106,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("model", help="a model file written by 'admmnet train --save'")
     e.add_argument("--dataset", required=True, choices=DATASETS)
     e.add_argument("--data-dir", default=None)
-    e.add_argument("--split-seed", type=int, default=0, help="Seeds' split seed the model was trained with")
+    e.add_argument("--split", choices=PENDIGITS_SPLITS, default=None,
+                   help="pendigits: the split the model was trained with (default writer-independent)")
+    e.add_argument("--split-seed", type=int, default=0,
+                   help="the split seed the model was trained with (Seeds, writer-dependent Pendigits)")
     e.add_argument("--json", metavar="RESULT.json")
     return p
 
@@ -217,8 +226,8 @@ def cmd_train(args) -> int:
     augment = augment_copies(args.method, args.dataset) if args.augment is None else args.augment
     if augment < 0:
         raise ValueError(f"--augment must be >= 0, got {augment}")
-    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split_seed=args.split_seed,
-                      augment=augment, augment_seed=args.seed)
+    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split=args.split,
+                      split_seed=args.split_seed, augment=augment, augment_seed=args.seed)
     X_real, y_real = ds.original_train()
     bits = None if args.bits == "fp" else args.bits
     if args.method == "qnn-admm":
@@ -275,14 +284,14 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     model = load(args.model)
-    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=model.network_.dtype,
+    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=model.network_.dtype, split=args.split,
                       split_seed=args.split_seed)
     acc = model.score(ds.X_test, ds.y_test)
     print(f"test accuracy {acc:.4f}  ({getattr(model, 'method', '?')}, "
           f"{model.storage_bits_per_weight} bits/weight, {model.model_bytes} bytes)")
     if args.json:
         write_json(args.json, {"model": args.model, "method": getattr(model, "method", None),
-                               "dataset": args.dataset, "test_accuracy": acc,
+                               "dataset": args.dataset, "split": ds.split, "test_accuracy": acc,
                                "storage_bits_per_weight": model.storage_bits_per_weight,
                                "model_bytes": model.model_bytes})
     return 0

@@ -33,7 +33,7 @@ import numpy as np
 from admmnet.cli import environment
 from admmnet.io import atomic_write, write_json
 
-from _runs import accuracy_stats, cell_text, group_cells, is_wanted, plan, progress_printer, run_all, run_task
+from _runs import STUDY_DATASETS, accuracy_stats, cell_text, group_cells, is_wanted, plan, progress_printer, run_all, run_task
 from _thesis import thesis_mean
 
 # The full-precision ADMM target (no thesis number: the thesis has no FP QNN-ADMM run).
@@ -88,7 +88,7 @@ def markdown(summary: dict, datasets, bits_list) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--datasets", nargs="+", default=["seeds", "pendigits", "mnist"])
+    p.add_argument("--datasets", nargs="+", default=["seeds", "pendigits", "mnist"], choices=list(STUDY_DATASETS))
     p.add_argument("--bits", nargs="+", default=[str(b) for b in BITS])
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     p.add_argument("--out", default="benchmarks/results/qnn_admm")

@@ -52,12 +52,13 @@ import numpy as np
 from admmnet.baseline_presets import augmentation
 from admmnet.cli import environment
 from admmnet.io import atomic_write, write_json
-from _runs import (FROM_FP, METHODS, accuracy_stats, append_run, cell_text, group_cells, is_wanted, load_runs,
+from _runs import (FROM_FP, METHODS, STUDY_DATASETS, accuracy_stats, base_dataset, append_run, cell_text, group_cells, is_wanted, load_runs,
                    method_bits, model_kwargs, plan, progress_printer, run_all, run_task)
 from _thesis import TABLE_BITS, TABLE_METHODS, THESIS, thesis_mean
 
-DATASETS = ("seeds", "pendigits", "mnist")
-NAMES = {"seeds": "Seeds", "pendigits": "Pendigits", "mnist": "MNIST"}
+DATASETS = tuple(STUDY_DATASETS)
+NAMES = {"seeds": "Seeds", "pendigits": "Pendigits, writer-independent test",
+         "pendigits-wd": "Pendigits, writer-dependent test", "mnist": "MNIST"}
 LABELS = {"fp": "FP", "ptq": "PTQ", "ste": "QNN-STE", "qnn-admm": "QNN-ADMM", "lq": "LQ", "dq": "DQ",
           "qat": "QAT"}
 CSV_COLUMNS = ("dataset", "method", "bits", "levels", "seed", "test_accuracy", "train_accuracy", "seconds",
@@ -236,7 +237,7 @@ def box_plots(summary: dict, datasets, folder: Path) -> list[str]:
 def hyper_parameters(datasets, methods) -> dict:
     """The keyword arguments every (dataset, method, bits) runs with, and its training data's
     augmentation (``augmentation``: copies and distortion, or None)."""
-    return {d: {m: {str(b): {**model_kwargs(d, m, b), "augmentation": augmentation(m, d)} for b in method_bits(m)}
+    return {d: {m: {str(b): {**model_kwargs(d, m, b), "augmentation": augmentation(m, base_dataset(d))} for b in method_bits(m)}
                 for m in methods} for d in datasets}
 
 

@@ -119,3 +119,21 @@ def test_augmented_pendigits_training(tmp_path, capsys):
     assert json.loads(out.read_text())["augment"] == 0      # qnn-admm: the real rows only
     assert main(["train", "--dataset", "seeds", "--method", "fp", "--augment", "2", "--quiet"]) == 2
     assert "pendigits only" in capsys.readouterr().err
+
+
+def test_pendigits_writer_dependent_split(tmp_path, capsys):
+    """--split writer-dependent trains and tests on pendigits.tra split 80/20 by --split-seed;
+    evaluate with the same split reproduces the test accuracy; other datasets refuse it."""
+    out, model = tmp_path / "fp.json", tmp_path / "fp.npz"
+    argv = ["train", "--dataset", "pendigits", "--method", "fp", "--epochs", "2", "--augment", "0",
+            "--split", "writer-dependent", "--split-seed", "4", "--json", str(out), "--save", str(model), "--quiet"]
+    assert main(argv) == 0
+    rec = json.loads(out.read_text())
+    assert rec["split"] == "UCI writer-dependent: pendigits.tra stratified 80/20, seed 4" and rec["split_seed"] == 4
+    assert "5994 train / 1500 test" in capsys.readouterr().err
+    ev = tmp_path / "ev.json"
+    assert main(["evaluate", str(model), "--dataset", "pendigits", "--split", "writer-dependent",
+                 "--split-seed", "4", "--json", str(ev)]) == 0
+    assert json.loads(ev.read_text())["test_accuracy"] == rec["test_accuracy"]
+    assert main(["train", "--dataset", "seeds", "--split", "writer-dependent", "--quiet"]) == 2
+    assert "only pendigits" in capsys.readouterr().err

@@ -123,6 +123,55 @@ def test_pendigits_official_split(real_data):
     np.testing.assert_allclose(ds.X_test, expected, atol=1e-5)
 
 
+def test_pendigits_writer_dependent_split(real_data):
+    """The training writers' rows (pendigits.tra) split stratified 80/20 by the seed: the test
+    rows are digits of those writers, each row in exactly one part, scaled with the train
+    part's statistics; pendigits.tes is not used."""
+    raw_tra = load_pendigits(standardize=False, dtype="float64")
+    ds = load_pendigits(split="writer-dependent", split_seed=3)
+    counts = np.bincount(raw_tra.y_train)
+    n_test = np.floor(0.2 * counts + 0.5).astype(int)
+    assert np.bincount(ds.y_test).tolist() == n_test.tolist()
+    assert np.bincount(ds.y_train).tolist() == (counts - n_test).tolist()
+    assert ds.X_train.shape == (7494 - n_test.sum(), 16) and ds.X_test.shape == (n_test.sum(), 16)
+    assert ds.split == "UCI writer-dependent: pendigits.tra stratified 80/20, seed 3"
+    raw = load_pendigits(split="writer-dependent", split_seed=3, standardize=False, dtype="float64")
+    # the two parts partition pendigits.tra: rows (with labels) match up one to one
+    both = np.concatenate([np.c_[raw.X_train, raw.y_train], np.c_[raw.X_test, raw.y_test]])
+    whole = np.c_[raw_tra.X_train, raw_tra.y_train]
+    np.testing.assert_array_equal(np.unique(both, axis=0, return_counts=True)[1],
+                                  np.unique(whole, axis=0, return_counts=True)[1])
+    np.testing.assert_array_equal(np.unique(both, axis=0), np.unique(whole, axis=0))
+    mean, std = raw.X_train.mean(axis=0), raw.X_train.std(axis=0)
+    np.testing.assert_allclose(ds.X_test, (raw.X_test - mean) / std, atol=1e-5)
+    # same seed, same split; another seed, another one; the fraction is honoured
+    again = load_dataset("pendigits", split="writer-dependent", split_seed=3)
+    np.testing.assert_array_equal(again.X_test, ds.X_test)
+    other = load_pendigits(split="writer-dependent", split_seed=4)
+    assert not np.array_equal(other.y_test, ds.y_test) or not np.array_equal(other.X_test, ds.X_test)
+    half = load_pendigits(split="writer-dependent", test_fraction=0.5)
+    assert abs(half.X_test.shape[0] - 7494 / 2) <= 10
+    # augmentation applies to the train part only
+    aug = load_pendigits(split="writer-dependent", split_seed=3, augment=1)
+    assert aug.n_augmented == ds.X_train.shape[0]
+    np.testing.assert_array_equal(aug.original_train()[0], ds.X_train)
+    np.testing.assert_array_equal(aug.X_test, ds.X_test)
+
+
+def test_pendigits_split_arguments_are_checked(real_data):
+    with pytest.raises(ValueError, match="split must be one of 'writer-independent', 'writer-dependent'"):
+        load_pendigits(split="random")
+    with pytest.raises(ValueError, match="split_seed"):
+        load_pendigits(split="writer-dependent", split_seed=-1)
+    with pytest.raises(ValueError, match="test_fraction"):
+        load_pendigits(split="writer-dependent", test_fraction=1.5)
+    # the default is the standard split, whatever the split seed
+    np.testing.assert_array_equal(load_dataset("pendigits", split_seed=7).X_test, load_pendigits().X_test)
+    assert load_dataset("pendigits", split="writer-independent").X_test.shape == (3498, 16)
+    with pytest.raises(ValueError, match="only pendigits has a choice of split"):
+        load_dataset("mnist", split="writer-dependent")
+
+
 def _digit_rows(n=5, seed=0):
     """Raw pendigits-like rows: 8 random points per row, each axis spanning 0..100."""
     P = np.random.default_rng(seed).uniform(0, 1, (n, 8, 2))

@@ -117,3 +117,25 @@ def test_plan_redoes_stale_runs_and_takes_over_reused_ones(tmp_path):
     assert [(t[2], t[4]) for t in phases[1]] == [("ptq", 0)]
     assert len(load_runs(out / "runs.stale.jsonl")) == 2
     assert len(load_runs(out / "runs.jsonl")) == 2                       # the store was rewritten
+
+
+def test_pendigits_protocols(real_data, tmp_path):
+    """The study runs Pendigits with both test protocols: "pendigits-wd" is writer-dependent
+    (pendigits.tra split 80/20 by the run's seed), with Pendigits' presets, augmentation and
+    thesis table; "pendigits" keeps the standard writer-independent split."""
+    from _runs import STUDY_DATASETS, augment_copies, base_dataset, model_kwargs, run_task, split_seed_for
+
+    assert set(STUDY_DATASETS) == set(reproduce.DATASETS) == {"seeds", "pendigits", "pendigits-wd", "mnist"}
+    assert base_dataset("pendigits-wd") == "pendigits"
+    assert (split_seed_for("pendigits-wd", 3), split_seed_for("pendigits", 3), split_seed_for("seeds", 3)) == (3, 0, 3)
+    assert model_kwargs("pendigits-wd", "lq", 2) == model_kwargs("pendigits", "lq", 2)
+    assert THESIS["pendigits-wd"] is THESIS["pendigits"]
+    rec = run_task(str(tmp_path), "pendigits-wd", "qnn-admm", 8, 2)
+    assert rec["dataset"] == "pendigits-wd" and rec["augment"] == augment_copies("qnn-admm", "pendigits") == 0
+    assert rec["split"] == "UCI writer-dependent: pendigits.tra stratified 80/20, seed 2"
+    assert 0.5 < rec["test_accuracy"] <= 1.0
+    summary = reproduce.summarise([rec])
+    assert summary["pendigits-wd/qnn-admm/8"]["thesis_mean"] == THESIS["pendigits"]["qnn-admm"][8][0]
+    table = reproduce.markdown(summary, ["pendigits-wd"], reproduce.verdicts(summary, ["pendigits-wd"]),
+                               {"runs": 1.0, "wall": 1.0})
+    assert "### Pendigits, writer-dependent test" in table

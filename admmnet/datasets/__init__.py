@@ -45,6 +45,7 @@ def load_dataset(
     dtype="float32",
     standardize: bool = True,
     download: bool = True,
+    split: str | None = None,
     split_seed: int = 0,
     test_fraction: float = 0.2,
     augment: int = 0,
@@ -63,9 +64,13 @@ def load_dataset(
         MNIST: pixels divided by 255 (kept in [0, 1], not centred).
     download : download missing files into the cache; when False a missing
         file raises :class:`DatasetError`.
-    split_seed, test_fraction : the stratified split of seeds (the only
-        dataset without an official split); ignored for pendigits and MNIST,
-        which use their standard splits.
+    split : pendigits only: ``"writer-independent"`` (the standard split, default) or
+        ``"writer-dependent"`` (a stratified split of the training writers' rows; see
+        :func:`admmnet.datasets.pendigits.load_pendigits`). Seeds and MNIST have one
+        protocol each and take None.
+    split_seed, test_fraction : the stratified split of seeds (the only dataset without
+        an official split) and of pendigits' writer-dependent split; ignored otherwise
+        (MNIST and writer-independent pendigits use their standard splits).
     augment, augment_seed : pendigits only: append ``augment`` distorted copies of the
         training rows (:func:`admmnet.datasets.pendigits.augment_pendigits`), scaled with the
         real rows' statistics; the test part is never augmented. Other datasets need 0.
@@ -75,8 +80,11 @@ def load_dataset(
     common = dict(data_home=data_home, dtype=dtype, standardize=standardize, download=download)
     if augment and name != "pendigits":
         raise ValueError(f"data augmentation is defined for pendigits only, not {name!r} (augment={augment!r})")
+    if split is not None and name != "pendigits":
+        raise ValueError(f"split={split!r}: only pendigits has a choice of split; {name!r} takes None")
     if name == "pendigits":
-        return load_pendigits(augment=augment, augment_seed=augment_seed, **common)
+        return load_pendigits(split=split or "writer-independent", split_seed=split_seed,
+                              test_fraction=test_fraction, augment=augment, augment_seed=augment_seed, **common)
     if name == "seeds":
         return load_seeds(split_seed=split_seed, test_fraction=test_fraction, **common)
     return load_mnist(**common)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Dataset", "check_dtype", "standardize", "one_hot", "stratified_split", "check_test_fraction"]
+__all__ = ["Dataset", "check_dtype", "standardize", "one_hot", "stratified_split", "check_test_fraction",
+           "check_split_seed"]
 
 _FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
@@ -135,6 +136,13 @@ def check_test_fraction(test_fraction: float) -> float:
     if not 0.0 < value < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     return value
+
+
+def check_split_seed(split_seed) -> int:
+    """``split_seed`` as a non-negative int."""
+    if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or split_seed < 0:
+        raise ValueError(f"split_seed must be a non-negative integer, got {split_seed!r}")
+    return int(split_seed)
 
 
 def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

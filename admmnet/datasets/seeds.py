@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ._fetch import CorruptFileError, fetch_file, read_text_file
-from ._preprocess import Dataset, check_dtype, check_test_fraction, stratified_split
+from ._preprocess import Dataset, check_dtype, check_split_seed, check_test_fraction, stratified_split
 from ._preprocess import standardize as _standardize
 
 __all__ = ["load_seeds", "read_seeds"]
@@ -58,13 +58,6 @@ def read_seeds(path: os.PathLike | str) -> tuple[np.ndarray, np.ndarray]:
     return data[:, :N_FEATURES], y
 
 
-def _check_seed(split_seed) -> int:
-    """``split_seed`` as a non-negative int."""
-    if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or split_seed < 0:
-        raise ValueError(f"split_seed must be a non-negative integer, got {split_seed!r}")
-    return int(split_seed)
-
-
 def load_seeds(
     *,
     data_home: os.PathLike | str | None = None,
@@ -85,7 +78,7 @@ def load_seeds(
     ``data_home`` and ``download``.
     """
     dt = check_dtype(dtype)
-    seed = _check_seed(split_seed)
+    seed = check_split_seed(split_seed)
     fraction = check_test_fraction(test_fraction)
     X, y = fetch_file("seeds", FILENAME, read_seeds, data_home=data_home, download=download)
     train, test = stratified_split(y, fraction, seed)
