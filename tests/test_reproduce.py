@@ -39,6 +39,7 @@ def test_summary_statistics_and_verdicts():
     assert len(v["missing"]) == 4 * 4 + 2 - 2
     table = reproduce.markdown(summary, ["seeds"], v, {"runs": 3600.0, "wall": 1800.0})
     assert "**95.00 ± 5.00** (93.25)" in table     # best of the 8-bit row, bold, thesis mean beside
+    assert "per table: Seeds 2 of 18" in table
     assert "| FP | fp | float | 32 | 100 |" in table and "1.0×" in table
 
 
