@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+
 from . import reference
 
 __all__ = ["available", "z_update_piecewise", "softmax_xent", "fista_step", "sq_norm_axpy", "axpby", "proj_step",
@@ -240,15 +242,12 @@ def _is_cupy(*arrays) -> bool:
 
 
 def _floor(dtype) -> float:
-    import numpy as np
-
     return -0.25 * float(np.finfo(dtype).max)
 
 
 @lru_cache(maxsize=64)
 def _piece_table(pieces, rho: float, dtype_str: str):
     import cupy as cp
-    import numpy as np
 
     rows = [(lo, hi, s, c, rho * s, 1.0 + rho * s * s, rho) for lo, hi, s, c in pieces]
     return cp.asarray(np.asarray(rows, dtype=np.float64).astype(dtype_str).reshape(-1))
@@ -298,7 +297,6 @@ def sq_norm_axpy(x, y, s: float):
     """CuPy version of :func:`admmnet.kernels.reference.sq_norm_axpy`: one pass, float64 block
     partials, then their sum (a 0-d array of x's dtype; nothing comes back to the host)."""
     import cupy as cp
-    import numpy as np
 
     if not _is_cupy(x, y) or x.dtype != y.dtype or x.shape != y.shape or x.size == 0:
         return reference.sq_norm_axpy(x, y, s)
@@ -332,7 +330,6 @@ def proj_step(Wn, alpha, Q_prev, qmax: int, zero: bool):
     column; a second kernel sums the row loss ``||Wn - alpha' Q||^2``. Sums in
     float64. No host transfer."""
     import cupy as cp
-    import numpy as np
 
     if (not _is_cupy(Wn, alpha) or Wn.ndim != 2 or Wn.size == 0 or alpha.dtype != Wn.dtype
             or alpha.size != Wn.shape[0] or Wn.shape[0] > 65535
