@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io as _io
+from ._backend import get_namespace
 from ._validation import check_labels, check_layer_sizes, check_X
 from .admm import solver as S
 from .admm.activations import get_activation
@@ -264,7 +265,8 @@ class QNNADMM(NetworkModel):
                  mu_growth=1.1, max_penalty=1e6, w_solver="exact", a_solver="exact", kappa=2.0,
                  tau=2.0, max_backtrack=50, fista_eta=0.5, fista_max_iter=100, fista_tol=1e-4,
                  proj_max_iter=50, proj_patience=3, ridge=1e-3, forward_reset=1, layer_scale=4.0,
-                 refit_output=False, momentum=0.0,
+                 refit_output=False, momentum=0.0, momentum_restart=True, fp_iter=0, layerwise=False,
+                 layerwise_iter=30, layerwise_rho=1e-2, layerwise_rho_growth=1.25,
                  max_iter=30, seed=0,
                  dtype="float32", device="auto", verbose=False):
         self.hidden_sizes = hidden_sizes
@@ -294,6 +296,12 @@ class QNNADMM(NetworkModel):
         self.layer_scale = layer_scale
         self.refit_output = refit_output
         self.momentum = momentum
+        self.momentum_restart = momentum_restart
+        self.fp_iter = fp_iter
+        self.layerwise = layerwise
+        self.layerwise_iter = layerwise_iter
+        self.layerwise_rho = layerwise_rho
+        self.layerwise_rho_growth = layerwise_rho_growth
         self.max_iter = max_iter
         self.seed = seed
         self.dtype = dtype
@@ -323,11 +331,28 @@ class QNNADMM(NetworkModel):
             refit_output=bool(self.refit_output), momentum=float(self.momentum))
         if level_set is not None and params.mu <= 0:
             raise ValueError("mu must be > 0 when training a quantized network (bits is set)")
-        return hidden, level_set, activation, params
+        if isinstance(self.fp_iter, bool) or not (isinstance(self.fp_iter, (int, np.integer)) and self.fp_iter >= 0):
+            raise ValueError(f"fp_iter must be an integer >= 0, got {self.fp_iter!r}")
+        for name in ("momentum_restart", "layerwise"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        lw = None
+        if self.layerwise:
+            it = self.layerwise_iter
+            if isinstance(it, bool) or not (isinstance(it, (int, np.integer)) and it >= 0):
+                raise ValueError(f"layerwise_iter must be an integer >= 0, got {it!r}")
+            if not (isinstance(self.layerwise_rho, (int, float)) and math.isfinite(self.layerwise_rho)
+                    and self.layerwise_rho > 0):
+                raise ValueError(f"layerwise_rho must be a finite number > 0, got {self.layerwise_rho!r}")
+            g = self.layerwise_rho_growth
+            if not (isinstance(g, (int, float)) and math.isfinite(g) and g >= 1):
+                raise ValueError(f"layerwise_rho_growth must be a finite number >= 1, got {g!r}")
+            lw = dict(n_iter=int(it), rho=float(self.layerwise_rho), rho_growth=float(g))
+        return hidden, level_set, activation, params, lw
 
     # -- training ------------------------------------------------------------
     def fit(self, X, y, X_val=None, y_val=None, *, checkpoint=None, checkpoint_every: int = 5,
-            callback=None) -> History:
+            callback=None, fp_model=None) -> History:
         """Train on ``X`` (n_samples x n_features) and labels ``y``; returns the :class:`History`.
 
         ``X_val, y_val`` add a validation accuracy to every record.
@@ -339,8 +364,16 @@ class QNNADMM(NetworkModel):
         training cleanly: the model keeps the last state and
         ``history.stop == "interrupted"``. ``callback(model, record)`` is
         called after every iteration.
+
+        ``fp_model``: a fitted full-precision :class:`QNNADMM` to take the FP phase
+        from (a quantized fit with ``fp_iter >= max_iter`` only): its weights and
+        history replace the FP iterations, and the fit goes straight to the
+        quantization. When ``fp_model`` was fitted on the same rows with this
+        estimator's parameters (``bits=None``, ``max_iter=fp_iter``), the result is
+        the one of the uninterrupted fit (``benchmarks/`` use it to train the FP
+        network of a seed once for every bit width).
         """
-        hidden, level_set, activation, params = self._validate_params()
+        hidden, level_set, activation, params, lw = self._validate_params()
         X = check_X(X, "X", dtype=self.dtype)
         y_enc, classes = check_labels(y, "y", n_samples=X.shape[0])
         if X_val is not None or y_val is not None:
@@ -363,27 +396,67 @@ class QNNADMM(NetworkModel):
 
         history = History()
         state = None
-        if checkpoint is not None and Path(checkpoint).exists():
+        fp_refit_done = False
+        if fp_model is not None:
+            state, history = self._from_fp_model(fp_model, A0, activation, level_set, params, hidden)
+            fp_refit_done = bool(fp_model.refit_output)
+        elif checkpoint is not None and Path(checkpoint).exists():
             state, history = self._resume(checkpoint, A0, fingerprint)
+        fp_iter = int(self.fp_iter) if level_set is not None else 0
         if state is None:
-            state = S.init_state(A0, sizes, activation, level_set, params,
+            state = S.init_state(A0, sizes, activation, level_set if fp_iter == 0 else None, params,
                                  np.random.default_rng(self.seed), bias=bool(self.bias))
         self._level_set = level_set
 
+        def switch_if_due():
+            # the end of the full-precision phase: the FP network's output refit (as an FP
+            # fit ends), then quantization (layerwise or by projection)
+            if level_set is not None and state.G is None and state.k >= fp_iter:
+                if params.refit_output and state.k > 0 and not fp_refit_done:
+                    S.refit_output(state, Y, activation, None, params, kern)
+                S.start_quantized(state, activation, level_set, params, kern, layerwise=lw)
+
+        m = int(A0.shape[1])
+        prev = history[-1].get("train_loss") if history else None
+        restart = bool(params.momentum) and bool(self.momentum_restart)
         t_start = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
         try:
             while state.k < self.max_iter:
                 t0 = time.perf_counter()
-                stats = S.admm_iteration(state, Y, activation, level_set, params, kern)
+                switch_if_due()
+                ls_now = level_set if state.G is not None else None
+                extrapolated = restart and state.W_prev is not None
+                if extrapolated:    # the iterate the step starts from (the solver never writes in place)
+                    snap = (list(state.W), list(state.b) if state.b is not None else None,
+                            state.G and list(state.G), state.alpha and list(state.alpha),
+                            state.Q and list(state.Q))
+                stats = S.admm_iteration(state, Y, activation, ls_now, params, kern)
+                loss, correct = S.network_loss(state.weights(), state.b, A0, Y, activation, kern)
+                rejected = False
+                if extrapolated and prev is not None and loss / m > prev:
+                    # adaptive restart: an extrapolated step raised the training loss of the
+                    # evaluated network; return to the iterate it started from, drop the momentum
+                    state.W, state.b = snap[0], snap[1]
+                    if state.G is not None and snap[2] is not None:
+                        state.G, state.alpha, state.Q = snap[2], snap[3], snap[4]
+                    state.W_prev = state.b_prev = None
+                    S.reset_from_forward(state, activation, kern)
+                    loss, correct = S.network_loss(state.weights(), state.b, A0, Y, activation, kern)
+                    rejected = True
+                prev = loss / m
                 dt = time.perf_counter() - t0
                 self._set_network(state, activation)
                 rec = S.evaluate_objective(state, Y, activation, kern)
                 rec = {"iteration": state.k, **rec,
-                       "train_accuracy": float(np.mean(self._predict_encoded(X) == y_enc)),
+                       "train_loss": loss / m,
+                       "train_accuracy": correct / m,
                        "val_accuracy": (float(np.mean(self._predict_encoded(X_val) == yv_enc))
                                         if X_val is not None else None),
                        "seconds": dt, "elapsed": time.perf_counter() - t_start,
                        "beta": state.beta, "gamma": state.gamma, "mu": state.mu,
+                       "phase": "fp" if ls_now is None and level_set is not None else
+                                ("quantized" if level_set is not None else "fp"),
+                       "extrapolated": extrapolated, "restart": rejected,
                        **vars(stats)}
                 history.append(rec)
                 if self.verbose:
@@ -398,8 +471,10 @@ class QNNADMM(NetworkModel):
                 self._save_checkpoint(checkpoint, state, history, fingerprint)
             print(f"\ninterrupted after {state.k} finished iteration(s)"
                   + (f"; state saved to {checkpoint}" if checkpoint else ""), file=sys.stderr)
-        if params.refit_output and history.stop != "interrupted" and state.k > 0:
-            S.refit_output(state, Y, activation, level_set, params, kern)
+        if history.stop != "interrupted":
+            switch_if_due()        # fp_iter >= max_iter: FP-ADMM, then the quantizer at the end
+            if params.refit_output and state.k > 0:
+                S.refit_output(state, Y, activation, level_set, params, kern)
         self._set_network(state, activation)
         self.history_ = history
         self.n_iter_ = state.k
@@ -417,8 +492,30 @@ class QNNADMM(NetworkModel):
                 layers.append(Layer(shape, codes=codes, scale=to_numpy(state.alpha[l]).copy(), bias=bias))
             else:
                 layers.append(Layer(shape, weight=to_numpy(state.W[l]).copy(), bias=bias))
-        self.network_ = Network(layers, activation=activation.name, level_set=self._level_set,
+        self.network_ = Network(layers, activation=activation.name,
+                                level_set=self._level_set if state.G is not None else None,
                                 granularity=self.granularity, dtype=self.dtype)
+
+    def _from_fp_model(self, fp, A0, activation, level_set, params, hidden):
+        """The solver state at the end of ``fp``'s fit (weights, biases, a forward pass)."""
+        if not isinstance(fp, QNNADMM) or not hasattr(fp, "network_"):
+            raise ValueError("fp_model must be a fitted QNNADMM")
+        if level_set is None or int(self.fp_iter) < int(self.max_iter):
+            raise ValueError("fp_model is for quantized fits whose FP phase is the whole run "
+                             "(bits set and fp_iter >= max_iter)")
+        if fp.network_.level_set is not None:
+            raise ValueError("fp_model must be a full-precision QNNADMM (bits=None)")
+        if tuple(fp.layer_sizes_) != self.layer_sizes_ or fp.activation != self.activation \
+                or bool(fp.bias) != bool(self.bias) or list(fp.classes_) != list(self.classes_):
+            raise ValueError(f"fp_model has another network ({fp.layer_sizes_}, {fp.activation}, "
+                             f"bias={fp.bias}) than this fit ({self.layer_sizes_}, {self.activation}, "
+                             f"bias={self.bias}) or other classes")
+        xp = get_namespace(A0)
+        Ws = [xp.asarray(w, dtype=A0.dtype) for w in fp.weights()]
+        bs = fp.biases()
+        bs = [xp.asarray(b, dtype=A0.dtype) for b in bs] if bs is not None else None
+        state = S.state_from_weights(A0, Ws, bs, activation, params, k=int(fp.n_iter_))
+        return state, History(fp.history_)
 
     # -- checkpoints -----------------------------------------------------------
     _RESUME_FREE = ("max_iter", "verbose", "device")

@@ -62,7 +62,8 @@ from ..quant import LevelSet, project
 from . import updates as U
 from .activations import Activation
 
-__all__ = ["ADMMParams", "ADMMState", "init_state", "admm_iteration", "forward", "evaluate_objective"]
+__all__ = ["ADMMParams", "ADMMState", "init_state", "admm_iteration", "forward", "evaluate_objective",
+           "start_quantized", "network_loss", "refit_output", "extrapolate"]
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,29 @@ def init_state(X, layer_sizes, activation: Activation, level_set: LevelSet | Non
     )
 
 
+def state_from_weights(X, Ws, bs, activation: Activation, params: ADMMParams, *, k: int = 0) -> ADMMState:
+    """A full-precision state holding the network ``(Ws, bs)`` after ``k`` iterations:
+    z_l, a_l from a forward pass (the constraints hold), lam = 0, penalties at their
+    values after k iterations of continuation."""
+    xp = get_namespace(X)
+    L = len(Ws)
+    z, a = [], [X]
+    for l in range(L):
+        zl = Ws[l] @ a[l]
+        if bs is not None:
+            zl = zl + bs[l]
+        z.append(zl)
+        if l < L - 1:
+            a.append(activation(zl))
+    cap = params.max_penalty
+    grow = params.penalty_growth ** k
+    return ADMMState(
+        W=list(Ws), b=list(bs) if bs is not None else None, G=None, alpha=None, Q=None, z=z, a=a,
+        lam=xp.zeros((Ws[-1].shape[0], X.shape[1]), dtype=X.dtype),
+        beta=min(params.beta * grow, max(cap, params.beta)), gamma=min(params.gamma * grow, max(cap, params.gamma)),
+        mu=0.0, nu=[1.0] * L, theta=[1.0] * L, k=int(k), layer_scale=float(params.layer_scale))
+
+
 @dataclass
 class IterationStats:
     """Counts of the inner searches of one iteration (SciPy-style: say what happened)."""
@@ -624,8 +648,10 @@ def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSe
     minimise the cross-entropy plus ``ridge``
     (:func:`admmnet.admm.updates.refit_output_layer`). Quantized: ``rounds``
     ADMM-style alternations of that refit with the coupling ``mu/2||W_L - G_L||^2``
-    and the projection G_L = proj(W_L), mu growing 4x per round, so that the
-    final G_L is fitted to the loss, not only to W_L. On return ``a_{L-1}`` and
+    and the projection G_L = proj(W_L), starting from the current G_L with
+    mu = m/100 and growing 4x per round, so that the final G_L is fitted to the
+    loss, not only to W_L; the result is kept only if it lowers the training
+    cross-entropy of the quantized output layer. On return ``a_{L-1}`` and
     ``z_L`` are consistent with the refitted layer (they are released while it runs).
     """
     L = state.n_layers
@@ -644,27 +670,90 @@ def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSe
     m = a.shape[1]
     b0 = state.b[L - 1] if state.b is not None else None
     ridge = params.ridge * state.beta / max(m, 1)
+    gram = (gemm.gram(a), kern.row_sums(a))         # shared by every refit on these features
+    kw = dict(xent=kern.softmax_xent, factor=kern.spd_factor, gram=gram)
     if level_set is None:
-        W, b, _ = U.refit_output_layer(a, Y, state.W[L - 1], b0, ridge=ridge, xent=kern.softmax_xent)
+        W, b, _ = U.refit_output_layer(a, Y, state.W[L - 1], b0, ridge=ridge, **kw)
         state.W[L - 1] = W
     else:
-        W, b = state.W[L - 1], b0
-        mu = 0.0
+        # start from the current quantized layer: the coupling begins binding (mu ~ m/100,
+        # against a Hessian bound of ~m/2 per feature) and grows 4x per round
+        GL, aL, QL, W, b = state.G[L - 1], state.alpha[L - 1], state.Q[L - 1], state.G[L - 1], b0
+        before = _output_loss(GL, b0, a, Y, kern)
+        mu = 1e-2 * m
         for r in range(rounds):
-            W, b, _ = U.refit_output_layer(a, Y, W, b, G=state.G[L - 1], mu=mu, ridge=ridge,
-                                           xent=kern.softmax_xent)
-            res = _project(W, level_set, params, alpha0=state.alpha[L - 1])
-            state.G[L - 1], state.alpha[L - 1], state.Q[L - 1] = res.G, res.alpha, res.Q
-            mu = max(mu * 4.0, 1e-2 * m)
-        state.W[L - 1] = W
+            W, b, _ = U.refit_output_layer(a, Y, W, b, G=GL, mu=mu, ridge=ridge, **kw)
+            res = _project(W, level_set, params, alpha0=aL, kern=kern)
+            GL, aL, QL = res.G, res.alpha, res.Q
+            mu *= 4.0
         if b0 is not None:  # the bias that fits the final, fixed G_L
-            _, b, _ = U.refit_output_layer(a, Y, state.G[L - 1], b, update_W=False, xent=kern.softmax_xent)
+            _, b, _ = U.refit_output_layer(a, Y, GL, b, update_W=False, **kw)
+        # safeguard: the refit is kept only if it lowers the training loss of the quantized
+        # output layer (a projected point need not be better than the one it replaces)
+        if _output_loss(GL, b, a, Y, kern) < before:
+            state.G[L - 1], state.alpha[L - 1], state.Q[L - 1] = GL, aL, QL
+            state.W[L - 1] = W
+        else:
+            b = b0
     if state.b is not None:
         state.b[L - 1] = b
     # keep the lifted output consistent with the refitted layer
     state.a[L - 1] = a
     z = state.weights()[L - 1] @ a
     state.z[L - 1] = z + state.b[L - 1] if state.b is not None else z
+
+
+def start_quantized(state: ADMMState, activation: Activation, level_set: LevelSet, params: ADMMParams,
+                    kern: Kernels, *, layerwise: dict | None = None) -> list | None:
+    r"""Turn a full-precision state into a quantized one: the switch from the FP phase of a fit.
+
+    ``layerwise=None``: G_l is the projection of W_l (the thesis's start).
+    ``layerwise={...}``: G_l and b_l come from the gradient-free layerwise quantizer
+    (:func:`admmnet.admm.layerwise.quantize_network`, keyword arguments ``layerwise``)
+    run on the FP weights and the training inputs ``a_0``; W_l is then set to G_l,
+    so the quantized phase starts from the quantized network it is evaluated with.
+    mu starts at ``params.mu``, the momentum memory is cleared (the FP iterates are not
+    quantized ones), and the lifted variables restart from a forward pass of the
+    quantized network (:func:`reset_from_forward`). Returns the layer fits (or None).
+    """
+    from .layerwise import quantize_network
+
+    fits = None
+    if layerwise is None:
+        res = [_project(W, level_set, params, kern=kern) for W in state.W]
+        state.G, state.alpha, state.Q = [r.G for r in res], [r.alpha for r in res], [r.Q for r in res]
+    else:
+        fits = quantize_network(state.a[0], state.W, state.b, activation, level_set, ridge=0.0,
+                                granularity=params.granularity, proj_max_iter=params.proj_max_iter,
+                                proj_patience=params.proj_patience, kern=kern, **layerwise)
+        state.G = [f.G for f in fits]
+        state.alpha = [f.alpha for f in fits]
+        state.Q = [f.Q for f in fits]
+        state.W = list(state.G)
+        if state.b is not None:
+            state.b = [f.b for f in fits]
+    state.mu = float(params.mu)
+    state.W_prev = state.b_prev = None
+    reset_from_forward(state, activation, kern)
+    return fits
+
+
+def network_loss(weights, biases, X, Y, activation: Activation, kern: Kernels):
+    """Summed cross-entropy and the number of correct predictions of the network
+    ``(weights, biases)`` on ``X`` (samples in columns) against one-hot ``Y``:
+    one forward pass, no gradient (the monitored objective of the momentum restart)."""
+    xp = get_namespace(X)
+    z = forward(weights, biases, X, activation)
+    loss, _ = kern.softmax_xent(z, Y)
+    correct = xp.sum(xp.astype(xp.argmax(z, axis=0) == xp.argmax(Y, axis=0), xp.float64))
+    return to_float(loss), int(to_float(correct))
+
+
+def _output_loss(W, b, a, Y, kern: Kernels) -> float:
+    z = gemm.mm(W, a)
+    if b is not None:
+        z = z + b
+    return to_float(kern.softmax_xent(z, Y)[0])
 
 
 def evaluate_objective(state: ADMMState, Y, activation: Activation, kern: Kernels) -> dict:

@@ -21,6 +21,7 @@ iteration cap and a NaN/inf guard, so none can spin forever.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .._backend import get_namespace, to_float
@@ -410,65 +411,100 @@ def update_lambda(lam, zL, pL, beta: float):
 
 
 def refit_output_layer(a, Y, W0, b0, *, G=None, mu: float = 0.0, ridge: float = 0.0,
-                       max_iter: int = 500, tol: float = 1e-6, update_W: bool = True, xent):
+                       max_iter: int = 200, tol: float = 1e-5, update_W: bool = True, xent,
+                       factor=None, gram=None):
     r"""Exact refit of the output layer on fixed features (the "final refit" of METHOD.md).
 
     Minimises the convex problem
 
     .. math:: F(W, b) = L(W a + b 1^T, y) + \tfrac{\mu}{2}\|W - G\|^2 + \tfrac{\text{ridge}}{2}\|W\|^2
 
-    over the output layer alone, by FISTA on (W, b) from ``(W0, b0)``. The
-    features ``a`` are the forward activations of the evaluated (quantized)
-    hidden layers, so the output layer is fitted to the network that is
-    actually used rather than to lifted activations. No gradient flows
-    through the network: this is a convex, single-layer problem. The gradient
-    ``(S(W a + b) - y) [a; 1]^T + mu (W - G) + ridge W`` is Lipschitz with
-    constant ``Lip = ||[a; 1]||_2^2 / 2 + mu + ridge`` (``||.||_2`` estimated by
-    power iteration, padded by 10%). Stops when the relative step is below
-    ``tol`` or after ``max_iter`` steps. ``update_W=False`` keeps W fixed and
-    fits the bias alone (Lipschitz constant m/2). Returns ``(W, b, SearchInfo)``.
+    over the output layer alone. The features ``a`` are the forward activations
+    of the evaluated (quantized) hidden layers, so the output layer is fitted to
+    the network that is actually used rather than to lifted activations. No
+    gradient flows through the network: this is a convex, single-layer problem.
+
+    Solver: accelerated gradient steps preconditioned by Böhning's bound. The
+    Hessian of the softmax cross-entropy in the logits of one sample is
+    ``diag(p) - p p^T <= 1/2 I``, so with ``A = [a; 1^T]`` the Hessian of F in
+    ``X = [W b]`` is bounded (as a quadratic form ``X -> tr(X M X^T)``) by
+
+    .. math:: M = \tfrac12 A A^T + \mathrm{diag}(\mu + \text{ridge}, \dots, 0),
+
+    and the step ``X <- Y - \nabla F(Y) M^{-1}`` minimises a majorizer of F:
+    F is 1-smooth in the M-norm. FISTA in that metric (with O'Donoghue-Candès
+    gradient restart: momentum is dropped when ``<grad, X - X_prev> > 0``)
+    converges at a rate that does not depend on the conditioning of the
+    features, unlike plain FISTA with the spectral step (its 500 steps on
+    MNIST cost more than all ADMM iterations). ``M`` is factorised once
+    (``factor``: a kernel table's ``spd_factor``; ``gram``: a precomputed
+    ``(a a^T, a 1)``). Stops when the step is below ``tol`` relative to X, or
+    after ``max_iter`` steps. ``update_W=False`` keeps W fixed and fits the bias
+    alone. Returns ``(W, b, SearchInfo)``.
     """
     xp = get_namespace(a, Y, W0)
     m = a.shape[1]
-    ones = xp.ones((1, m), dtype=a.dtype)
-    A = xp.concat([a, ones], axis=0)
-    # spectral norm of A by power iteration on A A^T
-    v = xp.ones((A.shape[0], 1), dtype=a.dtype)
-    for _ in range(30):
-        v = A @ (A.T @ v)
-        v = v / xp.sqrt(xp.sum(v * v))
-    smax2 = to_float(xp.sum(v * (A @ (A.T @ v))))
-    lip = 1.1 * 0.5 * smax2 + mu + ridge if update_W else 1.1 * 0.5 * m
-    Wb = xp.concat([W0, b0 if b0 is not None else xp.zeros((W0.shape[0], 1), dtype=W0.dtype)], axis=1)
     n_in = W0.shape[1]
-    Gb = None
-    if G is not None and mu:
-        Gb = xp.concat([G, xp.zeros((G.shape[0], 1), dtype=G.dtype)], axis=1)
-    mask = xp.concat([xp.ones((1, n_in), dtype=W0.dtype), xp.zeros((1, 1), dtype=W0.dtype)], axis=1)
+    f64 = xp.float64
+    if gram is None:
+        gram = (gemm.gram(a), _ref.row_sums(a))
+    has_b = b0 is not None
+    if update_W:
+        reg = float(mu + ridge) if G is not None and mu else float(ridge)
+        M = 0.5 * W_exact_system(gram, m, 1.0, 0.0, has_b)
+        diag = xp.concat([xp.full((n_in,), reg, dtype=f64), xp.zeros((int(has_b),), dtype=f64)])
+        # a tiny floor keeps M positive definite when the features are rank deficient
+        diag = diag + 1e-9 * (to_float(xp.max(xp.linalg.diagonal(M))) + 1.0)
+        M = M + diag * xp.eye(n_in + int(has_b), dtype=f64)
+        apply_inv = (factor or _ref.spd_factor)(M)
+    else:
+        apply_inv = None
+    mu_eff = float(mu) if G is not None and mu else 0.0
+    Wb = xp.concat([W0, b0], axis=1) if has_b else W0
+
+    def grad_F(X):
+        W = X[:, :n_in]
+        z = gemm.mm(W, a)
+        if has_b:
+            z = z + X[:, n_in:]
+        _, g = xent(z, Y)
+        if update_W:
+            gW = gemm.mm(g, a.T) + float(ridge) * W
+            if mu_eff:
+                gW = gW + mu_eff * (W - G)
+        else:
+            gW = xp.zeros_like(W)
+        if not has_b:
+            return gW
+        return xp.concat([gW, xp.sum(g, axis=1, keepdims=True)], axis=1)
+
+    def precond(grad):
+        if apply_inv is None:       # bias alone (W fixed): its Hessian bound is m/2
+            return grad / (0.5 * m)
+        return xp.astype(apply_inv(xp.astype(grad, f64).T).T, grad.dtype)
+
     x_prev = Wb
     y_hat = Wb
     t = 1.0
     stop = "max_iter"
     s = 0
     for s in range(1, max_iter + 1):
-        _, g = xent(y_hat @ A, Y)
-        grad = g @ A.T + ridge * (y_hat * mask)
-        if Gb is not None:
-            grad = grad + mu * ((y_hat - Gb) * mask)
-        if not update_W:
-            grad = grad * (1.0 - mask)
-        x = y_hat - grad / lip
-        step = to_float(xp.sqrt(_sq(x - x_prev)))
-        if step != step:
-            x, stop = x_prev, "max_iter"
+        g = grad_F(y_hat)
+        x = y_hat - precond(g)
+        if not bool(xp.all(xp.isfinite(x))):
+            stop = "max_iter"
             break
-        if step <= tol * max(1.0, to_float(xp.sqrt(_sq(x)))):
+        d = x - x_prev
+        step = math.sqrt(to_float(_sq(d)))
+        if step <= tol * max(1.0, math.sqrt(to_float(_sq(x)))):
             stop = "converged"
             x_prev = x
             break
+        if to_float(xp.sum(g * d)) > 0:       # gradient restart: the momentum points uphill
+            t = 1.0
         t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
-        y_hat = x + ((t - 1.0) / t_next) * (x - x_prev)
+        y_hat = x + ((t - 1.0) / t_next) * d
         x_prev, t = x, t_next
     W = x_prev[:, :n_in]
-    b = x_prev[:, n_in:] if b0 is not None else None
-    return W, b, SearchInfo(s, stop, lip)
+    b = x_prev[:, n_in:] if has_b else None
+    return W, b, SearchInfo(s, stop, 1.0)
