@@ -27,7 +27,10 @@ setup(
     extras_require={
         # numba is in "test" so that CI runs the Numba kernels against the reference
         # (tests/test_kernels.py); without it the package falls back to the reference kernels
-        "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59"],
+        # scikit-learn: its bundled datasets (digits, wine, breast cancer) test the automatic
+        # preset on data no preset has seen (tests/test_presets.py, benchmarks/auto_preset.py)
+        "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59", "scikit-learn>=1.2"],
+        "bench": ["scikit-learn>=1.2", "matplotlib>=3.5"],
         "fast": ["numba>=0.59"],
         "gpu": ["cupy-cuda12x>=13"],
         # box plots of benchmarks/reproduce.py (the study runs and writes its tables without it)

@@ -98,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-bias", action="store_true", help="no bias (thesis-exact network)")
     for name in ("beta", "gamma", "mu", "penalty-growth", "mu-growth", "ridge", "momentum", "layer-scale"):
         t.add_argument(f"--{name}", type=float, default=None, help=f"override the preset's {name}")
+    t.add_argument("--fp-iter", type=int, default=None, metavar="N",
+                   help="quantized qnn-admm: full-precision ADMM iterations before quantizing "
+                        "(default: the preset's, all of them; 0: quantize from the start as the thesis)")
+    t.add_argument("--layerwise", dest="layerwise", action="store_true", default=None,
+                   help="quantize after the FP phase with the gradient-free layerwise quantizer "
+                        "(the presets' default for quantized runs)")
+    t.add_argument("--no-layerwise", dest="layerwise", action="store_false",
+                   help="quantize after the FP phase by projecting W instead")
     t.add_argument("--w-solver", choices=("exact", "backtracking"), default=None)
     t.add_argument("--a-solver", choices=("exact", "backtracking"), default=None)
     t.add_argument("--save", metavar="MODEL.npz", help="save the trained model (atomic write)")
@@ -171,17 +179,20 @@ def _gpu_environment() -> dict | None:
 
 
 def _build_qnn_admm(args, bits):
-    kw = qnn_admm_params(args.dataset, bits)
+    quantized = bits is not None or args.levels in ("binary", "ternary")
+    kw = qnn_admm_params(args.dataset, "q" if quantized else None)
     if args.hidden is not None:
         kw["hidden_sizes"] = args.hidden
     if args.iters is not None:
         kw["max_iter"] = args.iters
+        if args.fp_iter is None and "fp_iter" in kw:    # the FP phase stays the whole run
+            kw["fp_iter"] = args.iters
     for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "momentum", "layer_scale",
-                 "w_solver", "a_solver"):
+                 "w_solver", "a_solver", "fp_iter", "layerwise"):
         v = getattr(args, name)
         if v is not None:
             kw[name] = v
-    return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
+    return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed, preset=args.dataset,
                    dtype=args.dtype, device=args.device, activation=args.activation, bias=not args.no_bias,
                    verbose=not args.quiet, **kw)
 
@@ -190,7 +201,7 @@ def _build_baseline(args, bits):
     from . import baselines as B
 
     for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "layer_scale", "w_solver",
-                 "a_solver", "iters", "checkpoint"):
+                 "a_solver", "iters", "checkpoint", "fp_iter", "layerwise"):
         if getattr(args, name) is not None:
             raise ValueError(f"--{name.replace('_', '-')} applies to --method qnn-admm only")
     if getattr(args, "device", "auto") == "gpu":

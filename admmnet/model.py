@@ -43,12 +43,16 @@ class History(list):
     mu`` and the inner-search counts ``backtracks, backtrack_caps,
     fista_iters, fista_caps, proj_iters``. ``stop`` is ``"max_iter"`` or
     ``"interrupted"``; ``resumed_from`` the iteration a checkpoint restarted at.
+    ``final``: when a stage ran after the last iteration (the switch to the quantized
+    network, the output refit), a dict ``stage, train_loss, train_accuracy,
+    val_accuracy, seconds`` of the network the fit returns; else None.
     """
 
     def __init__(self, records=(), stop: str = "max_iter", resumed_from: int | None = None):
         super().__init__(records)
         self.stop = stop
         self.resumed_from = resumed_from
+        self.final = None   # after the iterations: the quantizer / output refit stage, if any ran
 
     @property
     def interrupted(self) -> bool:
@@ -159,6 +163,8 @@ class NetworkModel:
                 "network": self.network_.meta(), "classes": self.classes_.tolist(),
                 "n_features": int(self.n_features_in_),
                 "history": list(getattr(self, "history_", [])) if history else []}
+        if getattr(self, "params_", None) is not None:
+            meta["resolved_params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params_.items()}
         return _io.save_npz(path, self.network_.payload(), meta, kind="model")
 
 
@@ -179,10 +185,18 @@ class QNNADMM(NetworkModel):
     forward_reset=0, layer_scale=1, mu_growth=1, w_solver="backtracking",
     a_solver="backtracking")``.
 
+    Parameters left at None are taken from ``preset`` when ``fit`` sees the data
+    (the values used are in ``params_`` afterwards; :meth:`resolved_params`).
+
     Parameters
     ----------
-    hidden_sizes : sequence of int, default (200, 200)
+    hidden_sizes : sequence of int, default None (preset)
         Widths of the hidden layers; input and output widths come from the data.
+    preset : "auto", "seeds", "pendigits", "mnist" or None, default "auto"
+        Where unset parameters come from. "auto": :func:`admmnet.presets.auto_params`
+        of (n_samples, n_features, n_classes), a good run on data no preset has
+        seen; a dataset name: that dataset's preset; None: the fixed values of
+        ``QNNADMM.PRESET_PARAMS`` (the thesis-style schedule of admmnet < 0.4).
     activation : {"relu", "hardsigmoid", "identity"}
         Hidden activation h (piecewise linear, so its z-update is closed-form).
     bits : int, None or "fp"
@@ -199,14 +213,14 @@ class QNNADMM(NetworkModel):
         The thesis has none (``bias=False`` is thesis-exact); we default to a
         bias because the small Seeds/Pendigits nets need it and it costs only
         n_l floats per layer (counted in ``model_bytes``).
-    beta, gamma, mu : float, default 0.1, 0.1, 1.0
+    beta, gamma, mu : float, default None (preset)
         Penalties of the constraints z_l = W_l a_{l-1} + b_l, a_l = h(z_l),
         W_l = G_l (eq. 3.6). 1/beta is roughly the step the output logits take
         towards the labels per iteration: small beta learns faster. The
         coupling terms are sums over the m training samples while
         ``mu/2 ||W - G||^2`` is not, so mu only binds W to G once it has grown to
         the order of ``beta * m`` (see ``mu_growth``); the presets do this.
-    penalty_growth, mu_growth, max_penalty : float, default 1.0, 1.1, 1e6
+    penalty_growth, mu_growth, max_penalty : float, default 1.0, None (preset), 1e6
         Continuation: after each iteration beta and gamma are multiplied by
         ``penalty_growth``, mu by ``mu_growth``, none beyond ``max_penalty``.
         Growing mu drives W onto its quantized copy by the end of training.
@@ -216,34 +230,54 @@ class QNNADMM(NetworkModel):
         ``max_backtrack`` trials).
     fista_eta, fista_max_iter, fista_tol : FISTA for z_L (Algorithm 7).
     proj_max_iter, proj_patience : the alpha/Q alternation of the G-update (Algorithm 4).
-    ridge : float, default 1e-3
+    ridge : float, default None (preset)
         Tikhonov weight ``ridge/2 ||W||^2`` in the W-subproblem; keeps the exact
         solve well posed when inputs are rank deficient (MNIST's constant
         border pixels) and mu = 0.
-    forward_reset : int, default 1
+    forward_reset : int, default None (preset; 1 in every preset)
         Every ``forward_reset`` iterations the lifted z_l, a_l restart from a
         forward pass of the evaluated network (0: never, as in the thesis).
         Without it the free activations a_l absorb the training labels and the
         weights stop learning (the lifted network fits 100% while the real one
         plateaus); see README "What makes QNN-ADMM accurate".
-    layer_scale : float, default 4.0
+    layer_scale : float, default None (preset)
         r >= 1 scales the penalties per layer, beta_l = beta r^(2(l-L)) and
         gamma_l = gamma r^(2(l-L)+1) (mu_l and ridge follow beta_l), so that
         beta_{l+1} > gamma_l > beta_l: the a-update then follows the layer above
         and the z-update follows a, and the output error reaches the first
         layers undiluted instead of shrinking about 4x per layer (r = 1).
-    refit_output : bool, default False
+    refit_output : bool, default None (preset)
         After the last iteration, refit the output layer (and its bias) to the
         cross-entropy on the forward features of the evaluated hidden layers
         (a convex single-layer problem; alternated with the projection when
         quantized): :func:`admmnet.admm.solver.refit_output`.
-    momentum : float in [0, 1), default 0.0
+    momentum : float in [0, 1), default None (preset)
         Inertial extrapolation: every iteration starts from
         ``W + momentum (W - W_prev)`` (and the same for b; G re-projected), the
         previous two iterations' results (:func:`admmnet.admm.solver.extrapolate`).
         With ``forward_reset`` the next sweep then sees the errors of the
         extrapolated network; the fitted network is never an extrapolated point.
-    max_iter : int
+    momentum_restart : bool, default True
+        Adaptive restart of the inertial step: an iteration that started from an
+        extrapolated point and raised the training cross-entropy of the evaluated
+        network is undone (its weights return to the iterate it started from) and
+        the next iteration starts without extrapolation. The monitored loss is a
+        forward pass: no gradient is involved.
+    fp_iter : int, default None (preset: all of ``max_iter`` when quantized)
+        Quantized fits: iterations of full-precision ADMM (no G, no mu term)
+        before the network is quantized; 0 quantizes from the first iteration (the
+        thesis). At the switch the FP network gets its output refit (if
+        ``refit_output``) and G comes from the layerwise quantizer (``layerwise``)
+        or the projection of W; mu then starts at ``mu``.
+    layerwise : bool, default None (preset: True when quantized)
+        Quantize at the switch with the gradient-free layerwise ADMM quantizer
+        (:mod:`admmnet.admm.layerwise`): each layer's alpha Q and bias fitted to
+        reproduce the FP layer's pre-activations on the features of the quantized
+        layers below.
+    layerwise_iter, layerwise_rho, layerwise_rho_growth : int, float, float, default 30, 1e-2, 1.25
+        Its ADMM iterations per layer and penalty schedule (rho relative to the
+        mean eigenvalue of the layer's Gram matrix).
+    max_iter : int, default None (preset)
         ADMM iterations.
     seed : int
         Seed of the initialisation (the only randomness): same seed, same result.
@@ -260,14 +294,14 @@ class QNNADMM(NetworkModel):
 
     method = "qnn-admm"
 
-    def __init__(self, hidden_sizes=(200, 200), *, activation="relu", bits=None, levels="thesis",
-                 granularity="layer", bias=True, beta=0.1, gamma=0.1, mu=1.0, penalty_growth=1.0,
-                 mu_growth=1.1, max_penalty=1e6, w_solver="exact", a_solver="exact", kappa=2.0,
+    def __init__(self, hidden_sizes=None, *, activation="relu", bits=None, levels="thesis",
+                 granularity="layer", bias=True, beta=None, gamma=None, mu=None, penalty_growth=1.0,
+                 mu_growth=None, max_penalty=1e6, w_solver="exact", a_solver="exact", kappa=2.0,
                  tau=2.0, max_backtrack=50, fista_eta=0.5, fista_max_iter=100, fista_tol=1e-4,
-                 proj_max_iter=50, proj_patience=3, ridge=1e-3, forward_reset=1, layer_scale=4.0,
-                 refit_output=False, momentum=0.0, momentum_restart=True, fp_iter=0, layerwise=False,
+                 proj_max_iter=50, proj_patience=3, ridge=None, forward_reset=None, layer_scale=None,
+                 refit_output=None, momentum=None, momentum_restart=True, fp_iter=None, layerwise=None,
                  layerwise_iter=30, layerwise_rho=1e-2, layerwise_rho_growth=1.25,
-                 max_iter=30, seed=0,
+                 max_iter=None, preset="auto", seed=0,
                  dtype="float32", device="auto", verbose=False):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
@@ -303,41 +337,77 @@ class QNNADMM(NetworkModel):
         self.layerwise_rho = layerwise_rho
         self.layerwise_rho_growth = layerwise_rho_growth
         self.max_iter = max_iter
+        self.preset = preset
         self.seed = seed
         self.dtype = dtype
         self.device = device
         self.verbose = verbose
 
-    def _validate_params(self):
-        hidden = check_layer_sizes(self.hidden_sizes)
+    # parameters that None leaves to the preset, and their values when preset=None
+    PRESET_PARAMS = {"hidden_sizes": (200, 200), "beta": 0.1, "gamma": 0.1, "mu": 1.0, "mu_growth": 1.1,
+                     "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
+                     "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30}
+
+    def resolved_params(self, n_samples: int, n_features: int, n_classes: int) -> dict:
+        """Every parameter that ``fit`` uses, the ones left at None filled in from ``preset``:
+        ``"auto"`` (:func:`admmnet.presets.auto_params` of the data's shape), a dataset name of
+        :data:`admmnet.presets.TOPOLOGIES`, or None (the fixed values of ``PRESET_PARAMS``).
+        With a quantized preset, an unset ``fp_iter`` follows ``max_iter`` (the FP phase is the
+        whole run, then the layerwise quantizer)."""
+        from . import presets
+
+        # quantized (bits, or a binary/ternary level set): the preset's quantized schedule
+        bits = "q" if _bits_to_level_set(self.bits, self.levels) is not None else None
+        if self.preset == "auto":
+            base = presets.auto_params(int(n_samples), int(n_features), int(n_classes), bits)
+        elif self.preset is None:
+            base = dict(self.PRESET_PARAMS)
+        elif isinstance(self.preset, str) and self.preset in presets.TOPOLOGIES:
+            base = presets.qnn_admm_params(self.preset, bits)
+        else:
+            raise ValueError(f"preset must be 'auto', None or one of {sorted(presets.TOPOLOGIES)}, "
+                             f"got {self.preset!r}")
+        out = self.get_params()
+        for name, fallback in self.PRESET_PARAMS.items():
+            if out[name] is None:
+                out[name] = base.get(name, fallback)
+        if self.fp_iter is None and base.get("fp_iter") is not None and base.get("fp_iter") == base.get("max_iter"):
+            out["fp_iter"] = out["max_iter"]
+        out["hidden_sizes"] = tuple(out["hidden_sizes"])
+        return out
+
+    def _validate_params(self, n_samples: int, n_features: int, n_classes: int):
+        P = self.resolved_params(n_samples, n_features, n_classes)
+        self.params_ = P
+        hidden = check_layer_sizes(P["hidden_sizes"])
         level_set = _bits_to_level_set(self.bits, self.levels)
         if self.levels not in ("thesis", "signed", "binary", "ternary"):
             raise ValueError(f"levels must be 'thesis', 'signed', 'binary' or 'ternary', got {self.levels!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         resolve_device(self.device)
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 0):
-            raise ValueError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
+        if not (isinstance(P["max_iter"], (int, np.integer)) and P["max_iter"] >= 0):
+            raise ValueError(f"max_iter must be an integer >= 0, got {P['max_iter']!r}")
         activation = get_activation(self.activation)
         params = S.ADMMParams(
-            beta=float(self.beta), gamma=float(self.gamma), mu=float(self.mu),
-            penalty_growth=float(self.penalty_growth), mu_growth=float(self.mu_growth),
+            beta=float(P["beta"]), gamma=float(P["gamma"]), mu=float(P["mu"]),
+            penalty_growth=float(self.penalty_growth), mu_growth=float(P["mu_growth"]),
             max_penalty=float(self.max_penalty), w_solver=self.w_solver, a_solver=self.a_solver,
             kappa=float(self.kappa), tau=float(self.tau), max_backtrack=self.max_backtrack,
             fista_eta=float(self.fista_eta), fista_max_iter=self.fista_max_iter,
             fista_tol=float(self.fista_tol), proj_max_iter=self.proj_max_iter,
-            proj_patience=self.proj_patience, granularity=self.granularity, ridge=float(self.ridge),
-            forward_reset=int(self.forward_reset), layer_scale=float(self.layer_scale),
-            refit_output=bool(self.refit_output), momentum=float(self.momentum))
+            proj_patience=self.proj_patience, granularity=self.granularity, ridge=float(P["ridge"]),
+            forward_reset=int(P["forward_reset"]), layer_scale=float(P["layer_scale"]),
+            refit_output=bool(P["refit_output"]), momentum=float(P["momentum"]))
         if level_set is not None and params.mu <= 0:
             raise ValueError("mu must be > 0 when training a quantized network (bits is set)")
-        if isinstance(self.fp_iter, bool) or not (isinstance(self.fp_iter, (int, np.integer)) and self.fp_iter >= 0):
-            raise ValueError(f"fp_iter must be an integer >= 0, got {self.fp_iter!r}")
+        if isinstance(P["fp_iter"], bool) or not (isinstance(P["fp_iter"], (int, np.integer)) and P["fp_iter"] >= 0):
+            raise ValueError(f"fp_iter must be an integer >= 0, got {P['fp_iter']!r}")
         for name in ("momentum_restart", "layerwise"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            if not isinstance(P[name], (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {P[name]!r}")
         lw = None
-        if self.layerwise:
+        if P["layerwise"]:
             it = self.layerwise_iter
             if isinstance(it, bool) or not (isinstance(it, (int, np.integer)) and it >= 0):
                 raise ValueError(f"layerwise_iter must be an integer >= 0, got {it!r}")
@@ -366,16 +436,18 @@ class QNNADMM(NetworkModel):
         called after every iteration.
 
         ``fp_model``: a fitted full-precision :class:`QNNADMM` to take the FP phase
-        from (a quantized fit with ``fp_iter >= max_iter`` only): its weights and
-        history replace the FP iterations, and the fit goes straight to the
+        from (a quantized fit with ``fp_iter`` equal to ``fp_model.n_iter_``): its
+        weights and history replace the FP iterations, and the fit goes on with the
         quantization. When ``fp_model`` was fitted on the same rows with this
-        estimator's parameters (``bits=None``, ``max_iter=fp_iter``), the result is
-        the one of the uninterrupted fit (``benchmarks/`` use it to train the FP
-        network of a seed once for every bit width).
+        estimator's parameters (``bits=None``, ``max_iter=fp_iter``) and
+        ``fp_iter >= max_iter`` (no quantized iterations, the presets' schedule),
+        the result is the one of the uninterrupted fit; otherwise the quantized
+        iterations start with the multiplier at 0. ``benchmarks/`` use it to train
+        the FP network of a seed once for every bit width.
         """
-        hidden, level_set, activation, params, lw = self._validate_params()
         X = check_X(X, "X", dtype=self.dtype)
         y_enc, classes = check_labels(y, "y", n_samples=X.shape[0])
+        hidden, level_set, activation, params, lw = self._validate_params(X.shape[0], X.shape[1], classes.size)
         if X_val is not None or y_val is not None:
             if X_val is None or y_val is None:
                 raise ValueError("X_val and y_val must be given together")
@@ -399,29 +471,31 @@ class QNNADMM(NetworkModel):
         fp_refit_done = False
         if fp_model is not None:
             state, history = self._from_fp_model(fp_model, A0, activation, level_set, params, hidden)
-            fp_refit_done = bool(fp_model.refit_output)
+            fp_refit_done = bool(getattr(fp_model, "params_", {}).get("refit_output", False))
         elif checkpoint is not None and Path(checkpoint).exists():
             state, history = self._resume(checkpoint, A0, fingerprint)
-        fp_iter = int(self.fp_iter) if level_set is not None else 0
+        P = self.params_
+        max_iter = int(P["max_iter"])
+        fp_iter = int(P["fp_iter"]) if level_set is not None else 0
         if state is None:
             state = S.init_state(A0, sizes, activation, level_set if fp_iter == 0 else None, params,
                                  np.random.default_rng(self.seed), bias=bool(self.bias))
         self._level_set = level_set
 
-        def switch_if_due():
+        def switch_if_due(force=False):
             # the end of the full-precision phase: the FP network's output refit (as an FP
             # fit ends), then quantization (layerwise or by projection)
-            if level_set is not None and state.G is None and state.k >= fp_iter:
+            if level_set is not None and state.G is None and (state.k >= fp_iter or force):
                 if params.refit_output and state.k > 0 and not fp_refit_done:
                     S.refit_output(state, Y, activation, None, params, kern)
                 S.start_quantized(state, activation, level_set, params, kern, layerwise=lw)
 
         m = int(A0.shape[1])
         prev = history[-1].get("train_loss") if history else None
-        restart = bool(params.momentum) and bool(self.momentum_restart)
+        restart = bool(params.momentum) and bool(P["momentum_restart"])
         t_start = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
         try:
-            while state.k < self.max_iter:
+            while state.k < max_iter:
                 t0 = time.perf_counter()
                 switch_if_due()
                 ls_now = level_set if state.G is not None else None
@@ -460,10 +534,10 @@ class QNNADMM(NetworkModel):
                        **vars(stats)}
                 history.append(rec)
                 if self.verbose:
-                    _print_progress(rec, self.max_iter)
+                    _print_progress(rec, max_iter)
                 if callback is not None:
                     callback(self, rec)
-                if checkpoint is not None and (state.k % checkpoint_every == 0 or state.k == self.max_iter):
+                if checkpoint is not None and (state.k % checkpoint_every == 0 or state.k == max_iter):
                     self._save_checkpoint(checkpoint, state, history, fingerprint)
         except KeyboardInterrupt:
             history.stop = "interrupted"
@@ -472,9 +546,26 @@ class QNNADMM(NetworkModel):
             print(f"\ninterrupted after {state.k} finished iteration(s)"
                   + (f"; state saved to {checkpoint}" if checkpoint else ""), file=sys.stderr)
         if history.stop != "interrupted":
-            switch_if_due()        # fp_iter >= max_iter: FP-ADMM, then the quantizer at the end
+            t0 = time.perf_counter()
+            stages = []
+            if level_set is not None and state.G is None:
+                switch_if_due(force=True)    # fp_iter >= max_iter: FP-ADMM, then the quantizer at the end
+                stages.append("layerwise" if lw is not None else "projection")
             if params.refit_output and state.k > 0:
                 S.refit_output(state, Y, activation, level_set, params, kern)
+                stages.append("refit_output")
+            if stages:
+                loss, correct = S.network_loss(state.weights(), state.b, A0, Y, activation, kern)
+                self._set_network(state, activation)
+                history.final = {"stage": "+".join(stages), "train_loss": loss / m, "train_accuracy": correct / m,
+                                 "val_accuracy": (float(np.mean(self._predict_encoded(X_val) == yv_enc))
+                                                  if X_val is not None else None),
+                                 "seconds": time.perf_counter() - t0}
+                if self.verbose:
+                    f = history.final
+                    print(f"{f['stage']}: train={f['train_accuracy']:.4f}"
+                          + (f" val={f['val_accuracy']:.4f}" if f["val_accuracy"] is not None else "")
+                          + f"  {f['seconds']:.2f}s", file=sys.stderr, flush=True)
         self._set_network(state, activation)
         self.history_ = history
         self.n_iter_ = state.k
@@ -500,9 +591,10 @@ class QNNADMM(NetworkModel):
         """The solver state at the end of ``fp``'s fit (weights, biases, a forward pass)."""
         if not isinstance(fp, QNNADMM) or not hasattr(fp, "network_"):
             raise ValueError("fp_model must be a fitted QNNADMM")
-        if level_set is None or int(self.fp_iter) < int(self.max_iter):
-            raise ValueError("fp_model is for quantized fits whose FP phase is the whole run "
-                             "(bits set and fp_iter >= max_iter)")
+        if level_set is None or int(self.params_["fp_iter"]) != int(getattr(fp, "n_iter_", -1)):
+            raise ValueError(f"fp_model is the FP phase of a quantized fit: bits must be set and "
+                             f"fp_iter ({self.params_['fp_iter']}) equal to the iterations fp_model ran "
+                             f"({getattr(fp, 'n_iter_', None)})")
         if fp.network_.level_set is not None:
             raise ValueError("fp_model must be a full-precision QNNADMM (bits=None)")
         if tuple(fp.layer_sizes_) != self.layer_sizes_ or fp.activation != self.activation \
@@ -514,7 +606,7 @@ class QNNADMM(NetworkModel):
         Ws = [xp.asarray(w, dtype=A0.dtype) for w in fp.weights()]
         bs = fp.biases()
         bs = [xp.asarray(b, dtype=A0.dtype) for b in bs] if bs is not None else None
-        state = S.state_from_weights(A0, Ws, bs, activation, params, k=int(fp.n_iter_))
+        state = S.state_from_weights(A0, Ws, bs, activation, params, k=int(getattr(fp, "n_iter_", 0)))
         return state, History(fp.history_)
 
     # -- checkpoints -----------------------------------------------------------
@@ -590,6 +682,8 @@ def load(path):
     model.n_features_in_ = int(meta["n_features"])
     model.layer_sizes_ = tuple(meta["network"]["layer_sizes"])
     model.history_ = History(meta.get("history", []))
+    if meta.get("resolved_params") is not None:
+        model.params_ = dict(meta["resolved_params"])
     return model
 
 

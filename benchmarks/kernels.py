@@ -178,8 +178,14 @@ def load_mnist(m: int, dtype):
 
 
 def solver_params(config: str, reuse: bool) -> tuple:
+    """The MNIST preset's solver settings; "2bit" times a quantized iteration as the solver
+    runs it when quantizing during the iterations (``fp_iter=0``, no inertial step: the
+    schedule the quantized preset used before its FP phase; the preset itself now runs FP
+    iterations and quantizes after them)."""
     bits = None if config == "fp" else int(config.rstrip("bit"))
     kw = qnn_admm_params("mnist", bits)
+    if bits is not None:
+        kw["momentum"] = 0.0
     fields = S.ADMMParams.__dataclass_fields__
     params = S.ADMMParams(**{k: v for k, v in kw.items() if k in fields}, reuse_products=reuse)
     return params, (None if bits is None else make_level_set("thesis", bits))

@@ -174,8 +174,8 @@ def test_fp_model_warm_start_equals_the_uninterrupted_fit():
     for w1, w2 in zip(one.weights(), warm.weights()):
         np.testing.assert_allclose(w1, w2, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(one.predict(X), warm.predict(X))
-    with pytest.raises(ValueError, match="fp_iter >= max_iter"):
-        admmnet.QNNADMM(**{**common, "max_iter": 13}, bits=1, fp_iter=12).fit(X, y, fp_model=fp)
+    with pytest.raises(ValueError, match="fp_iter"):
+        admmnet.QNNADMM(**common, bits=1, fp_iter=11).fit(X, y, fp_model=fp)
 
 
 def test_momentum_restart_never_accepts_an_extrapolated_step_that_raises_the_loss():

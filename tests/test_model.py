@@ -14,7 +14,7 @@ def blobs(m=300, n=4, k=3, seed=0, sep=3.0):
     return (centers[y] + r.standard_normal((m, n))).astype(np.float32), y
 
 
-FAST = dict(hidden_sizes=(8,), max_iter=8, seed=0, mu_growth=1.5)
+FAST = dict(hidden_sizes=(8,), max_iter=8, seed=0, mu_growth=1.5, preset=None)   # the fixed schedule: iterations only
 
 
 @pytest.mark.parametrize("bits,levels", [(None, "thesis"), (8, "thesis"), (2, "thesis"), (1, "thesis"),

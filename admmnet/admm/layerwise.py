@@ -42,9 +42,10 @@ from dataclasses import dataclass
 from .._backend import get_namespace, to_float
 from ..kernels import Kernels, gemm
 from ..quant import LevelSet, project
+from ..quant.levels import round_to_codes
 from . import updates as U_
 
-__all__ = ["LayerFit", "layer_objective", "refit_scale_bias", "quantize_layer", "quantize_network"]
+__all__ = ["LayerFit", "layer_objective", "refit_scale_bias", "refine_codes", "quantize_layer", "quantize_network"]
 
 
 @dataclass
@@ -112,16 +113,68 @@ def refit_scale_bias(Q, a, T, *, granularity: str = "layer", bias: bool = True, 
     return xp.astype(alpha, T.dtype), b
 
 
+def refine_codes(Q, alpha, a, T, level_set: LevelSet, *, bias: bool = True, sweeps: int = 2):
+    r"""Exact coordinate descent on the codes of one layer, scale fixed.
+
+    Minimises ``1/2 ||alpha Q a + b 1^T - T||^2`` over the codes, the bias
+    eliminated in closed form when ``bias`` (``b = mean(T) - alpha Q mean(a)``: the
+    problem becomes the same one on centred ``a`` and ``T``). With ``H = a a^T``
+    and ``E = (alpha Q a - T) a^T`` (the gradient in G), changing ``q_ij`` by
+    ``d`` changes the objective by ``alpha d E_ij + 1/2 alpha^2 d^2 H_jj``: a 1-D
+    convex quadratic whose best point on the code grid is the code nearest to
+    ``q_ij - E_ij / (alpha H_jj)`` (a quadratic is symmetric about its minimum).
+    A sweep visits the columns j in turn and updates every row at once (rows do not
+    interact), then ``E <- E + alpha d H_j``. Each step is the exact minimiser
+    over its coordinates, so the objective never rises; at a fixed point no single
+    code change lowers it. ``alpha`` is a scalar or one per row (n_out x 1).
+    Cost per sweep: ``n_in`` rank-one updates of the n_out x n_in matrix E.
+    Returns the new codes.
+    """
+    xp = get_namespace(Q, a, T)
+    f64 = xp.float64
+    a64 = xp.astype(a, f64)
+    T64 = xp.astype(T, f64)
+    if bias:
+        a64 = a64 - xp.mean(a64, axis=1, keepdims=True)
+        T64 = T64 - xp.mean(T64, axis=1, keepdims=True)
+    H = a64 @ a64.T
+    al = xp.astype(xp.reshape(xp.asarray(alpha), (-1, 1)), f64)
+    if al.shape[0] == 1:
+        al = al * xp.ones((Q.shape[0], 1), dtype=f64)
+    Q64 = xp.astype(Q, f64)
+    E = (al * Q64) @ H - T64 @ a64.T
+    diag = xp.linalg.diagonal(H)
+    n_in = int(Q.shape[1])
+    cols = [Q64[:, j:j + 1] for j in range(n_in)]
+    for _ in range(sweeps):
+        changed = 0
+        for j in range(n_in):
+            h = float(diag[j])
+            if h <= 0:
+                continue
+            q = cols[j]
+            q_new = round_to_codes(q - E[:, j:j + 1] / (al * h), level_set)
+            d = q_new - q
+            if bool(xp.any(d != 0)):
+                E = E + (al * d) @ H[j:j + 1, :]
+                cols[j] = q_new
+                changed += 1
+        if changed == 0:
+            break
+    return xp.astype(xp.concat(cols, axis=1), Q.dtype)
+
+
 def quantize_layer(a, T, level_set: LevelSet, *, W0, bias: bool = True, ridge: float = 0.0,
                    rho: float = 1e-2, rho_growth: float = 1.25, n_iter: int = 30,
                    granularity: str = "layer", proj_max_iter: int = 50, proj_patience: int = 3,
-                   kern: Kernels | None = None) -> LayerFit:
+                   cd_sweeps: int = 0, kern: Kernels | None = None) -> LayerFit:
     r"""One layer of the gradient-free layerwise quantizer (module docstring).
 
     ``a``: the layer's input features (n_in x m), ``T``: its targets (n_out x m),
     ``W0``: the full-precision weights (the start of V and, projected, of G).
     Runs ``n_iter`` ADMM iterations (V-step, G-step, dual) with rho growing by
-    ``rho_growth``, then refits the scale(s) and bias for the final codes. The
+    ``rho_growth``, then ``cd_sweeps`` sweeps of exact coordinate descent on the codes
+    (:func:`refine_codes`), then refits the scale(s) and bias for the final codes. The
     returned objective is never above the one of the ADMM's last G with its own
     best bias (the refit is the exact minimiser over scale and bias).
     """
@@ -164,13 +217,15 @@ def quantize_layer(a, T, level_set: LevelSet, *, W0, bias: bool = True, ridge: f
     # objective of the ADMM's G with its best bias (the bias alone is a mean)
     b_before = xp.mean(T - gemm.mm(G, a), axis=1, keepdims=True) if bias else None
     before = layer_objective(G, b_before, a, T)
+    if cd_sweeps:
+        Q = refine_codes(Q, alpha, a, T, level_set, bias=bias, sweeps=cd_sweeps)
     alpha_new, b_new = refit_scale_bias(Q, a, T, granularity=granularity, bias=bias, alpha_prev=alpha)
     shape_alpha = (-1, 1) if granularity == "row" else ()
     alpha_new = xp.reshape(alpha_new, shape_alpha)
     G_new = alpha_new * Q
     after = layer_objective(G_new, b_new, a, T)
-    if not after <= before:          # float noise only: keep the ADMM's scale
-        G_new, alpha_new, b_new, after = G, alpha, b_before, before
+    if not after <= before:          # float noise only: keep the ADMM's point
+        G_new, alpha_new, b_new, after, Q = G, alpha, b_before, before, res.Q
     return LayerFit(G=G_new, alpha=alpha_new, Q=Q, b=b_new, objective=after,
                     objective_before_refit=before, residuals=residuals)
 
@@ -178,7 +233,7 @@ def quantize_layer(a, T, level_set: LevelSet, *, W0, bias: bool = True, ridge: f
 def quantize_network(X, Ws, bs, activation, level_set: LevelSet, *, ridge: float = 0.0,
                      rho: float = 1e-2, rho_growth: float = 1.25, n_iter: int = 30,
                      granularity: str = "layer", proj_max_iter: int = 50, proj_patience: int = 3,
-                     kern: Kernels | None = None) -> list[LayerFit]:
+                     cd_sweeps: int = 0, kern: Kernels | None = None) -> list[LayerFit]:
     r"""Quantize a full-precision network layer by layer (module docstring).
 
     ``X``: the training inputs (n_features x m, samples in columns); ``Ws``,
@@ -197,7 +252,8 @@ def quantize_network(X, Ws, bs, activation, level_set: LevelSet, *, ridge: float
             T = T + bs[l]
         fit = quantize_layer(a_q, T, level_set, W0=Ws[l], bias=bias, ridge=ridge, rho=rho,
                              rho_growth=rho_growth, n_iter=n_iter, granularity=granularity,
-                             proj_max_iter=proj_max_iter, proj_patience=proj_patience, kern=kern)
+                             proj_max_iter=proj_max_iter, proj_patience=proj_patience,
+                             cd_sweeps=cd_sweeps, kern=kern)
         fits.append(fit)
         if l < L - 1:
             zq = gemm.mm(fit.G, a_q)

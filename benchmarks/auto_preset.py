@@ -1,0 +1,160 @@
+"""The automatic preset on data no preset has seen: scikit-learn's bundled datasets.
+
+For each of ``load_digits``, ``load_wine`` and ``load_breast_cancer`` (shipped inside
+scikit-learn, no download) and each of 10 stratified 80/20 splits (split s: seed s),
+features standardised with the training rows' statistics, this trains
+
+* QNN-ADMM with ``preset="auto"`` (:func:`admmnet.presets.auto_params`: nothing was
+  tuned on these datasets) at full precision, 2 bits and 1 bit (thesis levels). The
+  quantized runs take their FP phase from the FP run of the same split
+  (``fit(..., fp_model=fp)``: the same result as a full quantized fit, tested in
+  ``tests/test_layerwise.py``), so every split trains one FP network;
+* the backprop FP baseline (:class:`admmnet.baselines.FPMLP`, Adam, early stopping on
+  a held-out 10% of the training rows, up to 200 epochs) on the same network,
+
+and reports test accuracy, mean ± std over the splits, against the issue's floors:
+QNN-ADMM fp >= backprop fp - 1.0 and 2 bits >= backprop fp - 2.5 (points). Each run is
+appended to ``<out>/runs.jsonl`` as it finishes (an interrupted benchmark resumes);
+``<out>/summary.json`` holds the table, the floors, machine, versions and command.
+
+    python benchmarks/auto_preset.py                 # 3 datasets x 10 splits
+    python benchmarks/auto_preset.py --datasets wine --splits 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import admmnet
+from admmnet.baselines import FPMLP
+from admmnet.cli import environment
+from admmnet.datasets._preprocess import stratified_split
+from admmnet.io import atomic_write, write_json
+
+DATASETS = ("digits", "wine", "breast_cancer")
+METHODS = ("backprop-fp", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1")
+FLOORS = {"qnn-admm-fp": 1.0, "qnn-admm-2": 2.5}     # points below backprop fp allowed
+
+
+def load(name: str, split: int):
+    from sklearn import datasets as skd
+
+    X, y = getattr(skd, f"load_{name}")(return_X_y=True)
+    tr, te = stratified_split(y, 0.2, split)
+    X = X.astype(np.float64)
+    mean, std = X[tr].mean(axis=0), X[tr].std(axis=0)
+    std[std == 0] = 1.0
+    X = ((X - mean) / std).astype(np.float32)
+    return X[tr], y[tr], X[te], y[te]
+
+
+def run_split(name: str, split: int) -> list[dict]:
+    Xtr, ytr, Xte, yte = load(name, split)
+    out = []
+    fp = admmnet.QNNADMM(preset="auto", seed=split, device="cpu")
+    t = time.perf_counter()
+    fp.fit(Xtr, ytr)
+    t_fp = time.perf_counter() - t
+    hidden = fp.params_["hidden_sizes"]
+    out.append(dict(method="qnn-admm-fp", test_accuracy=fp.score(Xte, yte), seconds=t_fp))
+    for bits in (2, 1):
+        q = admmnet.QNNADMM(preset="auto", bits=bits, seed=split, device="cpu")
+        t = time.perf_counter()
+        q.fit(Xtr, ytr, fp_model=fp)
+        out.append(dict(method=f"qnn-admm-{bits}", test_accuracy=q.score(Xte, yte),
+                        seconds=t_fp + time.perf_counter() - t))
+    bp = FPMLP(hidden_sizes=hidden, max_epochs=200, patience=20, seed=split)
+    t = time.perf_counter()
+    bp.fit(Xtr, ytr)
+    out.append(dict(method="backprop-fp", test_accuracy=bp.score(Xte, yte), seconds=time.perf_counter() - t))
+    for r in out:
+        r.update(dataset=name, split=split, hidden_sizes=list(hidden), n_train=int(Xtr.shape[0]),
+                 n_features=int(Xtr.shape[1]), n_classes=int(np.unique(ytr).size))
+    return out
+
+
+def summarise(runs: list[dict], datasets) -> dict:
+    cells = {}
+    for d in datasets:
+        for m in METHODS:
+            acc = [100 * r["test_accuracy"] for r in runs if r["dataset"] == d and r["method"] == m]
+            if acc:
+                cells[f"{d}/{m}"] = {"mean": float(np.mean(acc)), "std": float(np.std(acc)), "n": len(acc),
+                                     "seconds_mean": float(np.mean([r["seconds"] for r in runs
+                                                                    if r["dataset"] == d and r["method"] == m]))}
+        bp = cells.get(f"{d}/backprop-fp")
+        for m, slack in FLOORS.items():
+            c = cells.get(f"{d}/{m}")
+            if c and bp:
+                c["floor"] = bp["mean"] - slack
+                c["meets_floor"] = bool(c["mean"] >= c["floor"])
+    return cells
+
+
+def markdown(cells: dict, datasets) -> str:
+    lines = ["Test accuracy (%), mean ± std over stratified 80/20 splits; QNN-ADMM with `preset=\"auto\"` "
+             "(floor in parentheses: backprop fp − 1.0 for fp, − 2.5 for 2 bits).", "",
+             "| dataset | hidden | backprop fp | QNN-ADMM fp | QNN-ADMM 2 bits | QNN-ADMM 1 bit |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for d in datasets:
+        row = []
+        for m in METHODS:
+            c = cells.get(f"{d}/{m}")
+            if c is None:
+                row.append("–")
+                continue
+            txt = f"{c['mean']:.2f} ± {c['std']:.2f}"
+            if "floor" in c:
+                txt += f" (≥ {c['floor']:.2f} {'✓' if c['meets_floor'] else '✗'})"
+            row.append(txt)
+        hidden = cells.get(f"{d}/hidden", "")
+        lines.append(f"| {d} | {hidden} | " + " | ".join(row) + " |")
+    n = sorted({c["n"] for k, c in cells.items() if isinstance(c, dict) and "n" in c})
+    lines += ["", f"Splits per cell: {n}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    p.add_argument("--splits", type=int, default=10, help="splits 0..N-1 (default 10)")
+    p.add_argument("--out", default="benchmarks/results/auto_preset")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "runs.jsonl"
+    runs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    done = {(r["dataset"], r["split"]) for r in runs}
+    t_all = time.perf_counter()
+    for d in args.datasets:
+        for s in range(args.splits):
+            if (d, s) in done:
+                continue
+            rs = run_split(d, s)
+            with open(log, "a") as fh:       # one split's rows at once: a stop loses at most that split
+                fh.write("".join(json.dumps(r) + "\n" for r in rs))
+            runs += rs
+            print(f"{d} split {s}: " + ", ".join(f"{r['method']} {100 * r['test_accuracy']:.2f}" for r in rs),
+                  file=sys.stderr, flush=True)
+    wanted = [r for r in runs if r["dataset"] in args.datasets and r["split"] < args.splits]
+    cells = summarise(wanted, args.datasets)
+    for d in args.datasets:
+        hs = {tuple(r["hidden_sizes"]) for r in wanted if r["dataset"] == d}
+        cells[f"{d}/hidden"] = ",".join(str(h) for h in next(iter(hs))) if len(hs) == 1 else str(sorted(hs))
+    table = markdown(cells, args.datasets)
+    ok = all(c.get("meets_floor", True) for c in cells.values() if isinstance(c, dict))
+    write_json(out / "summary.json", {"command": " ".join(["python"] + sys.argv), "environment": environment(),
+                                      "cells": cells, "all_floors_met": ok,
+                                      "seconds_this_invocation": time.perf_counter() - t_all})
+    atomic_write(out / "table.md", lambda fh: fh.write(table.encode()))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
