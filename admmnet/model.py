@@ -251,6 +251,11 @@ class QNNADMM(NetworkModel):
         cross-entropy on the forward features of the evaluated hidden layers
         (a convex single-layer problem; alternated with the projection when
         quantized): :func:`admmnet.admm.solver.refit_output`.
+    refit_ridge : float, default 1e-5
+        Weight decay per sample of the output refit (its ridge is ``refit_ridge * m``).
+        Chosen on validation splits (MNIST after 30 iterations, 2 bits: 1e-5 95.45%,
+        1e-4 95.01%, 1e-3 93.24%; Pendigits 2 bits: 1e-6 96.48%, 1e-5 96.88%, 1e-4 96.72%);
+        without it the refit of nearly separable features gives weights in the hundreds.
     momentum : float in [0, 1), default None (preset)
         Inertial extrapolation: every iteration starts from
         ``W + momentum (W - W_prev)`` (and the same for b; G re-projected), the
@@ -299,7 +304,7 @@ class QNNADMM(NetworkModel):
                  mu_growth=None, max_penalty=1e6, w_solver="exact", a_solver="exact", kappa=2.0,
                  tau=2.0, max_backtrack=50, fista_eta=0.5, fista_max_iter=100, fista_tol=1e-4,
                  proj_max_iter=50, proj_patience=3, ridge=None, forward_reset=None, layer_scale=None,
-                 refit_output=None, momentum=None, momentum_restart=True, fp_iter=None, layerwise=None,
+                 refit_output=None, refit_ridge=1e-5, momentum=None, momentum_restart=True, fp_iter=None, layerwise=None,
                  layerwise_iter=30, layerwise_rho=1e-2, layerwise_rho_growth=1.25,
                  max_iter=None, preset="auto", seed=0,
                  dtype="float32", device="auto", verbose=False):
@@ -329,6 +334,7 @@ class QNNADMM(NetworkModel):
         self.forward_reset = forward_reset
         self.layer_scale = layer_scale
         self.refit_output = refit_output
+        self.refit_ridge = refit_ridge
         self.momentum = momentum
         self.momentum_restart = momentum_restart
         self.fp_iter = fp_iter
@@ -398,7 +404,8 @@ class QNNADMM(NetworkModel):
             fista_tol=float(self.fista_tol), proj_max_iter=self.proj_max_iter,
             proj_patience=self.proj_patience, granularity=self.granularity, ridge=float(P["ridge"]),
             forward_reset=int(P["forward_reset"]), layer_scale=float(P["layer_scale"]),
-            refit_output=bool(P["refit_output"]), momentum=float(P["momentum"]))
+            refit_output=bool(P["refit_output"]), refit_ridge=float(self.refit_ridge),
+            momentum=float(P["momentum"]))
         if level_set is not None and params.mu <= 0:
             raise ValueError("mu must be > 0 when training a quantized network (bits is set)")
         if isinstance(P["fp_iter"], bool) or not (isinstance(P["fp_iter"], (int, np.integer)) and P["fp_iter"] >= 0):
@@ -482,13 +489,15 @@ class QNNADMM(NetworkModel):
                                  np.random.default_rng(self.seed), bias=bool(self.bias))
         self._level_set = level_set
 
+        switched = []
+
         def switch_if_due(force=False):
             # the end of the full-precision phase: the FP network's output refit (as an FP
             # fit ends), then quantization (layerwise or by projection)
             if level_set is not None and state.G is None and (state.k >= fp_iter or force):
                 if params.refit_output and state.k > 0 and not fp_refit_done:
                     S.refit_output(state, Y, activation, None, params, kern)
-                S.start_quantized(state, activation, level_set, params, kern, layerwise=lw)
+                switched.append(S.start_quantized(state, activation, level_set, params, kern, layerwise=lw, Y=Y))
 
         m = int(A0.shape[1])
         prev = history[-1].get("train_loss") if history else None
@@ -550,7 +559,7 @@ class QNNADMM(NetworkModel):
             stages = []
             if level_set is not None and state.G is None:
                 switch_if_due(force=True)    # fp_iter >= max_iter: FP-ADMM, then the quantizer at the end
-                stages.append("layerwise" if lw is not None else "projection")
+                stages.append(switched[-1])
             if params.refit_output and state.k > 0:
                 S.refit_output(state, Y, activation, level_set, params, kern)
                 stages.append("refit_output")

@@ -78,7 +78,7 @@ def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None) -> d
     used to make them):
 
     * two hidden layers of width ``clip(2 * round(sqrt(n_features * n_classes)), 8, 200)``,
-      at least ``2 n_classes`` (Seeds 7x3 -> 8, Pendigits 16x10 -> 26, MNIST -> 176);
+      at least ``2 n_classes`` (shapes like Seeds 7x3 -> 10, Pendigits 16x10 -> 26, MNIST -> 178);
     * under 20,000 samples the small-data settings of Seeds and Pendigits
       (beta = gamma = 0.01, layer_scale 4, ridge 0.3, momentum 0.9, 100 iterations;
       under 1,000 samples 200 iterations, as Seeds), else MNIST's (beta = gamma = 0.1,

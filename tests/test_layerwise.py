@@ -220,3 +220,24 @@ def test_bad_lever_settings_are_named(kw, msg):
     X, y = _blobs(60)
     with pytest.raises(ValueError, match=msg):
         admmnet.QNNADMM(hidden_sizes=(4,), bits=2, **kw).fit(X, y)
+
+
+@pytest.mark.parametrize("bits", [1, 2])
+def test_switch_never_keeps_a_network_worse_than_rounding(bits):
+    X, y = _blobs(seed=4)
+    A0 = np.ascontiguousarray(X.T.astype(np.float64))
+    Y = np.eye(3)[y].T
+    params = S.ADMMParams(beta=0.01, gamma=0.01, momentum=0.5, forward_reset=1)
+    state = S.init_state(A0, (6, 8, 3), RELU, None, params, np.random.default_rng(0), bias=True)
+    for _ in range(10):
+        S.admm_iteration(state, Y, RELU, None, params, KERN)
+    ls = make_level_set("thesis", bits)
+    from admmnet.quant import project
+    rounded = [project(W, ls).G for W in state.W]
+    loss_round, _ = S.network_loss(rounded, state.b, A0, Y, RELU, KERN)
+    kept = S.start_quantized(state, RELU, ls, params, KERN, layerwise=dict(n_iter=30), Y=Y)
+    assert kept in ("layerwise", "projection")
+    loss, _ = S.network_loss(state.G, state.b, A0, Y, RELU, KERN)
+    assert loss <= loss_round + 1e-9
+    assert state.W == state.G or kept == "projection"
+    assert state.mu == params.mu and state.W_prev is None

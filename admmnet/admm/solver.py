@@ -89,6 +89,7 @@ class ADMMParams:
     granularity: str = "layer"       # "layer" | "row" scale of G
     ridge: float = 1e-3              # Tikhonov weight on W (keeps the exact solve posed when mu = 0)
     refit_output: bool = False       # after the last iteration, refit the output layer on the real features
+    refit_ridge: float = 1e-5        # the refit's ridge per sample (ridge = refit_ridge * m)
     forward_reset: int = 0           # every k iterations, z_l and a_l restart from a forward pass (0: never)
     layer_scale: float = 1.0         # r: beta_l = beta r^(2(l-L)), gamma_l = gamma r^(2(l-L)+1) (1: uniform)
     momentum: float = 0.0            # omega: each iteration starts from W + omega (W - W_prev) (0: off)
@@ -99,7 +100,7 @@ class ADMMParams:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        for name in ("mu", "ridge"):
+        for name in ("mu", "ridge", "refit_ridge"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
@@ -645,7 +646,9 @@ def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSe
 
     The features are a forward pass of the hidden layers with the weights the
     network is evaluated with (G when quantized). Full precision: W_L, b_L
-    minimise the cross-entropy plus ``ridge``
+    minimise the summed cross-entropy plus ``refit_ridge * m / 2 ||W_L||^2`` (a weight
+    decay per sample: without it the nearly separable training features of MNIST give
+    an output layer with weights in the hundreds, which no few-bit grid can hold)
     (:func:`admmnet.admm.updates.refit_output_layer`). Quantized: ``rounds``
     ADMM-style alternations of that refit with the coupling ``mu/2||W_L - G_L||^2``
     and the projection G_L = proj(W_L), starting from the current G_L with
@@ -669,7 +672,7 @@ def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSe
         z = None
     m = a.shape[1]
     b0 = state.b[L - 1] if state.b is not None else None
-    ridge = params.ridge * state.beta / max(m, 1)
+    ridge = params.refit_ridge * m      # weight decay per sample: the loss is a sum over m samples
     gram = (gemm.gram(a), kern.row_sums(a))         # shared by every refit on these features
     kw = dict(xent=kern.softmax_xent, factor=kern.spd_factor, gram=gram)
     if level_set is None:
@@ -704,7 +707,7 @@ def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSe
 
 
 def start_quantized(state: ADMMState, activation: Activation, level_set: LevelSet, params: ADMMParams,
-                    kern: Kernels, *, layerwise: dict | None = None) -> list | None:
+                    kern: Kernels, *, layerwise: dict | None = None, Y=None) -> str:
     r"""Turn a full-precision state into a quantized one: the switch from the FP phase of a fit.
 
     ``layerwise=None``: G_l is the projection of W_l (the thesis's start).
@@ -714,28 +717,37 @@ def start_quantized(state: ADMMState, activation: Activation, level_set: LevelSe
     so the quantized phase starts from the quantized network it is evaluated with.
     mu starts at ``params.mu``, the momentum memory is cleared (the FP iterates are not
     quantized ones), and the lifted variables restart from a forward pass of the
-    quantized network (:func:`reset_from_forward`). Returns the layer fits (or None).
+    quantized network (:func:`reset_from_forward`).
+
+    Safeguard (``Y`` given, layerwise): the layerwise network is kept only if its
+    training cross-entropy is not above that of the projected FP network (a forward
+    pass each), so the quantizer never does worse on the training rows than rounding.
+    Returns which network was kept: ``"layerwise"`` or ``"projection"``.
     """
     from .layerwise import quantize_network
 
-    fits = None
-    if layerwise is None:
-        res = [_project(W, level_set, params, kern=kern) for W in state.W]
-        state.G, state.alpha, state.Q = [r.G for r in res], [r.alpha for r in res], [r.Q for r in res]
-    else:
+    res = [_project(W, level_set, params, kern=kern) for W in state.W]
+    G, alpha, Q, b, W = [r.G for r in res], [r.alpha for r in res], [r.Q for r in res], state.b, state.W
+    kept = "projection"
+    if layerwise is not None:
         fits = quantize_network(state.a[0], state.W, state.b, activation, level_set, ridge=0.0,
                                 granularity=params.granularity, proj_max_iter=params.proj_max_iter,
                                 proj_patience=params.proj_patience, kern=kern, **layerwise)
-        state.G = [f.G for f in fits]
-        state.alpha = [f.alpha for f in fits]
-        state.Q = [f.Q for f in fits]
-        state.W = list(state.G)
-        if state.b is not None:
-            state.b = [f.b for f in fits]
+        lw_b = [f.b for f in fits] if state.b is not None else None
+        better = True
+        if Y is not None:
+            lw_loss, _ = network_loss([f.G for f in fits], lw_b, state.a[0], Y, activation, kern)
+            pr_loss, _ = network_loss(G, state.b, state.a[0], Y, activation, kern)
+            better = lw_loss <= pr_loss
+        if better:
+            G, alpha, Q, b = [f.G for f in fits], [f.alpha for f in fits], [f.Q for f in fits], lw_b
+            W = list(G)
+            kept = "layerwise"
+    state.G, state.alpha, state.Q, state.W, state.b = G, alpha, Q, W, b
     state.mu = float(params.mu)
     state.W_prev = state.b_prev = None
     reset_from_forward(state, activation, kern)
-    return fits
+    return kept
 
 
 def network_loss(weights, biases, X, Y, activation: Activation, kern: Kernels):
