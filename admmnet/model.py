@@ -39,8 +39,9 @@ class History(list):
     """Per-iteration records of a fit (a list of dicts) plus how the fit ended.
 
     Each record has ``iteration, objective, loss, residual_z, residual_a,
-    residual_w, train_accuracy, val_accuracy, seconds, elapsed, beta, gamma,
-    mu`` and the inner-search counts ``backtracks, backtrack_caps,
+    residual_w, train_loss, train_accuracy, val_accuracy, seconds, elapsed, beta, gamma,
+    mu``, ``phase`` ("fp" or "quantized"), ``extrapolated`` (the iteration started from
+    an inertial step), ``restart`` (that step was undone) and the inner-search counts ``backtracks, backtrack_caps,
     fista_iters, fista_caps, proj_iters``. ``stop`` is ``"max_iter"`` or
     ``"interrupted"``; ``resumed_from`` the iteration a checkpoint restarted at.
     ``final``: when a stage ran after the last iteration (the switch to the quantized
@@ -537,8 +538,7 @@ class QNNADMM(NetworkModel):
                                         if X_val is not None else None),
                        "seconds": dt, "elapsed": time.perf_counter() - t_start,
                        "beta": state.beta, "gamma": state.gamma, "mu": state.mu,
-                       "phase": "fp" if ls_now is None and level_set is not None else
-                                ("quantized" if level_set is not None else "fp"),
+                       "phase": "fp" if ls_now is None else "quantized",
                        "extrapolated": extrapolated, "restart": rejected,
                        **vars(stats)}
                 history.append(rec)

@@ -21,7 +21,7 @@ from admmnet import QNNADMM
 from admmnet import baselines as B
 from admmnet.baseline_presets import augment_copies, augmentation, baseline_params, supported_bits
 from admmnet.datasets import load_dataset
-from admmnet.io import atomic_write
+from admmnet.io import atomic_write, write_json
 from admmnet.presets import qnn_admm_params
 
 #: Every method, CLI names; "fp" is the backprop full-precision reference.
@@ -145,6 +145,28 @@ def fp_path(out: Path, dataset: str, seed: int) -> Path:
     return out / "models" / f"fp_{dataset}_seed{seed}.npz"
 
 
+def qnn_fp_path(out: Path, dataset: str, seed: int) -> Path:
+    """The full-precision QNN-ADMM model of a seed: the FP phase of its quantized runs."""
+    return out / "models" / f"qnn-admm-fp_{dataset}_seed{seed}.npz"
+
+
+def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict):
+    """``(fp_model, its fit seconds)`` when the quantized QNN-ADMM run ``kw`` can take its FP
+    phase from the stored FP run of the same seed (the quantized preset's FP phase is the whole
+    run, with the FP preset's settings: then ``fit(fp_model=...)`` gives the result of the whole
+    quantized fit), else ``(None, 0)``."""
+    path = qnn_fp_path(out, dataset, seed)
+    if kw.get("fp_iter") is None or kw.get("fp_iter") != kw.get("max_iter") or not path.exists():
+        return None, 0.0
+    fp = admmnet.load(path)
+    want = _plain({k: v for k, v in model_kwargs(dataset, "qnn-admm", "fp").items()})
+    have = _plain({k: fp.get_params().get(k) for k in want})
+    if want != have or fp.seed != seed:
+        return None, 0.0
+    meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    return fp, float(meta.get("seconds", 0.0))
+
+
 _CACHE: dict = {}
 
 
@@ -167,11 +189,19 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     kw = model_kwargs(dataset, method, bits)
     model = QNNADMM(seed=seed, **kw) if method == "qnn-admm" else CLASSES[method](seed=seed, **kw)
     fit_kw = {"fp_model": admmnet.load(fp_path(out, dataset, seed))} if method in FROM_FP else {}
+    fp_seconds, qfp = 0.0, None
+    if method == "qnn-admm" and bits != "fp":
+        qfp, fp_seconds = _qnn_fp_model(out, dataset, seed, kw)
+        if qfp is not None:
+            fit_kw = {"fp_model": qfp}
     t0 = time.perf_counter()
     hist = model.fit(ds.X_train, ds.y_train, **fit_kw)
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 + fp_seconds     # a shared FP phase counts in full
     if method == "fp":
         model.save(fp_path(out, dataset, seed))
+    if method == "qnn-admm" and bits == "fp":
+        model.save(qnn_fp_path(out, dataset, seed))
+        write_json(qnn_fp_path(out, dataset, seed).with_suffix(".json"), {"seconds": seconds})
     with tempfile.TemporaryDirectory() as tmp:  # the deployable file: no training history
         file_bytes = model.save(Path(tmp) / "model.npz", history=False).stat().st_size
     net = model.network_
@@ -185,7 +215,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "iterations": len(hist), "stop": hist.stop, "split": ds.split, "augment": augment,
             "augmentation": augmentation(method, base_dataset(dataset)),
             "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])) if len(hist) else None,
-            "threads": blas_threads(),
+            "threads": blas_threads(), "fp_phase_from": str(qnn_fp_path(out, dataset, seed)) if qfp is not None else None,
             "params": model.get_params(), "admmnet": admmnet.__version__}
 
 
@@ -273,7 +303,8 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
                     continue
                 for s in range(seeds):
                     if (d, m, str(b), s) not in done:
-                        phases[0 if m == "fp" else 1].append((str(out), d, m, b, s))
+                        first = m == "fp" or (m == "qnn-admm" and b == "fp")    # the others load them
+                        phases[0 if first else 1].append((str(out), d, m, b, s))
     for d in datasets:
         for s in range(seeds):
             needed = any(t[1] == d and t[4] == s and t[2] in FROM_FP for t in phases[1])
