@@ -9,8 +9,10 @@ features standardised with the training rows' statistics, this trains
   quantized runs take their FP phase from the FP run of the same split
   (``fit(..., fp_model=fp)``: the same result as a full quantized fit, tested in
   ``tests/test_layerwise.py``), so every split trains one FP network;
-* the backprop FP baseline (:class:`admmnet.baselines.FPMLP`, Adam, early stopping on
-  a held-out 10% of the training rows, up to 200 epochs) on the same network,
+* the backprop FP baseline (:class:`admmnet.baselines.FPMLP`) on the same network, with
+  the FP-stage settings of the dataset preset of the same size class (the rule the
+  automatic preset uses: under 1,000 rows Seeds', under 20,000 Pendigits', else
+  MNIST's; :data:`admmnet.baseline_presets.FP_STAGE`),
 
 and reports test accuracy, mean ± std over the splits, against the issue's floors:
 QNN-ADMM fp >= backprop fp - 1.0 and 2 bits >= backprop fp - 2.5 (points). Each run is
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import admmnet
+from admmnet.baseline_presets import FP_STAGE
 from admmnet.baselines import FPMLP
 from admmnet.cli import environment
 from admmnet.datasets._preprocess import stratified_split
@@ -53,6 +56,12 @@ def load(name: str, split: int):
     return X[tr], y[tr], X[te], y[te]
 
 
+def backprop_settings(n_samples: int) -> dict:
+    """The FP-stage settings of the dataset preset of ``n_samples``' size class."""
+    size_class = "seeds" if n_samples < 1000 else ("pendigits" if n_samples < 20000 else "mnist")
+    return dict(FP_STAGE[size_class])
+
+
 def run_split(name: str, split: int) -> list[dict]:
     Xtr, ytr, Xte, yte = load(name, split)
     out = []
@@ -68,7 +77,7 @@ def run_split(name: str, split: int) -> list[dict]:
         q.fit(Xtr, ytr, fp_model=fp)
         out.append(dict(method=f"qnn-admm-{bits}", test_accuracy=q.score(Xte, yte),
                         seconds=t_fp + time.perf_counter() - t))
-    bp = FPMLP(hidden_sizes=hidden, max_epochs=200, patience=20, seed=split)
+    bp = FPMLP(hidden_sizes=hidden, **backprop_settings(Xtr.shape[0]), seed=split)
     t = time.perf_counter()
     bp.fit(Xtr, ytr)
     out.append(dict(method="backprop-fp", test_accuracy=bp.score(Xte, yte), seconds=time.perf_counter() - t))
