@@ -753,12 +753,20 @@ def start_quantized(state: ADMMState, activation: Activation, level_set: LevelSe
 def network_loss(weights, biases, X, Y, activation: Activation, kern: Kernels):
     """Summed cross-entropy and the number of correct predictions of the network
     ``(weights, biases)`` on ``X`` (samples in columns) against one-hot ``Y``:
-    one forward pass, no gradient (the monitored objective of the momentum restart)."""
+    one forward pass, no gradient (the monitored objective of the momentum restart).
+    The products go through :mod:`admmnet.kernels.gemm` (the kernel table's layouts and
+    buffer pool), one layer's features held at a time."""
     xp = get_namespace(X)
-    z = forward(weights, biases, X, activation)
-    loss, _ = kern.softmax_xent(z, Y)
-    correct = xp.sum(xp.astype(xp.argmax(z, axis=0) == xp.argmax(Y, axis=0), xp.float64))
-    return to_float(loss), int(to_float(correct))
+    a = X
+    L = len(weights)
+    with gemm.pooled(kern.pool):
+        for l in range(L):
+            z = _affine(weights[l], a, biases[l] if biases is not None else None, kern)
+            a = kern.activate(z, activation) if l < L - 1 else z
+            z = None
+        loss, _ = kern.softmax_xent(a, Y)
+        correct = xp.sum(xp.astype(xp.argmax(a, axis=0) == xp.argmax(Y, axis=0), xp.float64))
+        return to_float(loss), int(to_float(correct))
 
 
 def _output_loss(W, b, a, Y, kern: Kernels) -> float:
