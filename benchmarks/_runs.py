@@ -84,6 +84,24 @@ def append_run(path: Path, rec: dict) -> None:
     atomic_write(path, lambda fh: fh.write(old + line))
 
 
+def append_runs(path: Path, recs: list[dict]) -> None:
+    """Add several finished runs to ``path`` at once, atomically (a stop loses all or none)."""
+    text = "".join(json.dumps(r) + "\n" for r in recs).encode()
+    old = path.read_bytes() if path.exists() else b""
+    atomic_write(path, lambda fh: fh.write(old + text))
+
+
+def write_results(out: Path, summary: dict, table: str, t_start: float) -> None:
+    """``<out>/summary.json`` (``summary`` plus command, environment and the invocation's
+    seconds) and ``<out>/table.md``, both atomically; then print the table."""
+    from admmnet.cli import environment
+
+    write_json(out / "summary.json", {"command": " ".join(["python"] + sys.argv), "environment": environment(),
+                                      **summary, "seconds_this_invocation": time.perf_counter() - t_start})
+    atomic_write(out / "table.md", lambda fh: fh.write(table.encode()))
+    print(table)
+
+
 def run_all(fn: Callable, tasks: Iterable[tuple], jobs: int, on_result: Callable[[dict], None]) -> None:
     """``on_result(fn(*task))`` for every task, as each finishes: inline with ``jobs <= 1``,
     else in ``jobs`` spawned worker processes with ``cpus // jobs`` BLAS threads each."""

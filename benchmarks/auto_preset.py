@@ -25,7 +25,6 @@ appended to ``<out>/runs.jsonl`` as it finishes (an interrupted benchmark resume
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -35,9 +34,9 @@ import numpy as np
 import admmnet
 from admmnet.baseline_presets import FP_STAGE
 from admmnet.baselines import FPMLP
-from admmnet.cli import environment
 from admmnet.datasets._preprocess import stratified_split
-from admmnet.io import atomic_write, write_json
+
+from _runs import append_runs, load_runs, write_results
 
 DATASETS = ("digits", "wine", "breast_cancer")
 METHODS = ("backprop-fp", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1")
@@ -137,7 +136,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "runs.jsonl"
-    runs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    runs = load_runs(log)
     done = {(r["dataset"], r["split"]) for r in runs}
     t_all = time.perf_counter()
     for d in args.datasets:
@@ -145,8 +144,7 @@ def main(argv=None) -> int:
             if (d, s) in done:
                 continue
             rs = run_split(d, s)
-            with open(log, "a") as fh:       # one split's rows at once: a stop loses at most that split
-                fh.write("".join(json.dumps(r) + "\n" for r in rs))
+            append_runs(log, rs)            # one split's rows at once: a stop loses at most that split
             runs += rs
             print(f"{d} split {s}: " + ", ".join(f"{r['method']} {100 * r['test_accuracy']:.2f}" for r in rs),
                   file=sys.stderr, flush=True)
@@ -157,11 +155,7 @@ def main(argv=None) -> int:
         cells[f"{d}/hidden"] = ",".join(str(h) for h in next(iter(hs))) if len(hs) == 1 else str(sorted(hs))
     table = markdown(cells, args.datasets)
     ok = all(c.get("meets_floor", True) for c in cells.values() if isinstance(c, dict))
-    write_json(out / "summary.json", {"command": " ".join(["python"] + sys.argv), "environment": environment(),
-                                      "cells": cells, "all_floors_met": ok,
-                                      "seconds_this_invocation": time.perf_counter() - t_all})
-    atomic_write(out / "table.md", lambda fh: fh.write(table.encode()))
-    print(table)
+    write_results(out, {"cells": cells, "all_floors_met": ok}, table, t_all)
     return 0
 
 

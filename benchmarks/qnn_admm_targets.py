@@ -22,7 +22,6 @@ machine, versions and command; ``<out>/table.md`` the table.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -30,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 import admmnet
-from admmnet.cli import environment
 from admmnet.datasets import load_dataset
-from admmnet.io import atomic_write, write_json
 from admmnet.presets import qnn_admm_params
+
+from _runs import append_runs, load_runs, write_results
 
 BITS = ("fp", 8, 4, 2, 1)
 # issue 14's targets (test accuracy %, mean of 10 seeds); MNIST 8 bits: fp - 0.2
@@ -131,7 +130,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "runs.jsonl"
-    runs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    runs = load_runs(log)
     for r in runs:
         r["bits"] = r["bits"] if r["bits"] == "fp" else int(r["bits"])
     done = {(r["dataset"], r["seed"]) for r in runs}
@@ -141,19 +140,15 @@ def main(argv=None) -> int:
             if (d, s) in done:
                 continue
             rs = run_seed(d, s)
-            with open(log, "a") as fh:      # one seed's rows at once: a stop loses at most that seed
-                fh.write("".join(json.dumps(r) + "\n" for r in rs))
+            append_runs(log, rs)            # one seed's rows at once: a stop loses at most that seed
             runs += rs
             print(f"{d} seed {s}: " + ", ".join(f"{r['bits']} {100 * r['test_accuracy']:.2f}" for r in rs)
                   + f"  ({rs[-1]['seconds']:.0f} s for the 1-bit run)", file=sys.stderr, flush=True)
     wanted = [r for r in runs if r["dataset"] in args.datasets and r["seed"] < args.seeds]
     cells = summarise(wanted, args.datasets)
     table = markdown(cells, args.datasets)
-    write_json(out / "summary.json", {"command": " ".join(["python"] + sys.argv), "environment": environment(),
-                                      "cells": cells, "all_targets_met": all(c["meets_target"] for c in cells.values()),
-                                      "seconds_this_invocation": time.perf_counter() - t_all})
-    atomic_write(out / "table.md", lambda fh: fh.write(table.encode()))
-    print(table)
+    write_results(out, {"cells": cells, "all_targets_met": all(c["meets_target"] for c in cells.values())},
+                  table, t_all)
     return 0
 
 
