@@ -64,12 +64,13 @@ class LayerFit:
 
 
 def layer_objective(G, b, a, T) -> float:
-    r"""``1/2 ||G a + b 1^T - T||^2`` (the data term of the layer's subproblem)."""
+    r"""``1/2 ||G a + b 1^T - T||^2`` (the data term of the layer's subproblem); the residual
+    in the arrays' dtype, its sum of squares accumulated in float64."""
     xp = get_namespace(G, a, T)
     R = gemm.mm(G, a) - T
     if b is not None:
         R = R + b
-    return 0.5 * to_float(xp.sum(xp.astype(R, xp.float64) ** 2))
+    return 0.5 * to_float(xp.sum(R * R, dtype=xp.float64))
 
 
 def refit_scale_bias(Q, a, T, *, granularity: str = "layer", bias: bool = True, alpha_prev=None):
@@ -82,21 +83,22 @@ def refit_scale_bias(Q, a, T, *, granularity: str = "layer", bias: bool = True, 
     ``alpha = sum_r cov(P_r, T_r) / sum_r var(P_r)``. Without a bias the means
     are not subtracted. An alpha that would not be positive (codes anti-correlated
     with the targets, or P = 0) keeps ``alpha_prev``; b is then the best bias for it.
+    The row sums ``sum P T``, ``sum P^2``, ``sum P``, ``sum T`` are accumulated in float64
+    from arrays in the inputs' dtype (no float64 copy of the n_out x m products).
     Returns ``(alpha, b)``; ``b`` is None when ``bias`` is false.
     """
     xp = get_namespace(Q, a, T)
     f64 = xp.float64
-    P = xp.astype(gemm.mm(Q, a), f64)
-    T64 = xp.astype(T, f64)
+    P = gemm.mm(Q, a)
     m = a.shape[1]
+
+    def rsum(x):
+        return xp.sum(x, axis=1, keepdims=True, dtype=f64)
+
+    cov, var = rsum(P * T), rsum(P * P)
     if bias:
-        Pm = xp.mean(P, axis=1, keepdims=True)
-        Tm = xp.mean(T64, axis=1, keepdims=True)
-        Pc, Tc = P - Pm, T64 - Tm
-    else:
-        Pc, Tc = P, T64
-    cov = xp.sum(Pc * Tc, axis=1, keepdims=True)
-    var = xp.sum(Pc * Pc, axis=1, keepdims=True)
+        sP, sT = rsum(P), rsum(T)
+        cov, var = cov - sP * sT / m, var - sP * sP / m
     if granularity == "row":
         ok = (var > 0) & (cov > 0)
         alpha = xp.where(ok, cov / xp.where(var > 0, var, xp.ones_like(var)),
@@ -108,8 +110,7 @@ def refit_scale_bias(Q, a, T, *, granularity: str = "layer", bias: bool = True, 
         alpha = xp.asarray(alpha, dtype=f64)
     b = None
     if bias:
-        b = xp.sum(T64 - alpha * P, axis=1, keepdims=True) / m
-        b = xp.astype(b, T.dtype)
+        b = xp.astype((sT - alpha * sP) / m, T.dtype)
     return xp.astype(alpha, T.dtype), b
 
 
