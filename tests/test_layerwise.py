@@ -266,3 +266,31 @@ def test_refine_codes_descends_to_a_coordinatewise_minimum(bias):
             R = Q.copy()
             R[i, j] = c
             assert obj(R) >= base - 1e-9
+
+
+def test_levers_run_under_array_api_strict_and_match_numpy():
+    """One code path: the layerwise quantizer, the preconditioned refit and the monitored
+    loss use array-API functions only (array_api_strict with the reference kernels)."""
+    xps = pytest.importorskip("array_api_strict")
+    r = np.random.default_rng(8)
+    X = r.standard_normal((5, 120))
+    Ws = [r.standard_normal((6, 5)), r.standard_normal((3, 6))]
+    bs = [r.standard_normal((6, 1)), r.standard_normal((3, 1))]
+    Y = np.eye(3)[r.integers(0, 3, 120)].T
+    ls = make_level_set("thesis", 2)
+    ref = get_kernels(xps.asarray(X))
+    fits_np = LW.quantize_network(X, Ws, bs, RELU, ls, kern=KERN)
+    fits_xs = LW.quantize_network(xps.asarray(X), [xps.asarray(w) for w in Ws], [xps.asarray(b) for b in bs],
+                                  RELU, ls, kern=ref)
+    for f1, f2 in zip(fits_np, fits_xs):
+        np.testing.assert_allclose(np.asarray(f2.G), f1.G, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(np.asarray(f2.b), f1.b, rtol=1e-8, atol=1e-10)
+    a = np.maximum(Ws[0] @ X + bs[0], 0)
+    W1, b1, _ = U.refit_output_layer(a, Y, Ws[1], bs[1], ridge=0.1, xent=reference.softmax_xent)
+    W2, b2, _ = U.refit_output_layer(xps.asarray(a), xps.asarray(Y), xps.asarray(Ws[1]), xps.asarray(bs[1]),
+                                     ridge=0.1, xent=ref.softmax_xent, factor=ref.spd_factor)
+    np.testing.assert_allclose(np.asarray(W2), W1, rtol=1e-6, atol=1e-8)
+    loss_np, c_np = S.network_loss(Ws, bs, X, Y, RELU, KERN)
+    loss_xs, c_xs = S.network_loss([xps.asarray(w) for w in Ws], [xps.asarray(b) for b in bs], xps.asarray(X),
+                                   xps.asarray(Y), RELU, ref)
+    assert loss_xs == pytest.approx(loss_np, rel=1e-10) and c_xs == c_np
