@@ -164,6 +164,8 @@ class NetworkModel:
                 "network": self.network_.meta(), "classes": self.classes_.tolist(),
                 "n_features": int(self.n_features_in_),
                 "history": list(getattr(self, "history_", [])) if history else []}
+        if getattr(self, "n_iter_", None) is not None:
+            meta["n_iter"] = int(self.n_iter_)
         if getattr(self, "params_", None) is not None:
             meta["resolved_params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params_.items()}
         return _io.save_npz(path, self.network_.payload(), meta, kind="model")
@@ -693,6 +695,8 @@ def load(path):
     model.history_ = History(meta.get("history", []))
     if meta.get("resolved_params") is not None:
         model.params_ = dict(meta["resolved_params"])
+    if meta.get("n_iter") is not None:
+        model.n_iter_ = int(meta["n_iter"])
     return model
 
 

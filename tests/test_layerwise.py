@@ -294,3 +294,19 @@ def test_levers_run_under_array_api_strict_and_match_numpy():
     loss_xs, c_xs = S.network_loss([xps.asarray(w) for w in Ws], [xps.asarray(b) for b in bs], xps.asarray(X),
                                    xps.asarray(Y), RELU, ref)
     assert loss_xs == pytest.approx(loss_np, rel=1e-10) and c_xs == c_np
+
+
+def test_a_saved_fp_model_serves_as_fp_phase(tmp_path):
+    X, y = _blobs(seed=5)
+    common = dict(hidden_sizes=(8,), beta=0.01, gamma=0.01, refit_output=True, momentum=0.5, seed=1,
+                  device="cpu", max_iter=10)
+    fp = admmnet.QNNADMM(**common)
+    fp.fit(X, y)
+    back = admmnet.load(fp.save(tmp_path / "fp.npz"))
+    assert back.n_iter_ == 10 and back.params_["refit_output"] is True
+    a = admmnet.QNNADMM(**common, bits=2, fp_iter=10, layerwise=True)
+    a.fit(X, y, fp_model=fp)
+    b = admmnet.QNNADMM(**common, bits=2, fp_iter=10, layerwise=True)
+    b.fit(X, y, fp_model=back)
+    for w1, w2 in zip(a.weights(), b.weights()):
+        np.testing.assert_array_equal(w1, w2)
