@@ -7,7 +7,7 @@ full-precision layer holds its weight matrix. Biases are always full
 precision. The forward pass is ``a_l = h(W_l a_{l-1} + b_l)`` with no
 activation on the last layer (its outputs are logits for softmax).
 
-Storage is counted as it is really stored (METHOD.md "Level sets"): codes
+Storage is counted as it is really stored (docs/method.md, "Level sets"): codes
 packed at ``ceil(log2(#levels))`` bits per weight
 (:func:`admmnet.quant.pack_codes`), scales and biases in the network's float
 dtype, full-precision weights at 32 (or 64) bits.

@@ -1,4 +1,4 @@
-"""The published numbers (../shared/docs/RESULTS.md = thesis Tables 6.3-6.5), in one place.
+"""The published numbers (thesis Tables 6.3-6.5), in one place.
 
 ``THESIS[dataset][method][bits] = (mean, std)`` in percent, method names as in the CLI
 (``ste`` is the thesis's QNN-STE), bits an int or ``"fp"`` (the thesis's full-precision

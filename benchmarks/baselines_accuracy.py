@@ -1,5 +1,5 @@
 """Accuracy of the comparison methods (FP, PTQ, QNN-STE, DQ, QAT, LQ) on Seeds, Pendigits and
-MNIST against the thesis (RESULTS.md, Tables 6.3-6.5) and the issue's targets.
+MNIST against the thesis (thesis Tables 6.3-6.5, in benchmarks/_thesis.py) and the issue's targets.
 
 Every method runs at every bit width it supports (thesis levels 8, 4, 2, 1; DQ and QAT int8)
 with the presets of ``admmnet.baseline_presets``. Per dataset and seed one FP network is

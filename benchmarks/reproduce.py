@@ -159,7 +159,7 @@ def verdicts(summary: dict, datasets) -> dict:
 
 
 def markdown(summary: dict, datasets, verdict: dict, seconds: dict) -> str:
-    lines = ["Test accuracy (%), mean ± std over seeds, thesis mean in parentheses (RESULTS.md, "
+    lines = ["Test accuracy (%), mean ± std over seeds, thesis mean in parentheses (thesis, "
              "Tables 6.3-6.5); bold: the best of the row; ↓: below the thesis mean. "
              "\"N bits\" is the thesis level set {-(2^N-1)..2^N-1}·α (1 bit = ternary); DQ and QAT are int8.",
              ""]

@@ -11,7 +11,7 @@ def real_data() -> Path:
     value = os.environ.get("ADMMNET_DATA", "").strip()
     if not value:
         pytest.skip("ADMMNET_DATA is not set: point it at a folder holding seeds/, pendigits/, mnist/ "
-                    "(e.g. ../shared/data) to run the tests that need the real dataset files")
+                    "(the folder CI uses) to run the tests that need the real dataset files")
     path = Path(value).expanduser().resolve()
     if not path.is_dir():
         pytest.skip(f"ADMMNET_DATA={value!r} is not a folder")

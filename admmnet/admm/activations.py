@@ -3,7 +3,7 @@
 Every activation admmnet supports is piecewise linear: on the interval
 ``lo <= z <= hi`` it equals ``slope * z + offset``. That one description gives
 both the forward pass and the closed-form z-update of every activation
-(METHOD.md "z_l"; thesis Algorithm 5 for ReLU, eq. 4.20 for the hard sigmoid),
+(docs/method.md, the z_l update; thesis Algorithm 5 for ReLU, eq. 4.20 for the hard sigmoid),
 so adding an activation means adding one row to :data:`ACTIVATIONS`.
 
 =============  =========================  ==================================

@@ -1,4 +1,4 @@
-r"""QNN-ADMM state and sweeps (METHOD.md "QNN-ADMM"; thesis Algorithm 2).
+r"""QNN-ADMM state and sweeps (docs/method.md; thesis Algorithm 2).
 
 The lifted problem (eq. 3.6), with an optional full-precision bias b_l:
 
@@ -642,7 +642,7 @@ def extrapolate(state: ADMMState, omega: float, level_set: LevelSet | None, para
 
 def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSet | None,
                  params: ADMMParams, kern: Kernels, *, rounds: int = 6) -> None:
-    """Final exact refit of the output layer on the evaluated hidden features (METHOD.md lever).
+    """Final exact refit of the output layer on the evaluated hidden features (docs/fp_admm_levers.md).
 
     The features are a forward pass of the hidden layers with the weights the
     network is evaluated with (G when quantized). Full precision: W_L, b_L

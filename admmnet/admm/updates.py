@@ -1,4 +1,4 @@
-r"""The QNN-ADMM subproblems, one function each (METHOD.md "QNN-ADMM"; thesis ch. 4).
+r"""The QNN-ADMM subproblems, one function each (docs/method.md; thesis ch. 4).
 
 Shapes follow the thesis: samples are columns. ``a`` is ``n_{l-1} x m``,
 ``z``/``t`` are ``n_l x m``, ``W``/``G`` are ``n_l x n_{l-1}``, a bias ``b`` is
@@ -12,7 +12,7 @@ output layer: completing the square,
           = \tfrac{\beta}{2}\|z_L + \lambda/\beta - W_L a_{L-1}\|^2 - \tfrac{1}{2\beta}\|\lambda\|^2,
 
 so the W_L- and a_{L-1}-subproblems see the multiplier only through their
-target (the thesis's generic J_w omits it; METHOD.md "Pitfalls"). Callers
+target (the thesis's generic J_w omits it; docs/method.md, "Pitfall"). Callers
 build the target; the functions here never need to know which layer they serve.
 
 Every function is pure: arrays in, arrays (and, for the searches, a
@@ -413,7 +413,7 @@ def update_lambda(lam, zL, pL, beta: float):
 def refit_output_layer(a, Y, W0, b0, *, G=None, mu: float = 0.0, ridge: float = 0.0,
                        max_iter: int = 200, tol: float = 1e-5, update_W: bool = True, xent,
                        factor=None, gram=None):
-    r"""Exact refit of the output layer on fixed features (the "final refit" of METHOD.md).
+    r"""Exact refit of the output layer on fixed features (the "output refit" of docs/fp_admm_levers.md).
 
     Minimises the convex problem
 

@@ -3,7 +3,7 @@
 The baselines (:mod:`admmnet.baselines`) train with it; QNN-ADMM does not.
 
 * :mod:`.engine`: forward pass, hand-written backward pass, softmax
-  cross-entropy, activation derivatives (samples in columns, METHOD.md).
+  cross-entropy, activation derivatives (samples in columns, docs/method.md).
 * :mod:`.optim`: Adam (decoupled weight decay) and SGD with momentum,
   learning-rate schedules.
 * :mod:`.trainer`: the mini-batch loop: seeded shuffling, held-out early

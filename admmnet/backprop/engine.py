@@ -1,6 +1,6 @@
 r"""Forward and backward pass of a dense MLP, and the softmax cross-entropy loss.
 
-Samples are columns (METHOD.md "Shapes"): ``a_0`` is ``n_0 x m``, and for
+Samples are columns (docs/method.md, "Conventions"): ``a_0`` is ``n_0 x m``, and for
 l = 1..L
 
     z_l = W_l a_{l-1} + b_l,        a_l = h(z_l)  (l < L),        z_L = logits.

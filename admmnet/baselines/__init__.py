@@ -1,4 +1,4 @@
-"""The comparison methods (METHOD.md "Baselines", "LQ"), all trained by backpropagation
+"""The comparison methods (docs/baselines.md), all trained by backpropagation
 with :mod:`admmnet.backprop` and all fitted/saved/loaded like :class:`admmnet.QNNADMM`.
 
 =========  ===========  ==================================================================

@@ -1,6 +1,6 @@
 """Quantization: level sets, the G-update projection and packed code storage.
 
-What "N bits" means in admmnet (METHOD.md, "Level sets"). A quantized layer is
+What "N bits" means in admmnet (docs/method.md, "Level sets"). A quantized layer is
 ``G = alpha * Q`` with a positive float scale alpha (one per layer, the
 thesis's choice, or one per output row with ``granularity="row"``) and
 integer codes Q from a level set:

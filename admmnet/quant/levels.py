@@ -2,7 +2,7 @@
 
 A quantized weight matrix is ``G = alpha * Q`` with a positive float scale
 ``alpha`` (per layer or per output row) and integer codes ``Q`` drawn from a
-:class:`LevelSet`. The kinds (METHOD.md, "Level sets"):
+:class:`LevelSet`. The kinds (docs/method.md, "Level sets"):
 
 ==========  ======================================  ==============  ================
 kind        codes                                   bits accepted   storage bits
