@@ -179,7 +179,7 @@ class QNNADMM(NetworkModel):
     variables (weights W_l, their quantized copy G_l = alpha_l Q_l,
     pre-activations z_l, activations a_l) and one multiplier lambda on the
     output; each is updated in closed form, by a backtracking step or by FISTA
-    in a backward then forward sweep per iteration (METHOD.md, thesis ch. 3–4).
+    in a backward then forward sweep per iteration (docs/method.md, thesis ch. 3–4).
     The network that is evaluated, saved and reported is the quantized one.
 
     The defaults include two levers beyond the thesis (``forward_reset``,
@@ -206,7 +206,7 @@ class QNNADMM(NetworkModel):
         Quantization bit width N (its meaning depends on ``levels``); None/"fp"
         trains full precision (no G, no mu).
     levels : {"thesis", "signed", "binary", "ternary"}
-        The level set (METHOD.md): ``thesis`` N-bit is the integers
+        The level set (docs/method.md, "Level sets"): ``thesis`` N-bit is the integers
         -(2^N-1)..2^N-1 (its 1 bit is ternary), ``signed`` N-bit is
         -(2^(N-1)-1)..2^(N-1)-1; ``binary``/``ternary`` ignore ``bits``.
     granularity : {"layer", "row"}
@@ -503,7 +503,8 @@ class QNNADMM(NetworkModel):
                 switched.append(S.start_quantized(state, activation, level_set, params, kern, layerwise=lw, Y=Y))
 
         m = int(A0.shape[1])
-        prev = history[-1].get("train_loss") if history else None
+        # the monitored training loss and correct count of the last accepted iterate
+        prev = (history[-1].get("train_loss"), round(history[-1]["train_accuracy"] * m)) if history else None
         restart = bool(params.momentum) and bool(P["momentum_restart"])
         t_start = time.perf_counter() - (history[-1]["elapsed"] if history else 0.0)
         try:
@@ -518,23 +519,25 @@ class QNNADMM(NetworkModel):
                             state.Q and list(state.Q))
                 stats = S.admm_iteration(state, Y, activation, ls_now, params, kern)
                 loss, correct = S.network_loss(state.weights(), state.b, A0, Y, activation, kern)
+                train_loss = loss / m
                 rejected = False
-                if extrapolated and prev is not None and loss / m > prev:
+                if extrapolated and prev is not None and prev[0] is not None and train_loss > prev[0]:
                     # adaptive restart: an extrapolated step raised the training loss of the
-                    # evaluated network; return to the iterate it started from, drop the momentum
+                    # evaluated network; return to the iterate it started from (whose loss and
+                    # count are ``prev``), drop the momentum
                     state.W, state.b = snap[0], snap[1]
                     if state.G is not None and snap[2] is not None:
                         state.G, state.alpha, state.Q = snap[2], snap[3], snap[4]
                     state.W_prev = state.b_prev = None
                     S.reset_from_forward(state, activation, kern)
-                    loss, correct = S.network_loss(state.weights(), state.b, A0, Y, activation, kern)
+                    train_loss, correct = prev
                     rejected = True
-                prev = loss / m
+                prev = (train_loss, correct)
                 dt = time.perf_counter() - t0
                 self._set_network(state, activation)
                 rec = S.evaluate_objective(state, Y, activation, kern)
                 rec = {"iteration": state.k, **rec,
-                       "train_loss": loss / m,
+                       "train_loss": train_loss,
                        "train_accuracy": correct / m,
                        "val_accuracy": (float(np.mean(self._predict_encoded(X_val) == yv_enc))
                                         if X_val is not None else None),
