@@ -91,6 +91,24 @@ def append_runs(path: Path, recs: list[dict]) -> None:
     atomic_write(path, lambda fh: fh.write(old + text))
 
 
+def run_groups(log: Path, datasets, n: int, key: str, run: Callable, describe: Callable) -> list[dict]:
+    """Every stored run of ``log`` plus the groups still missing: for each dataset and
+    ``key`` value 0..n-1 (a seed or a split) not stored yet, ``run(dataset, i)`` gives that
+    group's runs, stored at once (a stop loses at most the group under way) and reported
+    on stderr with ``describe(runs)``. Returns all runs, stored and new."""
+    runs = load_runs(log)
+    done = {(r["dataset"], r[key]) for r in runs}
+    for d in datasets:
+        for i in range(n):
+            if (d, i) in done:
+                continue
+            rs = run(d, i)
+            append_runs(log, rs)
+            runs += rs
+            print(f"{d} {key} {i}: {describe(rs)}", file=sys.stderr, flush=True)
+    return runs
+
+
 def write_results(out: Path, summary: dict, table: str, t_start: float) -> None:
     """``<out>/summary.json`` (``summary`` plus command, environment and the invocation's
     seconds) and ``<out>/table.md``, both atomically; then print the table."""

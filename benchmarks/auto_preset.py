@@ -36,7 +36,7 @@ from admmnet.baseline_presets import FP_STAGE
 from admmnet.baselines import FPMLP
 from admmnet.datasets._preprocess import stratified_split
 
-from _runs import append_runs, load_runs, write_results
+from _runs import run_groups, write_results
 
 DATASETS = ("digits", "wine", "breast_cancer")
 METHODS = ("backprop-fp", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1")
@@ -135,19 +135,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = out / "runs.jsonl"
-    runs = load_runs(log)
-    done = {(r["dataset"], r["split"]) for r in runs}
     t_all = time.perf_counter()
-    for d in args.datasets:
-        for s in range(args.splits):
-            if (d, s) in done:
-                continue
-            rs = run_split(d, s)
-            append_runs(log, rs)            # one split's rows at once: a stop loses at most that split
-            runs += rs
-            print(f"{d} split {s}: " + ", ".join(f"{r['method']} {100 * r['test_accuracy']:.2f}" for r in rs),
-                  file=sys.stderr, flush=True)
+    runs = run_groups(out / "runs.jsonl", args.datasets, args.splits, "split", run_split,
+                      lambda rs: ", ".join(f"{r['method']} {100 * r['test_accuracy']:.2f}" for r in rs))
     wanted = [r for r in runs if r["dataset"] in args.datasets and r["split"] < args.splits]
     cells = summarise(wanted, args.datasets)
     for d in args.datasets:

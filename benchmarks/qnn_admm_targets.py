@@ -32,7 +32,7 @@ import admmnet
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import append_runs, load_runs, write_results
+from _runs import run_groups, write_results
 
 BITS = ("fp", 8, 4, 2, 1)
 # issue 14's targets (test accuracy %, mean of 10 seeds); MNIST 8 bits: fp - 0.2
@@ -129,21 +129,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = out / "runs.jsonl"
-    runs = load_runs(log)
-    for r in runs:
-        r["bits"] = r["bits"] if r["bits"] == "fp" else int(r["bits"])
-    done = {(r["dataset"], r["seed"]) for r in runs}
     t_all = time.perf_counter()
-    for d in args.datasets:
-        for s in range(args.seeds):
-            if (d, s) in done:
-                continue
-            rs = run_seed(d, s)
-            append_runs(log, rs)            # one seed's rows at once: a stop loses at most that seed
-            runs += rs
-            print(f"{d} seed {s}: " + ", ".join(f"{r['bits']} {100 * r['test_accuracy']:.2f}" for r in rs)
-                  + f"  ({rs[-1]['seconds']:.0f} s for the 1-bit run)", file=sys.stderr, flush=True)
+    runs = run_groups(out / "runs.jsonl", args.datasets, args.seeds, "seed", run_seed,
+                      lambda rs: ", ".join(f"{r['bits']} {100 * r['test_accuracy']:.2f}" for r in rs)
+                      + f"  ({rs[-1]['seconds']:.0f} s for the 1-bit run)")
     wanted = [r for r in runs if r["dataset"] in args.datasets and r["seed"] < args.seeds]
     cells = summarise(wanted, args.datasets)
     table = markdown(cells, args.datasets)
