@@ -29,7 +29,8 @@ setup(
         # (tests/test_kernels.py); without it the package falls back to the reference kernels
         # scikit-learn: its bundled datasets (digits, wine, breast cancer) test the automatic
         # preset on data no preset has seen (tests/test_presets.py, benchmarks/auto_preset.py)
-        "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59", "scikit-learn>=1.2"],
+        # hypothesis: the fuzz suite of tests/test_fuzz.py
+        "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59", "scikit-learn>=1.2", "hypothesis>=6.0"],
         "bench": ["scikit-learn>=1.2", "matplotlib>=3.5"],
         "fast": ["numba>=0.59"],
         "gpu": ["cupy-cuda12x>=13"],

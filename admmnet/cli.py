@@ -11,6 +11,7 @@ import argparse
 import os
 import platform
 import sys
+from pathlib import Path
 import time
 
 import numpy as np
@@ -118,12 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="print the test accuracy of a saved model")
     e.add_argument("model", help="a model file written by 'admmnet train --save'")
-    e.add_argument("--dataset", required=True, choices=DATASETS)
+    e.add_argument("--dataset", default=None, choices=DATASETS,
+                   help="default: the dataset the model file records (models saved by 'admmnet train')")
     e.add_argument("--data-dir", default=None)
     e.add_argument("--split", choices=PENDIGITS_SPLITS, default=None,
-                   help="pendigits: the split the model was trained with (default writer-independent)")
-    e.add_argument("--split-seed", type=int, default=0,
-                   help="the split seed the model was trained with (Seeds, writer-dependent Pendigits)")
+                   help="pendigits: default the split the model file records (else writer-independent)")
+    e.add_argument("--split-seed", type=int, default=None,
+                   help="Seeds, writer-dependent Pendigits: default the split seed the model file records; "
+                        "another one warns (its test rows may overlap the training rows)")
     e.add_argument("--json", metavar="RESULT.json")
     return p
 
@@ -233,7 +236,44 @@ def _build_baseline(args, bits):
     return cls(bits=bits, levels=args.levels, granularity=args.granularity, **common, **kw)
 
 
+def _check_outputs(args, names) -> None:
+    """Every output path is checked before any work starts (a typo must not cost a training run)."""
+    from .io import check_writable
+
+    for name in names:
+        path = getattr(args, name, None)
+        if path is not None:
+            check_writable(path, f"--{name}")
+
+
+def _write_or_rescue(what: str, path, write) -> bool:
+    """``write(path)``; when that fails at the end of a run (disk full, folder removed), write
+    to a rescue file in the working folder or the temp folder instead and say where.
+    Returns whether the requested path was written."""
+    import os
+    import tempfile
+
+    try:
+        write(path)
+        return True
+    except OSError as exc:
+        name = Path(path).name or "result"
+        for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+            rescue = folder / f"admmnet-rescued-{os.getpid()}-{name}"
+            try:
+                write(rescue)
+            except OSError:
+                continue
+            print(f"admmnet: error: could not write the {what} to {path} ({exc.strerror or exc}); "
+                  f"it was saved to {rescue} instead", file=sys.stderr)
+            return False
+        print(f"admmnet: error: could not write the {what} to {path} ({exc.strerror or exc}), "
+              "nor to a rescue file in the working or temp folder", file=sys.stderr)
+        return False
+
+
 def cmd_train(args) -> int:
+    _check_outputs(args, ("save", "json", "checkpoint"))
     augment = augment_copies(args.method, args.dataset) if args.augment is None else args.augment
     if augment < 0:
         raise ValueError(f"--augment must be >= 0, got {augment}")
@@ -272,12 +312,16 @@ def cmd_train(args) -> int:
     unit = "iterations" if args.method == "qnn-admm" else "epochs/stages"
     print(f"train accuracy {train_acc:.4f}  test accuracy {test_acc:.4f}  "
           f"({n_it} {unit}, {seconds:.1f} s)" + ("  [interrupted]" if history.interrupted else ""))
+    model.data_ = {"dataset": args.dataset, "split": args.split, "split_seed": args.split_seed}
+    ok = True
     if args.save:
-        model.save(args.save)
-        print(f"saved model to {args.save}", file=sys.stderr)
+        if _write_or_rescue("model", args.save, model.save):
+            print(f"saved model to {args.save}", file=sys.stderr)
+        else:
+            ok = False
     if args.json:
         it_seconds = [r["seconds"] for r in history]
-        write_json(args.json, {
+        record = {
             "dataset": args.dataset, "method": args.method, "bits": _bits_json(bits_out),
             "levels": levels_out, "granularity": granularity_out, "seed": args.seed,
             "iterations": model.n_iter_, "train_accuracy": train_acc, "test_accuracy": test_acc,
@@ -289,22 +333,40 @@ def cmd_train(args) -> int:
             "stop": history.stop, "from": args.from_model,
             "params": model.get_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),
-        })
-    return 130 if history.interrupted else 0
+        }
+        ok = _write_or_rescue("result JSON", args.json, lambda p: write_json(p, record)) and ok
+    if history.interrupted:
+        return 130
+    return 0 if ok else 1
 
 
 def cmd_evaluate(args) -> int:
+    _check_outputs(args, ("json",))
     model = load(args.model)
-    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=model.network_.dtype, split=args.split,
-                      split_seed=args.split_seed)
+    data = getattr(model, "data_", None) or {}
+    dataset = args.dataset if args.dataset is not None else data.get("dataset")
+    if dataset is None:
+        raise ValueError(f"{args.model} does not record its dataset (saved from Python): give --dataset")
+    split = args.split if args.split is not None else (data.get("split") if dataset == data.get("dataset") else None)
+    split_seed = args.split_seed if args.split_seed is not None else (
+        data.get("split_seed", 0) if dataset == data.get("dataset") else 0)
+    if data and (dataset, split, split_seed) != (data.get("dataset"), data.get("split"), data.get("split_seed")) \
+            and dataset == data.get("dataset"):
+        print(f"admmnet: warning: {args.model} was trained on {data.get('dataset')} split "
+              f"{data.get('split')!r} with split seed {data.get('split_seed')}; testing on split {split!r} "
+              f"with split seed {split_seed} may score rows it was trained on", file=sys.stderr)
+    ds = load_dataset(dataset, data_home=args.data_dir, dtype=model.network_.dtype, split=split,
+                      split_seed=split_seed)
     acc = model.score(ds.X_test, ds.y_test)
     print(f"test accuracy {acc:.4f}  ({getattr(model, 'method', '?')}, "
           f"{model.storage_bits_per_weight} bits/weight, {model.model_bytes} bytes)")
     if args.json:
-        write_json(args.json, {"model": args.model, "method": getattr(model, "method", None),
-                               "dataset": args.dataset, "split": ds.split, "test_accuracy": acc,
-                               "storage_bits_per_weight": model.storage_bits_per_weight,
-                               "model_bytes": model.model_bytes})
+        record = {"model": args.model, "method": getattr(model, "method", None),
+                  "dataset": dataset, "split": ds.split, "split_seed": split_seed, "test_accuracy": acc,
+                  "storage_bits_per_weight": model.storage_bits_per_weight,
+                  "model_bytes": model.model_bytes}
+        if not _write_or_rescue("result JSON", args.json, lambda p: write_json(p, record)):
+            return 1
     return 0
 
 
@@ -314,8 +376,12 @@ def main(argv=None) -> int:
         if args.command == "train":
             return cmd_train(args)
         return cmd_evaluate(args)
-    except (DatasetError, CheckpointError, ValueError) as exc:
+    except (DatasetError, CheckpointError, ValueError, TypeError) as exc:
         print(f"admmnet: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:    # reading a file the checks above could not foresee
+        print(f"admmnet: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+              file=sys.stderr)
         return 2
 
 

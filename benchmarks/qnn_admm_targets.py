@@ -18,6 +18,11 @@ machine, versions and command; ``<out>/table.md`` the table.
 
     python benchmarks/qnn_admm_targets.py                       # 3 datasets x 10 seeds
     python benchmarks/qnn_admm_targets.py --datasets seeds --seeds 3
+
+The study (``python benchmarks/reproduce.py --methods qnn-admm``) runs the same presets on the
+same splits and seeds; where its store holds a (dataset, seed) group, the group is taken
+over (``--from-study``) instead of trained again. A stored group made with other preset
+settings than the presets give now is moved to ``runs.stale.jsonl`` and redone.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ import admmnet
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import run_groups, write_results
+from _runs import append_runs, is_stale, load_runs, run_groups, write_results
 
 BITS = ("fp", 8, 4, 2, 1)
 # issue 14's targets (test accuracy %, mean of 10 seeds); MNIST 8 bits: fp - 0.2
@@ -70,6 +75,48 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
     return out
 
 
+def _plain(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
+def drop_stale(log: Path, datasets) -> None:
+    """Move stored groups made with other preset settings than now to ``runs.stale.jsonl``."""
+    runs = load_runs(log)
+    fresh = [r for r in runs if r["dataset"] not in datasets
+             or all(_plain(r["params"].get(k)) == _plain(v) for k, v in qnn_admm_params(r["dataset"], None).items())]
+    if len(fresh) < len(runs):
+        append_runs(log.with_name("runs.stale.jsonl"), [r for r in runs if r not in fresh])
+        log.unlink()
+        if fresh:
+            append_runs(log, fresh)
+        print(f"{len(runs) - len(fresh)} stored run(s) made with other presets: moved to runs.stale.jsonl",
+              file=sys.stderr)
+
+
+def take_from_study(log: Path, study: Path, datasets, n_seeds: int) -> None:
+    """Take over the study's QNN-ADMM runs (``benchmarks/reproduce.py``, same presets, same
+    splits, same seeds: the same deterministic runs) for every (dataset, seed) whose five bit
+    widths it holds and this store lacks. They keep the study's ``seconds`` and gain
+    ``reused_from``; the study does not record the post-iteration seconds."""
+    have = {(r["dataset"], r["seed"]) for r in load_runs(log)}
+    by_group: dict = {}
+    for r in load_runs(study):
+        if r["method"] == "qnn-admm" and r["dataset"] in datasets and r["seed"] < n_seeds and not is_stale(r):
+            by_group.setdefault((r["dataset"], r["seed"]), {})[str(r["bits"])] = r
+    new = []
+    for key, rs in sorted(by_group.items()):
+        if key in have or set(rs) != {str(b) for b in BITS}:
+            continue
+        for b in BITS:
+            r = rs[str(b)]
+            new.append({k: r[k] for k in ("bits", "test_accuracy", "train_accuracy", "seconds", "dataset", "seed",
+                                          "iterations", "model_bytes", "storage_bits_per_weight")}
+                       | {"seconds_after_iterations": None, "params": r["params"], "reused_from": str(study)})
+    if new:
+        append_runs(log, new)
+        print(f"{len(new)} run(s) taken over from {study}", file=sys.stderr)
+
+
 def target_value(dataset, bits, fp_mean):
     t = TARGETS[dataset][bits]
     return fp_mean - 0.2 if t == "fp-0.2" else t
@@ -84,9 +131,11 @@ def summarise(runs, datasets) -> dict:
             if not acc:
                 continue
             sec = [r["seconds"] for r in runs if r["dataset"] == d and r["bits"] == b]
-            post = [r["seconds_after_iterations"] for r in runs if r["dataset"] == d and r["bits"] == b]
+            post = [r["seconds_after_iterations"] for r in runs if r["dataset"] == d and r["bits"] == b
+                    and r.get("seconds_after_iterations") is not None]
             c = {"mean": float(np.mean(acc)), "std": float(np.std(acc)), "n": len(acc),
-                 "seconds_mean": float(np.mean(sec)), "seconds_after_iterations_mean": float(np.mean(post))}
+                 "seconds_mean": float(np.mean(sec)),
+                 "seconds_after_iterations_mean": float(np.mean(post)) if post else None}
             if b == "fp":
                 fp_mean = c["mean"]
             if fp_mean is not None:
@@ -114,7 +163,8 @@ def markdown(cells, datasets) -> str:
         row = []
         for b in BITS:
             c = cells.get(f"{d}/{b}")
-            row.append("–" if c is None else f"{c['seconds_mean']:.1f} ({c['seconds_after_iterations_mean']:.1f})")
+            post = None if c is None else c["seconds_after_iterations_mean"]
+            row.append("–" if c is None else f"{c['seconds_mean']:.1f}" + ("" if post is None else f" ({post:.1f})"))
         lines.append(f"| {d} | " + " | ".join(row) + " |")
     n = sorted({c["n"] for c in cells.values()})
     lines += ["", f"Seeds per cell: {n}."]
@@ -126,10 +176,15 @@ def main(argv=None) -> int:
     p.add_argument("--datasets", nargs="+", default=["seeds", "pendigits", "mnist"], choices=list(TARGETS))
     p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     p.add_argument("--out", default="benchmarks/results/qnn_admm_targets")
+    p.add_argument("--from-study", default="benchmarks/results/study/runs.jsonl", metavar="RUNS.jsonl",
+                   help="take over the study's QNN-ADMM runs where it has them ('' to run everything here)")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
+    drop_stale(out / "runs.jsonl", args.datasets)
+    if args.from_study:
+        take_from_study(out / "runs.jsonl", Path(args.from_study), args.datasets, args.seeds)
     runs = run_groups(out / "runs.jsonl", args.datasets, args.seeds, "seed", run_seed,
                       lambda rs: ", ".join(f"{r['bits']} {100 * r['test_accuracy']:.2f}" for r in rs)
                       + f"  ({rs[-1]['seconds']:.0f} s for the 1-bit run)")

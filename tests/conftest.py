@@ -16,3 +16,21 @@ def real_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"ADMMNET_DATA={value!r} is not a folder")
     return path
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fuzz", choices=("fast", "deep"), default="fast",
+                     help="profile of the fuzz suite (tests/test_fuzz.py): 'fast' (the normal run, a few "
+                          "hundred examples) or 'deep' (thousands; minutes)")
+
+
+def pytest_configure(config):
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:     # the fuzz suite skips itself without hypothesis
+        return
+    common = dict(deadline=None, derandomize=True,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    settings.register_profile("fast", max_examples=40, **common)
+    settings.register_profile("deep", max_examples=1500, **common)
+    settings.load_profile(config.getoption("--fuzz"))

@@ -193,3 +193,43 @@ def test_float64_on_request():
     model = QNNADMM(dtype="float64", bits=4, **FAST)
     model.fit(X, y)
     assert all(W.dtype == np.float64 for W in model.weights())
+
+
+def test_monitor_rows_measures_a_fixed_subset():
+    """The per-iteration training loss/accuracy are on ``monitor_rows`` rows drawn from the
+    seed; with all rows (None, or a number >= n_samples) the same run as before."""
+    from admmnet.admm import solver as S
+    from admmnet.admm.activations import get_activation
+    from admmnet.kernels import get_kernels
+    from admmnet.model import _monitor_rows
+
+    X, y = blobs(m=300)
+    kw = dict(FAST, momentum=0.5)
+    full = QNNADMM(monitor_rows=None, **kw)
+    full.fit(X, y)
+    assert full.history_[-1]["train_accuracy"] == pytest.approx(full.score(X, y))
+    same = QNNADMM(monitor_rows=300, **kw)
+    same.fit(X, y)
+    for a, b in zip(full.weights(), same.weights()):
+        np.testing.assert_array_equal(a, b)
+    sub = QNNADMM(monitor_rows=50, **kw)
+    sub.fit(X, y)
+    A0 = np.ascontiguousarray(X.T)
+    Y = np.eye(3, dtype=np.float32)[y].T
+    A_mon, Y_mon = _monitor_rows(A0, Y, 50, kw["seed"])
+    assert A_mon.shape == (4, 50) and len({tuple(c) for c in A_mon.T}) == 50    # distinct rows
+    loss, correct = S.network_loss([np.asarray(w) for w in sub.weights()],
+                                   [np.asarray(b) for b in sub.biases()], A_mon, Y_mon,
+                                   get_activation("relu"), get_kernels(A_mon))
+    last = sub.history_[-1]
+    if not last["restart"]:
+        assert last["train_loss"] == pytest.approx(loss / 50, rel=1e-5)
+        assert last["train_accuracy"] == correct / 50
+    assert all(float(r["train_accuracy"] * 50).is_integer() for r in sub.history_)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "all"])
+def test_monitor_rows_rejects_bad_values(bad):
+    X, y = blobs(m=60)
+    with pytest.raises(ValueError, match="monitor_rows"):
+        QNNADMM(monitor_rows=bad, **FAST).fit(X, y)

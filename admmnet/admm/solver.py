@@ -661,8 +661,10 @@ def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSe
     Ws = state.weights()
     # a_{L-1} and z_L are recomputed at the end: drop them now, and hold one layer's
     # features at a time in the forward pass (it is the peak of a training run's memory).
-    state.a[L - 1] = state.z[L - 1] = None
     a = state.a[0]
+    state.z[L - 1] = None
+    if L > 1:                   # (with one layer a_0 is the data itself: kept)
+        state.a[L - 1] = None
     for l in range(L - 1):
         z = Ws[l] @ a
         a = None

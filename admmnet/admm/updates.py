@@ -110,7 +110,8 @@ def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float =
 
     With a bias, ``[W b]`` solves the same system for the augmented input
     ``[a; 1^T]`` (no penalty on b). The matrix (:func:`W_exact_system`) is
-    symmetric positive definite whenever ``mu + ridge > 0``; it is solved by
+    symmetric positive definite whenever ``mu + ridge > 0`` (with both 0, the limit
+    ``ridge -> 0+`` is taken: a ridge of 1e-10 times the mean diagonal of ``beta a a^T``); it is solved by
     ``solve(M, B)`` (Cholesky on the CPU) in float64, since ``a a^T`` of raw
     inputs is badly conditioned in float32. ``gram`` may pass a precomputed
     ``(a a^T, a 1)`` (the input layer's never changes), ``taT`` a precomputed
@@ -130,7 +131,9 @@ def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float =
         gram = (gemm.gram(a), row_sums(a))
     reg = mu + ridge
     if reg <= 0:
-        raise ValueError("update_W_exact needs mu + ridge > 0 for a well-posed solve")
+        # mu = ridge = 0: the limit ridge -> 0+ (the minimum-norm minimiser when a a^T is
+        # singular), taken with a ridge of 1e-10 x the mean diagonal of beta a a^T
+        reg = 1e-10 * max(beta * float(xp.sum(xp.linalg.diagonal(xp.astype(gram[0], f64)))) / max(n_in, 1), 1e-30)
     rhs = beta * xp.astype(gemm.mm(t, a.T) if taT is None else taT, f64)
     if G is not None and mu:
         rhs = rhs + mu * xp.astype(G, f64)

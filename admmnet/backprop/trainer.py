@@ -12,6 +12,13 @@ optional penalty) by mini-batch gradient steps of an optimizer from
   held-out loss) is kept, and training stops after ``patience`` epochs
   without improvement (early stopping) or after ``epochs`` epochs.
 
+Divergence: an epoch whose training loss (or the probe's) is not finite is undone
+(parameters and optimizer state back to the epoch's start) and run again at a tenth of
+the learning rate, at most :data:`MAX_LR_CUTS` times; then training stops
+(``stop="diverged"``, a :class:`~admmnet.exceptions.DivergenceWarning`) with the best
+finite epoch, or raises :class:`~admmnet.exceptions.DivergenceError` when no epoch was
+finite. A fitted network never holds NaN.
+
 What differs between methods is an :class:`Objective`: which weights the
 forward pass uses (straight-through quantization for QNN-STE and QAT), what
 happens to the activations (QAT's fake quantization), an extra penalty (LQ's
@@ -20,13 +27,16 @@ happens to the activations (QAT's fake quantization), an extra penalty (LQ's
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._backend import get_namespace, to_float, to_numpy
+from ..exceptions import DivergenceError, DivergenceWarning
 from .engine import backward, forward, softmax_cross_entropy
 from .optim import lr_at
 
@@ -68,7 +78,7 @@ class Objective:
 @dataclass
 class TrainResult:
     """What :func:`train` did. ``Ws, bs``: the kept (best held-out) parameters;
-    ``records``: one dict per epoch; ``best_epoch``; ``stop``: "max_epochs",
+    ``records``: one dict per epoch; ``best_epoch``; ``stop``: "max_epochs", "diverged",
     "early_stopping" or "interrupted"."""
 
     Ws: list
@@ -97,6 +107,19 @@ def evaluate(Ws, bs, X, y_enc, activation, objective: Objective | None = None, b
         ll, _ = softmax_cross_entropy(Z, Yb)
         loss += to_float(ll) * Xb.shape[0]
     return correct / n, loss / n
+
+
+#: Learning-rate cuts (by 10 each) after which a diverging run stops.
+MAX_LR_CUTS = 4
+
+
+def _optimizer_state(opt) -> dict:
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in vars(opt).items()}
+
+
+def _set_optimizer_state(opt, state: dict) -> None:
+    for k, v in state.items():
+        setattr(opt, k, dict(v) if isinstance(v, dict) else v)
 
 
 def _one_hot(xp, y_enc, K, dtype):
@@ -134,12 +157,18 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
     result = TrainResult(list(Ws), None if bs is None else list(bs))
     best_key = None
     bad = 0
+    lr_scale, retries, finite_epochs = 1.0, 0, 0
     t_start = time.perf_counter()
     try:
-        for epoch in range(epochs):
+        epoch = -1
+        while epoch + 1 < epochs:
+            epoch += 1
             t0 = time.perf_counter()
+            # the epoch's starting point: parameters and optimizer state (their arrays are
+            # never written in place, so shallow copies are snapshots)
+            snap = (list(Ws), None if bs is None else list(bs), _optimizer_state(optimizer))
             Ws = objective.start_epoch(Ws, epoch)
-            lr_e = lr_at(lr, lr_schedule, epoch, epochs)
+            lr_e = lr_at(lr, lr_schedule, epoch, epochs) * lr_scale
             perm = rng.permutation(m)
             tot_loss, n_seen = 0.0, 0
             aq = objective.act_quant(True)
@@ -166,7 +195,31 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 nb = int(idx.shape[0])
                 tot_loss += (to_float(loss) + pen) * nb
                 n_seen += nb
-            train_acc, _ = evaluate(Ws, bs, X_probe, y_probe, activation, objective)
+            train_acc, probe_loss = evaluate(Ws, bs, X_probe, y_probe, activation, objective)
+            if not (math.isfinite(tot_loss) and math.isfinite(probe_loss)):
+                # divergence: back to the epoch's start, a tenth of the step, the epoch again
+                Ws, bs = snap[0], snap[1]
+                _set_optimizer_state(optimizer, snap[2])
+                if retries < MAX_LR_CUTS:
+                    retries += 1
+                    lr_scale /= 10.0
+                    warnings.warn(f"{label}epoch {epoch + 1}: the training loss became non-finite at learning rate "
+                                  f"{lr_e:.3g}; rolled back to the epoch's start and retrying at "
+                                  f"{lr_e / 10:.3g}", DivergenceWarning, stacklevel=2)
+                    epoch -= 1
+                    continue
+                result.stop = "diverged"
+                if finite_epochs == 0:
+                    raise DivergenceError(
+                        f"{label}training diverged: the loss is non-finite even at {lr_e:.3g}, a "
+                        f"{10 ** MAX_LR_CUTS:g}th of the learning rate, with the initial weights' first steps; "
+                        "standardise the features (large inputs overflow) or lower lr")
+                warnings.warn(f"{label}training diverged at epoch {epoch + 1} after {MAX_LR_CUTS} learning-rate "
+                              "cuts; stopped with the best finite epoch", DivergenceWarning, stacklevel=2)
+                if X_hold is None:
+                    result.Ws, result.bs = list(Ws), None if bs is None else list(bs)
+                break
+            finite_epochs += 1
             rec = {"iteration": epoch + 1, "epoch": epoch + 1, "loss": tot_loss / n_seen,
                    "train_accuracy": train_acc, "lr": lr_e}
             if X_hold is not None:

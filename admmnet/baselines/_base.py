@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from .._validation import check_labels, check_layer_sizes, check_X
+from .._validation import (check_bool, check_choice, check_int, check_labels, check_layer_sizes, check_real,
+                           check_X)
 from ..backprop import init_params, make_optimizer, train
 from ..backprop.optim import OPTIMIZERS
 from ..model import History, NetworkModel
@@ -67,25 +68,22 @@ class BackpropModel(NetworkModel):
 
     # -- validation ----------------------------------------------------------------
     def _validate_fp(self):
+        """The full-precision stage's parameters, by the shared rules of :mod:`admmnet._validation`."""
         hidden = check_layer_sizes(self.hidden_sizes)
-        if self.activation not in ("relu", "hardsigmoid", "identity"):
-            raise ValueError(f"activation must be 'relu', 'hardsigmoid' or 'identity', got {self.activation!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        _check_pos_int("batch_size", self.batch_size)
-        _check_pos_int("max_epochs", self.max_epochs, lo=0)
-        if self.patience is not None:
-            _check_pos_int("patience", self.patience)
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not (0 <= float(self.weight_decay)):
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not (0 <= float(self.holdout_fraction) < 1):
-            raise ValueError(f"holdout_fraction must lie in [0, 1), got {self.holdout_fraction!r}")
+        check_choice("activation", self.activation, ("relu", "hardsigmoid", "identity"))
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
+        check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_bool("bias", self.bias)
+        check_bool("verbose", self.verbose)
+        check_int("batch_size", self.batch_size, lo=1)
+        check_int("max_epochs", self.max_epochs, lo=0)
+        check_int("patience", self.patience, lo=1, none=True)
+        check_int("seed", self.seed, lo=0, none=True)
+        check_real("lr", self.lr, lo=0, lo_open=True)
+        check_real("momentum", self.momentum, lo=0, hi=1, hi_open=True)
+        check_real("weight_decay", self.weight_decay, lo=0)
+        check_real("holdout_fraction", self.holdout_fraction, lo=0, hi=1, hi_open=True)
         return hidden
 
     def _xp(self):
@@ -142,9 +140,11 @@ class BackpropModel(NetworkModel):
     def _validate_quantization(self):
         """``bits``/``levels`` name a level set and ``granularity`` is 'layer' or 'row'
         (the checks every weight-quantizing baseline shares)."""
+        check_choice("levels", self.levels, ("thesis", "signed", "binary", "ternary"))
+        if self.bits is not None and self.bits != "fp":
+            check_int("bits", self.bits, lo=1, hi=8)
         level_set_for(self.bits, self.levels)
-        if self.granularity not in ("layer", "row"):
-            raise ValueError(f"granularity must be 'layer' or 'row', got {self.granularity!r}")
+        check_choice("granularity", self.granularity, ("layer", "row"))
 
     def _check_fp_model(self, fp_model, n_features, classes):
         if not hasattr(fp_model, "network_"):
@@ -255,8 +255,7 @@ def _net_accuracy(net, X, y) -> float:
 
 
 def _check_pos_int(name, v, lo=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    check_int(name, v, lo=lo)
 
 
 def level_set_for(bits, levels):

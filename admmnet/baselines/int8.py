@@ -26,6 +26,7 @@ from ..backprop import Objective
 from ..model import register_model
 from ..quant import make_level_set
 from ..quant.int8 import act_qparams, fake_quant_act, fake_quant_weight, quantize_weight_int8
+from .._validation import check_int, check_real
 from ._base import BackpropModel, _check_pos_int
 from .fp import _FP_DOC
 
@@ -146,10 +147,8 @@ class QAT(BackpropModel):
     def _validate(self):
         _check_act_batch(self.act_batch)
         _check_pos_int("qat_epochs", self.qat_epochs, lo=0)
-        if not (isinstance(self.qat_lr, (int, float)) and self.qat_lr > 0):
-            raise ValueError(f"qat_lr must be a positive number, got {self.qat_lr!r}")
-        if not 0 < float(self.observer_momentum) <= 1:
-            raise ValueError(f"observer_momentum must lie in (0, 1], got {self.observer_momentum!r}")
+        check_real("qat_lr", self.qat_lr, lo=0, lo_open=True)
+        check_real("observer_momentum", self.observer_momentum, lo=0, lo_open=True, hi=1)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)
@@ -167,5 +166,4 @@ class QAT(BackpropModel):
 
 
 def _check_act_batch(v):
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"act_batch must be an integer >= 1, got {v!r}")
+    check_int("act_batch", v, lo=1)

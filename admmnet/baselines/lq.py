@@ -29,6 +29,7 @@ from .._backend import get_namespace, to_float
 from ..backprop import Objective
 from ..model import register_model
 from ..quant import project
+from .._validation import check_int, check_real
 from ._base import BackpropModel, level_set_for
 from .fp import _FP_DOC
 
@@ -95,15 +96,10 @@ class LQ(BackpropModel):
     def _validate(self):
         self._validate_quantization()
         for name in ("rho", "lq_lr"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if not (isinstance(self.rho_growth, (int, float)) and self.rho_growth >= 1):
-            raise ValueError(f"rho_growth must be >= 1, got {self.rho_growth!r}")
+            check_real(name, getattr(self, name), lo=0, lo_open=True)
+        check_real("rho_growth", self.rho_growth, lo=1)
         for name in ("admm_iters", "w_epochs", "retrain_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+            check_int(name, getattr(self, name), lo=0)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         ls = level_set_for(self.bits, self.levels)

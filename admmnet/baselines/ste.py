@@ -24,6 +24,7 @@ from .._backend import get_namespace
 from ..backprop import Objective
 from ..model import register_model
 from ..quant import project, round_to_codes
+from .._validation import check_real
 from ._base import BackpropModel, _check_pos_int, level_set_for
 from .fp import _FP_DOC
 from .ptq import project_network
@@ -127,8 +128,7 @@ class QNNSTE(BackpropModel):
     def _validate(self):
         self._validate_quantization()
         _check_pos_int("ste_epochs", self.ste_epochs, lo=0)
-        if not (isinstance(self.ste_lr, (int, float)) and self.ste_lr > 0):
-            raise ValueError(f"ste_lr must be a positive number, got {self.ste_lr!r}")
+        check_real("ste_lr", self.ste_lr, lo=0, lo_open=True)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         ls = level_set_for(self.bits, self.levels)

@@ -186,9 +186,14 @@ def _describe(exc: BaseException) -> str:
 
 
 def _download(url: str, target: Path) -> None:
-    """Download ``url`` to ``target`` atomically (temporary file + os.replace)."""
+    """Download ``url`` to ``target`` atomically (temporary file + os.replace). Says on stderr
+    what it is waiting for before connecting; on failure the partial file and any folder
+    this call created are removed."""
+    created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    print(f"admmnet: fetching {target.name} from {url} (gives up after {TIMEOUT_S:g} s without an answer)",
+          file=sys.stderr, flush=True)
     try:
         with os.fdopen(fd, "wb") as out:
             request = urllib.request.Request(url, headers={"User-Agent": "admmnet"})
@@ -209,6 +214,11 @@ def _download(url: str, target: Path) -> None:
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        for folder in created:          # innermost first: only the empty ones this call made
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
 
 
@@ -229,7 +239,8 @@ class _Progress:
         self.show = total is None or total >= _PROGRESS_MIN_BYTES
         self.tty = sys.stderr.isatty()
         if self.show:
-            print(f"admmnet: downloading {name} from {url}", file=sys.stderr, flush=True)
+            print(f"admmnet: downloading {name} ({'size unknown' if total is None else f'{total / 1e6:.1f} MB'})",
+                  file=sys.stderr, flush=True)
 
     def update(self, n: int) -> None:
         """Count ``n`` more bytes received."""

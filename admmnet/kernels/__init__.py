@@ -71,7 +71,18 @@ def _spd_solve_cholesky_numpy(M, B):
     try:
         return cho_solve(cho_factor(M_, lower=False, check_finite=False), B_, check_finite=False)
     except LinAlgError:
-        return np.linalg.solve(M_, B_)
+        return _lu_or_lstsq(M_, B_)
+
+
+def _lu_or_lstsq(M, B):
+    """``M X = B`` by LU; a numerically singular ``M`` (extreme but legal penalties) gets
+    the least-squares, minimum-norm solution instead of an error."""
+    import numpy as np
+
+    try:
+        return np.linalg.solve(M, B)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(M, B, rcond=None)[0]
 
 
 def _spd_factor_cholesky_numpy(M):
@@ -83,7 +94,7 @@ def _spd_factor_cholesky_numpy(M):
     try:
         c = cho_factor(M_, lower=False, check_finite=False)
     except LinAlgError:
-        return lambda B: np.linalg.solve(M_, np.asarray(B))
+        return lambda B: _lu_or_lstsq(M_, np.asarray(B))
     return lambda B: cho_solve(c, np.asarray(B), check_finite=False)
 
 
@@ -100,7 +111,10 @@ def _spd_inverse_cholesky_numpy(M):
         if info == 0:
             inv = np.triu(inv)
             return (inv + np.triu(inv, 1).T).astype(M_.dtype, copy=False)
-    return np.linalg.inv(M_)
+    try:
+        return np.linalg.inv(M_)
+    except np.linalg.LinAlgError:   # numerically singular: the pseudo-inverse
+        return np.linalg.pinv(M_, hermitian=True)
 
 
 NUMPY = replace(REFERENCE, name="numpy", spd_solve=_spd_solve_cholesky_numpy,
@@ -150,6 +164,24 @@ def available_backends() -> list[str]:
     return out
 
 
+_ANNOUNCED = []
+
+
+def _announce_compilation() -> None:
+    """Say once per process, on stderr, when the Numba kernels have no compiled cache yet
+    (the first run after an install compiles them: tens of seconds with no other output)."""
+    if _ANNOUNCED:
+        return
+    _ANNOUNCED.append(True)
+    import sys
+    from pathlib import Path
+
+    cache = Path(numba_cpu.__file__).parent / "__pycache__"
+    if not any(cache.glob("numba_cpu.*.nbi")):
+        print("admmnet: compiling the Numba CPU kernels (first run after installing; about 30 s, "
+              "cached for later runs)", file=sys.stderr, flush=True)
+
+
 def get_kernels(*arrays, backend: str = "auto") -> Kernels:
     """The kernel table for ``arrays``' namespace.
 
@@ -179,7 +211,10 @@ def get_kernels(*arrays, backend: str = "auto") -> Kernels:
     if xp is None:
         return REFERENCE
     if is_numpy_namespace(xp):
-        return NUMBA if numba_cpu.AVAILABLE else NUMPY
+        if numba_cpu.AVAILABLE:
+            _announce_compilation()
+            return NUMBA
+        return NUMPY
     if is_cupy_namespace(xp):
         return _cupy_table()
     return REFERENCE

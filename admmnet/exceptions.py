@@ -1,0 +1,31 @@
+"""The exceptions and warnings admmnet raises besides ``ValueError``/``TypeError`` for bad
+arguments (whose messages name the argument).
+
+* :class:`InvalidParameterError` (both a ``ValueError`` and a ``TypeError``, as
+  scikit-learn's): a constructor or fit argument of the wrong kind or out of range; the
+  message names the parameter and what it accepts.
+* :class:`CheckpointError` (a ``ValueError``): a model or checkpoint file that cannot be
+  used; the message names the file and what to do.
+* :class:`DivergenceError` (a ``ValueError``): training produced no finite iterate at all
+  (e.g. inputs so large that the first forward pass overflows); nothing is returned.
+* :class:`DivergenceWarning` (a ``RuntimeWarning``): training diverged after some finite
+  iterates; the fit rolled back to the last finite one, stopped (``history.stop ==
+  "diverged"``), and the fitted model is that iterate: never a model with NaN weights.
+"""
+from __future__ import annotations
+
+from .io import CheckpointError
+
+__all__ = ["CheckpointError", "DivergenceError", "DivergenceWarning", "InvalidParameterError"]
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or out of its range (the message names it)."""
+
+
+class DivergenceError(ValueError):
+    """Training produced no finite iterate; the message says what to change."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training diverged and was rolled back to its last finite iterate."""
