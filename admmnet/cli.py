@@ -304,7 +304,7 @@ def cmd_train(args) -> int:
           f"layers {[ds.n_features, *model.hidden_sizes, ds.n_classes]}, {desc}, seed {args.seed}"
           + (f", from {args.from_model}" if args.from_model else ""), file=sys.stderr)
     t0 = time.perf_counter()
-    history = model.fit(ds.X_train, ds.y_train, **fit_kw)
+    history = model.fit(ds.X_train, ds.y_train, **fit_kw).history_
     seconds = time.perf_counter() - t0
     train_acc = model.score(X_real, y_real)
     test_acc = model.score(ds.X_test, ds.y_test)
