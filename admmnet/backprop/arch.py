@@ -188,7 +188,8 @@ def init_arch_params(arch: Arch, activation: str, rng: np.random.Generator, xp, 
 @dataclass
 class ArchCache:
     """Per layer, what its backward pass needs (weight layers: the matrix their weight
-    multiplied, the input shape and the STE mask; activations: their input; pools: argmax)."""
+    multiplied, the input shape and the STE mask; activations and pools: their input (pools:
+    and output))."""
 
     ctx: list = field(default_factory=list)
 
@@ -218,15 +219,15 @@ def forward(arch: Arch, Ws, bs, A0, activation: str, *, act_quant=None, keep: bo
             else:
                 z = Ws[l] @ inp
                 if bs is not None:
-                    z = z + bs[l]
+                    z += bs[l]          # in place: z is a fresh product
             y = layer.output(z, geo, m)
             ctx = (inp, tuple(x.shape), mask)
             l += 1
         elif isinstance(layer, Activation):
             y, ctx = h(x), x
         elif isinstance(layer, MaxPool2d):
-            y, arg = layer.forward(x)
-            ctx = (arg, tuple(x.shape))
+            y = layer.forward(x)
+            ctx = (x, y)
         elif isinstance(layer, Flatten):
             y, ctx = xp.reshape(x, (-1, m)), tuple(x.shape)
         else:  # pragma: no cover

@@ -25,10 +25,10 @@ so the backward pass of ``z = W im2col(x)`` is ``dW = dz cols^T`` and
 Max pooling (window k x k, stride s, no padding, floor mode)::
 
     y[c, ho, wo, n] = max_{i,j < k} x[c, ho*s + i, wo*s + j, n],
-    arg[c, ho, wo, n] = the first (i*k + j) attaining it,
-    dx[c, ho*s + i, wo*s + j, n] += dy[c, ho, wo, n]   where (i*k + j) = arg[c, ho, wo, n]
+    dx[c, ho*s + i, wo*s + j, n] += dy[c, ho, wo, n]   for the first (i*k + j) with x[...] = y[c, ho, wo, n]
 
-(the subgradient that sends each output's gradient to the first maximal input).
+(the subgradient that sends each output's gradient to the first maximal input of its
+window; the backward pass finds it again from ``x`` and ``y`` instead of storing an argmax).
 
 Each function takes its namespace from its inputs. For NumPy float32/float64 arrays
 the Numba kernels of :mod:`admmnet.kernels.numba_conv` do the same arithmetic (tested
@@ -102,8 +102,7 @@ def col2im(cols, shape, k: int, s: int = 1, p: int = 0, *, fast: bool = True):
 
 
 def maxpool_forward(x, k: int, s: int | None = None, *, fast: bool = True):
-    """``(y, arg)``: the max over every k x k window (stride s, default k) of ``x`` (C, H, W, m)
-    and the flat offset ``i*k + j`` of the first maximum in each window (uint8)."""
+    """``y``: the max over every k x k window (stride s, default k) of ``x`` (C, H, W, m)."""
     s = k if s is None else s
     C, H, W, m = x.shape
     Ho, Wo = conv_out_size(H, k, s), conv_out_size(W, k, s)
@@ -112,33 +111,31 @@ def maxpool_forward(x, k: int, s: int | None = None, *, fast: bool = True):
         return nb.maxpool_forward(x, k, s, Ho, Wo)
     xp = get_namespace(x)
     y = _window(x, 0, 0, s, Ho, Wo)
-    arg = xp.zeros(y.shape, dtype=xp.uint8)
     for i in range(k):
         for j in range(k):
-            if i == 0 and j == 0:
-                continue
-            v = _window(x, i, j, s, Ho, Wo)
-            up = v > y
-            y = xp.where(up, v, y)
-            arg = xp.where(up, xp.asarray(i * k + j, dtype=xp.uint8), arg)
-    return y, arg
+            if i or j:
+                y = xp.maximum(y, _window(x, i, j, s, Ho, Wo))
+    return y
 
 
-def maxpool_backward(dy, arg, shape, k: int, s: int | None = None, *, fast: bool = True):
-    """``dx`` of ``shape`` (C, H, W, m): each ``dy`` entry added to its window's maximum
-    (``arg`` from :func:`maxpool_forward`)."""
+def maxpool_backward(dy, x, y, k: int, s: int | None = None, *, fast: bool = True):
+    """``dx`` (the shape of ``x``): each ``dy`` entry added to the first input of its window
+    (offsets in ``i*k + j`` order) that equals the window's max ``y``
+    (``y = maxpool_forward(x, k, s)``)."""
     s = k if s is None else s
-    C, H, W, m = shape
-    Ho, Wo = dy.shape[1], dy.shape[2]
-    nb = _numba(dy) if fast else None
+    C, H, W, m = x.shape
+    Ho, Wo = y.shape[1], y.shape[2]
+    nb = _numba(dy, x, y) if fast else None
     if nb is not None:
-        return nb.maxpool_backward(dy, arg, tuple(int(v) for v in shape), k, s)
+        return nb.maxpool_backward(dy, x, y, k, s)
     xp = get_namespace(dy)
-    dx = xp.zeros((C, H, W, m), dtype=dy.dtype)
+    dx = xp.zeros(x.shape, dtype=dy.dtype)
     zero = xp.zeros_like(dy)
+    found = xp.zeros(dy.shape, dtype=xp.bool)
     for i in range(k):
         for j in range(k):
             hs, ws = slice(i, i + s * (Ho - 1) + 1, s), slice(j, j + s * (Wo - 1) + 1, s)
-            hit = arg == xp.asarray(i * k + j, dtype=xp.uint8)
+            hit = (x[:, hs, ws, :] == y) & ~found
+            found = found | hit
             dx[:, hs, ws, :] = dx[:, hs, ws, :] + xp.where(hit, dy, zero)
     return dx

@@ -150,8 +150,8 @@ class MaxPool2d:
     def forward(self, x):
         return C.maxpool_forward(x, self.kernel_size, self.s)
 
-    def backward(self, dy, arg, x_shape):
-        return C.maxpool_backward(dy, arg, x_shape, self.kernel_size, self.s)
+    def backward(self, dy, x, y):
+        return C.maxpool_backward(dy, x, y, self.kernel_size, self.s)
 
 
 @dataclass(frozen=True)

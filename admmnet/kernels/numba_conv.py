@@ -9,8 +9,8 @@ contiguous, so it vectorises:
 
 * :func:`im2col` — one pass writing the patch matrix (no padded copy of the input);
 * :func:`col2im` — the scatter-add of the backward pass, one channel per task (no races);
-* :func:`maxpool_forward` / :func:`maxpool_backward` — max and first argmax per window,
-  and the scatter of the output gradient to it.
+* :func:`maxpool_forward` / :func:`maxpool_backward` — max per window, and the output
+  gradient added to the window's first maximal input.
 
 The results equal the array-API versions exactly (copies, maxima and sums in the same
 order). ``usable(*arrays)`` says when they apply (Numba installed and allowed,
@@ -96,62 +96,61 @@ def col2im(cols, shape, k, s, p, Ho, Wo):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _maxpool_fwd(x, k, s, y, arg):
+def _maxpool_fwd(x, k, s, y):
     C, Ho, Wo, m = y.shape
     for t in prange(C * Ho):
         c = t // Ho
         ho = t % Ho
         for wo in range(Wo):
             yd = y[c, ho, wo]
-            ad = arg[c, ho, wo]
             src = x[c, ho * s, wo * s]
             for n in range(m):
                 yd[n] = src[n]
-                ad[n] = 0
             for i in range(k):
                 for j in range(k):
                     if i == 0 and j == 0:
                         continue
                     src = x[c, ho * s + i, wo * s + j]
-                    o = i * k + j
                     for n in range(m):
                         v = src[n]
-                        if v > yd[n]:
-                            yd[n] = v
-                            ad[n] = o
+                        b = yd[n]
+                        yd[n] = v if v > b else b
 
 
 def maxpool_forward(x, k, s, Ho, Wo):
     x = np.ascontiguousarray(x)
     C, H, W, m = x.shape
     y = np.empty((C, Ho, Wo, m), dtype=x.dtype)
-    arg = np.empty((C, Ho, Wo, m), dtype=np.uint8)
     _threads(x.size)
-    _maxpool_fwd(x, int(k), int(s), y, arg)
-    return y, arg
+    _maxpool_fwd(x, int(k), int(s), y)
+    return y
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _maxpool_bwd(dy, arg, k, s, dx):
+def _maxpool_bwd(dy, x, y, k, s, dx):
     C, Ho, Wo, m = dy.shape
-    for c in prange(C):
+    for t in prange(C):
+        c = t
+        found = np.empty(m, dtype=np.uint8)
         for ho in range(Ho):
             for wo in range(Wo):
                 g = dy[c, ho, wo]
-                a = arg[c, ho, wo]
+                yv = y[c, ho, wo]
+                for n in range(m):
+                    found[n] = 0
                 for i in range(k):
                     for j in range(k):
-                        o = i * k + j
+                        src = x[c, ho * s + i, wo * s + j]
                         dst = dx[c, ho * s + i, wo * s + j]
                         for n in range(m):
-                            if a[n] == o:
-                                dst[n] += g[n]
+                            hit = (src[n] == yv[n]) & (found[n] == 0)
+                            dst[n] += g[n] if hit else 0
+                            found[n] |= hit
 
 
-def maxpool_backward(dy, arg, shape, k, s):
-    dy = np.ascontiguousarray(dy)
-    arg = np.ascontiguousarray(arg)
-    dx = np.zeros(shape, dtype=dy.dtype)
+def maxpool_backward(dy, x, y, k, s):
+    dy, x, y = np.ascontiguousarray(dy), np.ascontiguousarray(x), np.ascontiguousarray(y)
+    dx = np.zeros(x.shape, dtype=dy.dtype)
     _threads(dx.size)
-    _maxpool_bwd(dy, arg, int(k), int(s), dx)
+    _maxpool_bwd(dy, x, y, int(k), int(s), dx)
     return dx
