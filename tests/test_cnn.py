@@ -242,3 +242,23 @@ def test_cli_refuses_cnn_where_it_cannot_run(capsys):
     assert "MLP" in capsys.readouterr().err
     assert main(["train", "--dataset", "seeds", "--arch", "lenet5", "--method", "fp"]) == 2
     assert "images" in capsys.readouterr().err
+
+
+def test_cnn_engine_runs_on_cupy():
+    """The CuPy path is the array-API code (skipped without a GPU)."""
+    cp = pytest.importorskip("cupy")
+    from admmnet.kernels import cupy_gpu
+
+    if not cupy_gpu.available():
+        pytest.skip("no GPU")
+    arch = _arch(3, 2, 2)
+    rng = np.random.default_rng(5)
+    xp = _xp()
+    Ws, bs = init_arch_params(arch, "relu", rng, xp, xp.float64)
+    A0 = rng.standard_normal((arch.n_features, 5))
+    Y = np.eye(3)[:, rng.integers(0, 3, 5)]
+    _, d0, b0 = _loss_and_grads(arch, Ws, bs, A0, Y)
+    _, d1, b1 = _loss_and_grads(arch, [cp.asarray(W) for W in Ws], [cp.asarray(b) for b in bs], cp.asarray(A0),
+                                cp.asarray(Y))
+    for a, b in zip(d1 + b1, d0 + b0):
+        np.testing.assert_allclose(cp.asnumpy(a), b, rtol=1e-10, atol=1e-12)

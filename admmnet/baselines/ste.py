@@ -112,10 +112,10 @@ class QNNSTE(BackpropModel):
 
     method = "ste"
 
-    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=2, levels="thesis", granularity="layer", ste_epochs=30,
-                 ste_lr=1e-3, activation="relu", bias=True, optimizer="adam", lr=1e-3, lr_schedule="cosine", momentum=0.9,
-                 weight_decay=0.0, batch_size=128, max_epochs=30, patience=10, holdout_fraction=0.1, seed=0,
-                 dtype="float32", verbose=False):
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=2, levels="thesis", granularity="layer",
+                 ste_epochs=30, ste_lr=1e-3, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+                 lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
+                 holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self.bits = bits
         self.levels = levels
         self.granularity = granularity
