@@ -9,7 +9,9 @@ Measures, in one run:
 * one training epoch over the 60,000 training images through :func:`admmnet.backprop.train`
   (Adam, lr 1e-3, the batch size given, float32 by default, no held-out split):
   ``epoch_seconds`` (the mini-batch loop) plus the accuracy probe the trainer runs after
-  every epoch (10,000 rows; ``probe_seconds``), and the epoch's GEMM FLOPs / time.
+  every epoch (10,000 rows; ``probe_seconds``), the epoch's GEMM FLOPs / time, and the
+  process CPU time of the epoch (``epoch_cpu_seconds``: on a machine other jobs share, what
+  the epoch cost when it ran; with one thread, about its wall time on an idle core).
 
 Usage::
 
@@ -149,8 +151,10 @@ def main(argv=None) -> int:
     # warm-up: compile the Numba kernels and touch every code path once
     train(list(Ws), list(bs), X[:2 * args.batch_size], y[:2 * args.batch_size], activation="relu",
           optimizer=Adam(), lr=1e-3, epochs=1, batch_size=args.batch_size, rng=np.random.default_rng(0), arch=arch)
+    cpu0 = time.process_time()
     res = train(list(Ws), list(bs), X[:n], y[:n], activation="relu", optimizer=Adam(), lr=1e-3, epochs=1,
                 batch_size=args.batch_size, rng=np.random.default_rng(0), arch=arch)
+    cpu_s = time.process_time() - cpu0
     rec = res.records[0]
     from admmnet.backprop import evaluate
 
@@ -159,6 +163,7 @@ def main(argv=None) -> int:
     evaluate(res.Ws, res.bs, X[probe], y[probe], "relu", arch=arch)
     probe_s = time.perf_counter() - t0
     loop_s = rec["seconds"] - probe_s
+    cpu_s -= probe_s * cpu_s / rec["seconds"]      # the probe's share of the CPU time, pro rata
     epoch_s = loop_s * X.shape[0] / n
     load1 = os.getloadavg()
     result = {
@@ -169,6 +174,7 @@ def main(argv=None) -> int:
         "conv_fwd_bwd_gflop_per_second": conv_flops / conv_time,
         "conv_fraction_of_sgemm": conv_flops / conv_time / (rate / 1e9),
         "epoch_seconds": epoch_s, "epoch_extrapolated": n < X.shape[0],
+        "epoch_cpu_seconds": cpu_s * X.shape[0] / n,
         "probe_seconds": probe_s, "train_record_seconds": rec["seconds"],
         "epoch_gflop": epoch_gflop * X.shape[0] / n,
         "epoch_gflop_per_second": epoch_gflop / loop_s,
@@ -195,7 +201,8 @@ def main(argv=None) -> int:
                   f"({100 * result['conv_fraction_of_sgemm']:.0f}% of SGEMM)",
               f"epoch ({X.shape[0]} images{', extrapolated from ' + str(n) if quick else ''}): "
               f"{epoch_s:.1f} s  ({result['epoch_gflop_per_second']:.1f} GFLOP/s overall; "
-              f"+ {probe_s:.1f} s accuracy probe), loss {rec['loss']:.4f}",
+              f"+ {probe_s:.1f} s accuracy probe), loss {rec['loss']:.4f}; process CPU time "
+              f"{result['epoch_cpu_seconds']:.1f} s",
               f"wrote {out}"]
     print("\n".join(lines))
     return 0
