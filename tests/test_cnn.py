@@ -262,3 +262,15 @@ def test_cnn_engine_runs_on_cupy():
                                 cp.asarray(Y))
     for a, b in zip(d1 + b1, d0 + b0):
         np.testing.assert_allclose(cp.asnumpy(a), b, rtol=1e-10, atol=1e-12)
+
+
+def test_cnn_presets():
+    from admmnet.baseline_presets import baseline_params
+
+    fp = baseline_params("fp", "mnist", arch="lenet5")
+    assert fp["arch"] == "lenet5" and "hidden_sizes" not in fp
+    assert (fp["lr"], fp["batch_size"], fp["max_epochs"]) == (1e-3, 128, 3)
+    assert baseline_params("lq", "mnist", 2, arch="lenet5-caffe")["admm_iters"] == 2
+    assert "arch" not in baseline_params("fp", "mnist")
+    with pytest.raises(ValueError, match="no preset for arch"):
+        baseline_params("fp", "mnist", arch="vgg")
