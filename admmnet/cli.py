@@ -276,6 +276,9 @@ def cmd_train(args) -> int:
         if args.from_model is not None:
             fit_kw["fp_model"] = load(args.from_model)
             fp_net = getattr(fit_kw["fp_model"], "network_", None)
+            fp_arch = None if fp_net is None or fp_net.arch is None else fp_net.arch.get("name") or "layer-list"
+            if fp_arch is not None and fp_arch != (args.arch or "mlp"):
+                raise ValueError(f"{args.from_model} holds a {fp_arch} network: pass --arch {fp_arch}")
             if args.hidden is None and fp_net is not None and fp_net.arch is None:
                 model.hidden_sizes = tuple(fp_net.layer_sizes[1:-1])
     int8 = args.method in ("dq", "qat")
