@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from .presets import TOPOLOGIES
 
-__all__ = ["AUGMENT", "FP_STAGE", "METHOD_PRESETS", "BASELINE_METHODS", "augment_copies", "augmentation",
-           "baseline_params", "supported_bits"]
+__all__ = ["AUGMENT", "FP_STAGE", "METHOD_PRESETS", "ARCH_PRESETS", "BASELINE_METHODS", "augment_copies",
+           "augmentation", "baseline_params", "supported_bits"]
 
 #: Methods implemented by :mod:`admmnet.baselines` and the bit widths each supports in the benchmark.
 BASELINE_METHODS = ("fp", "ptq", "ste", "dq", "qat", "lq")
@@ -73,6 +73,21 @@ METHOD_PRESETS["ste"]["pendigits/2"] = dict(ste_epochs=20, ste_lr=3e-3)
 METHOD_PRESETS["ste"]["pendigits/1"] = dict(ste_epochs=20, ste_lr=1e-3)
 
 
+# Convolutional architectures (arch="lenet5", "lenet5-caffe"; MNIST images): merged over the
+# dataset's FP stage and method settings. "fp" applies to every method's FP stage, the other
+# keys to that method's own stage. The FP stage is the ternary-methods comparison's: Adam,
+# lr 1e-3, batch 128, 3 epochs (a 10% held-out part of the training rows picks the best epoch).
+# The quantizing stages are sized to the same budget (1-3 epochs each; LQ: 2 ADMM iterations of
+# 1 epoch per layer, 1 retraining epoch): not tuned yet.
+_CNN_PRESET = {
+    "fp": dict(lr=1e-3, batch_size=128, weight_decay=0.0, max_epochs=3, patience=None, holdout_fraction=0.1),
+    "ste": dict(ste_epochs=3, ste_lr=1e-3),
+    "qat": dict(qat_epochs=1, qat_lr=1e-4),
+    "lq": dict(rho=0.1, admm_iters=2, w_epochs=1, retrain_epochs=1, lq_lr=1e-3),
+}
+ARCH_PRESETS: dict[str, dict[str, dict]] = {"lenet5": _CNN_PRESET, "lenet5-caffe": _CNN_PRESET}
+
+
 def augment_copies(method: str, dataset: str) -> int:
     """Augmented copies of the training rows ``method`` trains on for ``dataset`` (:data:`AUGMENT`;
     0 for QNN-ADMM, which trains on the real rows)."""
@@ -96,8 +111,9 @@ def supported_bits(method: str) -> tuple:
     return (8, 4, 2, 1)
 
 
-def baseline_params(method: str, dataset: str, bits=None) -> dict:
-    """Estimator keyword arguments for ``method`` on ``dataset`` (topology + settings)."""
+def baseline_params(method: str, dataset: str, bits=None, arch: str = "mlp") -> dict:
+    """Estimator keyword arguments for ``method`` on ``dataset`` (topology + settings);
+    ``arch`` other than "mlp": that convolutional network with :data:`ARCH_PRESETS`'s settings."""
     if method not in METHOD_PRESETS:
         raise ValueError(f"no preset for method {method!r}; known: {sorted(METHOD_PRESETS)}")
     if dataset not in TOPOLOGIES:
@@ -106,9 +122,14 @@ def baseline_params(method: str, dataset: str, bits=None) -> dict:
     per_bits = METHOD_PRESETS[method].get(f"{dataset}/{bits}")
     if per_bits:
         out.update(per_bits)
+    if arch != "mlp":
+        if arch not in ARCH_PRESETS:
+            raise ValueError(f"no preset for arch {arch!r}; known: mlp, {', '.join(ARCH_PRESETS)}")
+        del out["hidden_sizes"]
+        out.update(ARCH_PRESETS[arch]["fp"], **ARCH_PRESETS[arch].get(method, {}), arch=arch)
     return out
 
 
-def fp_stage_params(dataset: str) -> dict:
+def fp_stage_params(dataset: str, arch: str = "mlp") -> dict:
     """Keyword arguments of the FP model that PTQ, DQ, QAT and LQ start from."""
-    return baseline_params("fp", dataset)
+    return baseline_params("fp", dataset, arch=arch)

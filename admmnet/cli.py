@@ -3,6 +3,7 @@
     admmnet train --dataset mnist --method qnn-admm --bits 4 --json result.json --save model.npz
     admmnet train --dataset mnist --method fp --save fp.npz
     admmnet train --dataset mnist --method lq --bits 2 --from fp.npz --json lq2.json
+    admmnet train --dataset mnist --arch lenet5 --method fp --epochs 1 --json r.json
     admmnet evaluate model.npz --dataset mnist
 """
 from __future__ import annotations
@@ -22,12 +23,15 @@ from .io import CheckpointError, write_json
 from .baseline_presets import AUGMENT, augment_copies, baseline_params
 from .datasets.pendigits import SPLITS as PENDIGITS_SPLITS
 from .datasets.pendigits import augmentation_record
+from .backprop.arch import ARCH_NAMES
 from .model import QNNADMM, load
 from .presets import qnn_admm_params
 
 METHODS = ("qnn-admm", "fp", "ptq", "ste", "dq", "qat", "lq")
 #: Methods that start from an FP network: a saved one (``--from``), else one trained first.
 FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste")
+#: Datasets whose rows are images, and their (C, H, W): what a convolutional --arch needs.
+IMAGE_SHAPES = {"mnist": (1, 28, 28)}
 _BITS_HELP = ("quantization bits N, or 'fp' for full precision. With --levels thesis (the default) "
               "N bits means the thesis's level set, the integers -(2^N-1)..2^N-1 times a scale: "
               "its 1 bit is ternary {-1,0,1} and its 8 bits need 9 bits of storage, exactly as in "
@@ -72,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one scale per layer (thesis, default) or per output row")
     t.add_argument("--hidden", type=_parse_hidden, default=None,
                    help="hidden widths, e.g. 200,200 (default: the thesis topology of the dataset)")
+    t.add_argument("--arch", default=None, choices=ARCH_NAMES,
+                   help="backprop methods: the network, mlp (the --hidden layers, default) or a convolutional "
+                        "one on the 28x28 images (lenet5: conv 32-64, dense 512; lenet5-caffe: conv 20-50, "
+                        "dense 500; docs/cnn.md)")
     t.add_argument("--iters", type=int, default=None, help="ADMM iterations (default: the dataset preset)")
     t.add_argument("--epochs", type=int, default=None,
                    help="backprop methods: epochs of the FP training stage (default: the preset)")
@@ -211,7 +219,10 @@ def _build_baseline(args, bits):
         raise ValueError("--device gpu applies to --method qnn-admm; the backprop baselines run on the CPU")
     if args.from_model is not None and args.method not in FROM_METHODS:
         raise ValueError(f"--from applies to --method {', '.join(FROM_METHODS)}, not {args.method}")
-    kw = baseline_params(args.method, args.dataset, bits)
+    arch = args.arch or "mlp"
+    kw = baseline_params(args.method, args.dataset, bits, arch=arch)
+    if args.hidden is not None and arch != "mlp":
+        raise ValueError(f"--hidden applies to --arch mlp, not {arch}")
     if args.hidden is not None:
         kw["hidden_sizes"] = args.hidden
     if args.epochs is not None:
@@ -234,6 +245,18 @@ def _build_baseline(args, bits):
         raise ValueError(f"--method {args.method} quantizes: give --bits N (or --levels binary/ternary)")
     cls = {"ptq": B.PTQ, "ste": B.QNNSTE, "lq": B.LQ}[args.method]
     return cls(bits=bits, levels=args.levels, granularity=args.granularity, **common, **kw)
+
+
+def _check_arch(args) -> None:
+    """Refuse a convolutional --arch where it cannot run (before any data is read)."""
+    if args.arch in (None, "mlp"):
+        return
+    if args.method == "qnn-admm":
+        raise ValueError(f"--method qnn-admm trains MLPs only (--arch mlp); --arch {args.arch} applies to "
+                         f"the backprop methods ({', '.join(m for m in METHODS if m != 'qnn-admm')})")
+    if args.dataset not in IMAGE_SHAPES:
+        raise ValueError(f"--arch {args.arch} needs images; {args.dataset} has flat feature rows "
+                         f"(datasets with images: {', '.join(IMAGE_SHAPES)})")
 
 
 def _check_outputs(args, names) -> None:
@@ -273,6 +296,7 @@ def _write_or_rescue(what: str, path, write) -> bool:
 
 
 def cmd_train(args) -> int:
+    _check_arch(args)
     _check_outputs(args, ("save", "json", "checkpoint"))
     augment = augment_copies(args.method, args.dataset) if args.augment is None else args.augment
     if augment < 0:
@@ -291,8 +315,12 @@ def cmd_train(args) -> int:
         fit_kw = {}
         if args.from_model is not None:
             fit_kw["fp_model"] = load(args.from_model)
-            if args.hidden is None and hasattr(fit_kw["fp_model"], "network_"):
-                model.hidden_sizes = tuple(fit_kw["fp_model"].network_.layer_sizes[1:-1])
+            fp_net = getattr(fit_kw["fp_model"], "network_", None)
+            fp_arch = None if fp_net is None or fp_net.arch is None else fp_net.arch.get("name") or "layer-list"
+            if fp_arch is not None and fp_arch != (args.arch or "mlp"):
+                raise ValueError(f"{args.from_model} holds a {fp_arch} network: pass --arch {fp_arch}")
+            if args.hidden is None and fp_net is not None and fp_net.arch is None:
+                model.hidden_sizes = tuple(fp_net.layer_sizes[1:-1])
     int8 = args.method in ("dq", "qat")
     bits_out = 8 if int8 else bits
     levels_out = "int8" if int8 else args.levels
@@ -300,8 +328,10 @@ def cmd_train(args) -> int:
     desc = ("full precision" if bits_out is None else
             "int8 weights per row, int8 activations per batch" if int8 else f"{bits} bits ({args.levels} levels)")
     n_train = f"{X_real.shape[0]} train" + (f" + {ds.n_augmented} augmented" if ds.n_augmented else "")
+    net_desc = (f"layers {[ds.n_features, *model.hidden_sizes, ds.n_classes]}" if args.arch in (None, "mlp")
+                else f"arch {args.arch}")
     print(f"admmnet: {args.method} on {ds.name} ({n_train} / {ds.X_test.shape[0]} test), "
-          f"layers {[ds.n_features, *model.hidden_sizes, ds.n_classes]}, {desc}, seed {args.seed}"
+          f"{net_desc}, {desc}, seed {args.seed}"
           + (f", from {args.from_model}" if args.from_model else ""), file=sys.stderr)
     t0 = time.perf_counter()
     history = model.fit(ds.X_train, ds.y_train, **fit_kw).history_
@@ -328,10 +358,11 @@ def cmd_train(args) -> int:
             "seconds": seconds,
             "seconds_per_iteration": float(np.mean(it_seconds)) if it_seconds else None,
             "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes,
-            "layer_sizes": list(model.layer_sizes_), "split": ds.split, "split_seed": args.split_seed,
+            "layer_sizes": list(model.layer_sizes_), "arch": args.arch or "mlp", "split": ds.split,
+            "split_seed": args.split_seed,
             "augment": augment, "augmentation": augmentation_record(augment),
             "stop": history.stop, "from": args.from_model,
-            "params": model.get_params(), "command": " ".join(sys.argv), "environment": environment(),
+            "params": model.json_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),
         }
         ok = _write_or_rescue("result JSON", args.json, lambda p: write_json(p, record)) and ok

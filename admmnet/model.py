@@ -874,9 +874,18 @@ def _check_loaded(path, model) -> None:
     layers = net.layers
     if not layers:
         bad("no layers")
+    arch = None
+    if net.arch is not None:
+        try:
+            arch = net._arch_obj()
+            shapes = [tuple(int(v) for v in s) for s in arch.weight_shapes]
+        except Exception as exc:       # a damaged layer description
+            bad(f"architecture ({type(exc).__name__}: {exc})")
+        if shapes != [tuple(layer.shape) for layer in layers]:
+            bad(f"layer shapes {[tuple(layer.shape) for layer in layers]} do not fit the architecture's {shapes}")
     for l, layer in enumerate(layers):
         n_out, n_in = layer.shape
-        if l > 0 and n_in != layers[l - 1].shape[0]:
+        if arch is None and l > 0 and n_in != layers[l - 1].shape[0]:
             bad(f"layer {l} takes {n_in} inputs but layer {l - 1} gives {layers[l - 1].shape[0]}")
         if layer.bias is not None and np.asarray(layer.bias).size != n_out:
             bad(f"layer {l} has {np.asarray(layer.bias).size} biases for {n_out} outputs")
@@ -886,8 +895,8 @@ def _check_loaded(path, model) -> None:
             arr = getattr(layer, name)
             if arr is not None and not np.all(np.isfinite(np.asarray(arr, dtype=np.float64))):
                 bad(f"layer {l}'s {name} holds NaN or inf")
-    if layers[0].shape[1] != model.n_features_in_:
-        bad(f"n_features is {model.n_features_in_} but the first layer takes {layers[0].shape[1]} inputs")
+    if net.layer_sizes[0] != model.n_features_in_:
+        bad(f"n_features is {model.n_features_in_} but the network takes {net.layer_sizes[0]} inputs")
     classes = model.classes_
     if classes.ndim != 1 or classes.size != layers[-1].shape[0] or np.unique(classes).size != classes.size:
         bad(f"{classes.size} class label(s) for {layers[-1].shape[0]} outputs")

@@ -1,6 +1,8 @@
 """The trained network as it is evaluated, saved and reported.
 
-A :class:`Network` is a list of dense layers. A quantized layer holds integer
+A :class:`Network` is a list of dense layers, or (``arch`` set) the weight layers of a
+convolutional network (:mod:`admmnet.backprop.arch`; a conv weight is stored as its
+2-D matrix ``C_out x C_in*k*k``, quantized or not exactly as a dense one). A quantized layer holds integer
 codes ``Q`` and a scale ``alpha`` (one per layer or per output row) so that its
 weights are exactly ``alpha * Q`` (computed in the network's float dtype); a
 full-precision layer holds its weight matrix. Biases are always full
@@ -60,6 +62,9 @@ class Network:
     #: (:mod:`admmnet.quant.int8`; the DQ and QAT baselines).
     inference: str = "float"
     act_batch: int = 256
+    #: None: a dense MLP. Else the JSON form of the :class:`~admmnet.backprop.arch.Arch` whose
+    #: weight layers ``layers`` are (in order); its forward pass replaces the MLP's.
+    arch: dict | None = None
     #: rows per block of the float forward pass (:meth:`logits`); not a dataclass field
     eval_batch: ClassVar[int] = 8192
 
@@ -73,7 +78,14 @@ class Network:
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
-        return (self.layers[0].shape[1],) + tuple(layer.shape[0] for layer in self.layers)
+        """Input width and each layer's output width (a conv layer's: its channels)."""
+        n_in = self.layers[0].shape[1] if self.arch is None else int(np.prod(self.arch["input_shape"]))
+        return (n_in,) + tuple(layer.shape[0] for layer in self.layers)
+
+    def _arch_obj(self):
+        from .backprop.arch import Arch
+
+        return None if self.arch is None else Arch.from_json(self.arch)
 
     def weights(self) -> list[np.ndarray]:
         """Effective (dequantized) weight matrices, ``n_l x n_{l-1}``."""
@@ -98,6 +110,13 @@ class Network:
         Ws = [xp.asarray(W) for W in self.weights()]
         bs = self.biases()
         bs = None if bs is None else [xp.asarray(b) for b in bs]
+        arch = self._arch_obj()
+        if arch is not None:
+            from .backprop.arch import forward as arch_forward
+
+            outs = [arch_forward(arch, Ws, bs, X[s:s + 1024, ...].T, self.activation, keep=False)[0].T
+                    for s in range(0, max(X.shape[0], 1), 1024)]
+            return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
         outs = []
         # Blocks of rows: the hidden activations of a block are all that is held at
         # once (on MNIST's 60k training rows this keeps the evaluation pass from
@@ -127,6 +146,16 @@ class Network:
                   for layer in self.layers]
         biases = [None if layer.bias is None else xp.asarray(layer.bias, dtype=dt) for layer in self.layers]
         outs = []
+        arch = self._arch_obj()
+        if arch is not None:
+            from .backprop.arch import forward as arch_forward
+
+            def linear(l, inp):     # a conv layer's input is its im2col matrix: one int8 product
+                return int8_linear(codes[l], scales[l], inp, biases[l])
+            for s in range(0, X.shape[0], self.act_batch):
+                a = xp.astype(X[s:s + self.act_batch, ...], dt).T
+                outs.append(arch_forward(arch, None, None, a, self.activation, keep=False, linear=linear)[0].T)
+            return xp.concat(outs, axis=0)
         for s in range(0, X.shape[0], self.act_batch):
             a = xp.astype(X[s:s + self.act_batch, ...], dt).T
             for l in range(L):
@@ -187,6 +216,8 @@ class Network:
             "quantized": [layer.quantized for layer in self.layers],
             "inference": self.inference,
             "act_batch": self.act_batch,
+            "arch": self.arch,
+            "shapes": [list(layer.shape) for layer in self.layers],
         }
 
     @classmethod
@@ -195,8 +226,9 @@ class Network:
         sizes = meta["layer_sizes"]
         level_set = None if meta["levels"] is None else make_level_set(meta["levels"], meta["bits"])
         layers = []
-        for l in range(len(sizes) - 1):
-            shape = (int(sizes[l + 1]), int(sizes[l]))
+        shapes = meta.get("shapes") or [(sizes[l + 1], sizes[l]) for l in range(len(sizes) - 1)]
+        for l, shape in enumerate(shapes):
+            shape = (int(shape[0]), int(shape[1]))
             bias = arrays.get(f"bias{l}")
             if meta["quantized"][l]:
                 codes = unpack_codes(arrays[f"codes{l}"], shape, level_set)
@@ -208,4 +240,5 @@ class Network:
                 layers.append(Layer(shape, weight=w, bias=bias))
         return cls(layers, activation=meta["activation"], level_set=level_set,
                    granularity=meta["granularity"], dtype=meta["dtype"],
-                   inference=meta.get("inference", "float"), act_batch=int(meta.get("act_batch", 256)))
+                   inference=meta.get("inference", "float"), act_batch=int(meta.get("act_batch", 256)),
+                   arch=meta.get("arch"))

@@ -174,7 +174,7 @@ def is_stale(rec: dict) -> bool:
     d, m, b = rec["dataset"], rec["method"], rec["bits"]
     want = model_kwargs(d, m, b)
     if m == "qnn-admm":     # every estimator parameter, so a changed default (not only a preset) counts
-        want = {k: v for k, v in QNNADMM(**want).get_params().items() if k not in ("seed", "device", "verbose")}
+        want = {k: v for k, v in QNNADMM(**want).json_params().items() if k not in ("seed", "device", "verbose")}
     have = {k: rec.get("params", {}).get(k, "<absent>") for k in want}
     return _plain(want) != _plain(have) or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d)))
 
@@ -198,7 +198,7 @@ def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict):
         return None, 0.0
     fp = admmnet.load(path)
     want = _plain({k: v for k, v in model_kwargs(dataset, "qnn-admm", "fp").items()})
-    have = _plain({k: fp.get_params().get(k) for k in want})
+    have = _plain({k: fp.json_params().get(k) for k in want})
     if want != have or fp.seed != seed:
         return None, 0.0
     meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
@@ -254,7 +254,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "augmentation": augmentation(method, base_dataset(dataset)),
             "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])) if len(hist) else None,
             "threads": blas_threads(), "fp_phase_from": str(qnn_fp_path(out, dataset, seed)) if qfp is not None else None,
-            "params": model.get_params(), "admmnet": admmnet.__version__}
+            "params": model.json_params(), "admmnet": admmnet.__version__}
 
 
 def run_key(r: dict) -> tuple:

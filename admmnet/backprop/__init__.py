@@ -10,6 +10,9 @@ The baselines (:mod:`admmnet.baselines`) train with it; QNN-ADMM does not.
   stopping, and an :class:`~.trainer.Objective` whose hooks express
   straight-through quantization (QNN-STE, QAT) and penalties (LQ).
 * :func:`init_params`: He/Glorot-uniform initialisation.
+* :mod:`.arch`, :mod:`.layers`, :mod:`.conv`: convolutional networks (Conv2d, MaxPool2d,
+  Flatten, Dense as a layer list; ``arch="lenet5"``), passed as ``arch=`` to
+  :func:`forward`, :func:`backward`, :func:`train` and :func:`evaluate` (docs/cnn.md).
 """
 from .engine import activation_grad, backward, forward, softmax, softmax_cross_entropy
 from .optim import OPTIMIZERS, SGD, Adam, lr_at, make_optimizer

@@ -90,12 +90,19 @@ class ForwardCache:
     masks: list = field(default_factory=list)
 
 
-def forward(Ws, bs, A0, activation: str, *, act_quant: Callable | None = None, keep: bool = True):
+def forward(Ws, bs, A0, activation: str, *, act_quant: Callable | None = None, keep: bool = True, arch=None):
     """Logits ``z_L`` (K x m) of the MLP on ``A0`` (n_0 x m) and the :class:`ForwardCache`.
+
+    ``arch``: None for the MLP (the formulas above), or an :class:`~admmnet.backprop.arch.Arch`
+    (a CNN; ``A0`` is then its flat input ``C*H*W x m`` and the cache an ``ArchCache``).
 
     ``bs`` may be None (no bias; else each ``b_l`` is ``n_l x 1``). ``act_quant(l, a)``,
     if given, replaces the input ``a`` of layer l by ``(a_q, mask)`` (QAT's fake
     quantization; ``mask`` is the STE mask or None). ``keep=False`` skips the cache."""
+    if arch is not None:
+        from .arch import forward as arch_forward
+
+        return arch_forward(arch, Ws, bs, A0, activation, act_quant=act_quant, keep=keep)
     from ..admm.activations import get_activation
 
     h = get_activation(activation)
@@ -117,10 +124,15 @@ def forward(Ws, bs, A0, activation: str, *, act_quant: Callable | None = None, k
     return a, cache
 
 
-def backward(Ws, cache: ForwardCache, dZL, activation: str, *, need: list[bool] | None = None):
+def backward(Ws, cache: ForwardCache, dZL, activation: str, *, need: list[bool] | None = None, arch=None):
     """Gradients ``(dWs, dbs)`` of the loss w.r.t. the forward weights and biases, from
     ``dZL = dR/dz_L``. ``need[l] = False`` skips the (unused) weight gradient of layer l
-    (its entry is None); the error is still propagated through it."""
+    (its entry is None); the error is still propagated through it. ``arch``: as for
+    :func:`forward` (a CNN's backward pass, :func:`admmnet.backprop.arch.backward`)."""
+    if arch is not None:
+        from .arch import backward as arch_backward
+
+        return arch_backward(arch, Ws, cache, dZL, activation, need=need)
     L = len(Ws)
     dWs: list[Any] = [None] * L
     dbs: list[Any] = [None] * L

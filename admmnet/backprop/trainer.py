@@ -88,10 +88,13 @@ class TrainResult:
     stop: str = "max_epochs"
 
 
-def evaluate(Ws, bs, X, y_enc, activation, objective: Objective | None = None, batch: int = 8192):
-    """``(accuracy, mean loss)`` of the evaluated network on rows ``X`` with labels ``y_enc``."""
+def evaluate(Ws, bs, X, y_enc, activation, objective: Objective | None = None, batch: int = 8192, arch=None):
+    """``(accuracy, mean loss)`` of the evaluated network on rows ``X`` with labels ``y_enc``
+    (``arch``: None for the MLP, else the :class:`~admmnet.backprop.arch.Arch`)."""
     objective = objective or Objective()
     xp = get_namespace(X)
+    if arch is not None:        # a CNN's activations are ~50x wider than its input: smaller blocks
+        batch = min(batch, 1024)
     We = objective.eval_weights(Ws)
     aq = objective.act_quant(False)
     n = X.shape[0]
@@ -99,7 +102,7 @@ def evaluate(Ws, bs, X, y_enc, activation, objective: Objective | None = None, b
     correct, loss = 0, 0.0
     for s in range(0, n, batch):
         Xb = X[s:s + batch, ...]
-        Z, _ = forward(We, bs, Xb.T, activation, act_quant=aq, keep=False)
+        Z, _ = forward(We, bs, Xb.T, activation, act_quant=aq, keep=False, arch=arch)
         yb = y_enc[s:s + batch]
         pred = to_numpy(xp.argmax(Z, axis=0))
         correct += int(np.sum(pred == yb))
@@ -131,14 +134,16 @@ def _one_hot(xp, y_enc, K, dtype):
 def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: int, batch_size: int,
           rng: np.random.Generator, X_hold=None, y_hold=None, patience: int | None = None,
           lr_schedule: str = "constant", objective: Objective | None = None, trainable=None,
-          train_bias=None, report=None, verbose: bool = False, label: str = "") -> TrainResult:
+          train_bias=None, report=None, verbose: bool = False, label: str = "", arch=None) -> TrainResult:
     """Train ``Ws, bs`` (lists of arrays; ``bs`` may be None) on rows ``X`` (m x n_0) and
     encoded labels ``y_enc`` (host int array).
 
     ``trainable[l]`` / ``train_bias[l]`` freeze weights / biases of layer l when False.
     ``X_hold, y_hold``: held-out split for early stopping and best-epoch selection
     (without it the last epoch is kept). ``report(Ws, bs) -> dict`` adds fields
-    (e.g. ``val_accuracy``) to every record. Ctrl-C stops cleanly (``stop="interrupted"``)."""
+    (e.g. ``val_accuracy``) to every record. Ctrl-C stops cleanly (``stop="interrupted"``).
+    ``arch``: None for the MLP, else the :class:`~admmnet.backprop.arch.Arch` of a CNN (``X``
+    then holds its flat input rows, ``C*H*W`` features each)."""
     objective = objective or Objective()
     xp = get_namespace(X)
     L = len(Ws)
@@ -177,9 +182,9 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 Ab = xp.take(X, idx, axis=0).T
                 Yb = xp.take(Y_all, idx, axis=1)
                 Wf = objective.forward_weights(Ws)
-                Z, cache = forward(Wf, bs, Ab, activation, act_quant=aq)
+                Z, cache = forward(Wf, bs, Ab, activation, act_quant=aq, arch=arch)
                 loss, dZ = softmax_cross_entropy(Z, Yb)
-                dWs, dbs = backward(Wf, cache, dZ, activation, need=need)
+                dWs, dbs = backward(Wf, cache, dZ, activation, need=need, arch=arch)
                 dWs = objective.weight_grads(Ws, dWs)
                 pen, pgrads = objective.penalty(Ws)
                 if pgrads is not None:
@@ -195,7 +200,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 nb = int(idx.shape[0])
                 tot_loss += (to_float(loss) + pen) * nb
                 n_seen += nb
-            train_acc, probe_loss = evaluate(Ws, bs, X_probe, y_probe, activation, objective)
+            train_acc, probe_loss = evaluate(Ws, bs, X_probe, y_probe, activation, objective, arch=arch)
             if not (math.isfinite(tot_loss) and math.isfinite(probe_loss)):
                 # divergence: back to the epoch's start, a tenth of the step, the epoch again
                 Ws, bs = snap[0], snap[1]
@@ -223,7 +228,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
             rec = {"iteration": epoch + 1, "epoch": epoch + 1, "loss": tot_loss / n_seen,
                    "train_accuracy": train_acc, "lr": lr_e}
             if X_hold is not None:
-                h_acc, h_loss = evaluate(Ws, bs, X_hold, y_hold, activation, objective)
+                h_acc, h_loss = evaluate(Ws, bs, X_hold, y_hold, activation, objective, arch=arch)
                 rec.update(holdout_accuracy=h_acc, holdout_loss=h_loss)
                 key = (h_acc, -h_loss)
                 if best_key is None or key > best_key:

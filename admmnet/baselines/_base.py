@@ -10,6 +10,7 @@ import numpy as np
 from .._validation import (check_bool, check_choice, check_int, check_labels, check_layer_sizes, check_real,
                            check_X)
 from ..backprop import init_params, make_optimizer, train
+from ..backprop.arch import ARCH_NAMES, Arch, arch_param, get_arch, init_arch_params
 from ..backprop.optim import OPTIMIZERS
 from ..model import History, NetworkModel, _check_eval_set
 from ..network import Layer, Network
@@ -18,7 +19,7 @@ from ..quant import make_level_set
 __all__ = ["BackpropModel", "stratified_holdout", "FP_PARAM_NAMES"]
 
 #: Constructor arguments that describe the full-precision training stage.
-FP_PARAM_NAMES = ("hidden_sizes", "activation", "bias", "optimizer", "lr", "lr_schedule", "momentum",
+FP_PARAM_NAMES = ("hidden_sizes", "arch", "activation", "bias", "optimizer", "lr", "lr_schedule", "momentum",
                   "weight_decay", "batch_size", "max_epochs", "patience", "holdout_fraction")
 
 
@@ -49,8 +50,9 @@ class BackpropModel(NetworkModel):
 
     def _set_fp_params(self, hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum,
                        weight_decay, batch_size, max_epochs, patience, holdout_fraction, seed, dtype,
-                       verbose):
+                       verbose, arch="mlp"):
         self.hidden_sizes = hidden_sizes
+        self.arch = arch
         self.activation = activation
         self.bias = bias
         self.optimizer = optimizer
@@ -66,9 +68,18 @@ class BackpropModel(NetworkModel):
         self.dtype = dtype
         self.verbose = verbose
 
+    def json_params(self) -> dict:
+        """The constructor arguments as JSON (a layer-list ``arch`` as its JSON form)."""
+        out = super().json_params()
+        out["arch"] = arch_param(self.arch)
+        return out
+
     # -- validation ----------------------------------------------------------------
     def _validate_fp(self):
         """The full-precision stage's parameters, by the shared rules of :mod:`admmnet._validation`."""
+        if not (isinstance(self.arch, str) and self.arch in ARCH_NAMES) and not isinstance(
+                self.arch, (list, tuple, dict, Arch)):
+            raise ValueError(f"arch must be one of {list(ARCH_NAMES)} or a layer list, got {self.arch!r}")
         hidden = check_layer_sizes(self.hidden_sizes)
         check_choice("activation", self.activation, ("relu", "hardsigmoid", "identity"))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -107,11 +118,15 @@ class BackpropModel(NetworkModel):
         Xv = yv = None
         if eval_set is not None:
             Xv, yv = _check_eval_set(eval_set, X.shape[1], classes, self.dtype)
+        self._arch = get_arch(self.arch, X.shape[1], classes.size)
         if fp_model is not None:
             self._check_fp_model(fp_model, X.shape[1], classes)
         self.classes_ = classes
         self.n_features_in_ = X.shape[1]
-        self.layer_sizes_ = (X.shape[1],) + hidden + (classes.size,)
+        if self._arch is None:
+            self.layer_sizes_ = (X.shape[1],) + hidden + (classes.size,)
+        else:
+            self.layer_sizes_ = (X.shape[1],) + tuple(n for n, _ in self._arch.weight_shapes)
         rng = np.random.default_rng(self.seed)
         tr, ho = stratified_holdout(y_enc, float(self.holdout_fraction), rng) if self.holdout_fraction > 0 \
             else (np.arange(y_enc.size), np.array([], dtype=np.int64))
@@ -151,8 +166,14 @@ class BackpropModel(NetworkModel):
                              f"{type(fp_model).__name__} ({getattr(fp_model, 'method', '?')})")
         if fp_model.n_features_in_ != n_features:
             raise ValueError(f"fp_model expects {fp_model.n_features_in_} features, X has {n_features}")
+        fp_arch = None if net.arch is None else Arch.from_json(net.arch)
+        if (fp_arch is None) != (self._arch is None) or (
+                fp_arch is not None and (fp_arch.input_shape, fp_arch.layers) != (self._arch.input_shape,
+                                                                                  self._arch.layers)):
+            raise ValueError(f"fp_model has arch {_arch_label(fp_arch)}, this model arch {_arch_label(self._arch)}: "
+                             f"pass the same arch")
         hidden = tuple(net.layer_sizes[1:-1])
-        if hidden != check_layer_sizes(self.hidden_sizes):
+        if fp_arch is None and hidden != check_layer_sizes(self.hidden_sizes):
             raise ValueError(f"fp_model has hidden sizes {list(hidden)}, this model hidden_sizes="
                              f"{list(self.hidden_sizes)}: pass the same hidden_sizes")
         if list(np.asarray(fp_model.classes_)) != list(classes):
@@ -170,7 +191,8 @@ class BackpropModel(NetworkModel):
         def rep(Ws, bs):
             if self._val_data is None:
                 return {"val_accuracy": None}
-            return {"val_accuracy": evaluate(Ws, bs, *self._val_data, self.activation, objective)[0]}
+            return {"val_accuracy": evaluate(Ws, bs, *self._val_data, self.activation, objective,
+                                             arch=self._arch)[0]}
         return rep
 
     def _stage_record(self, net, stage, iteration, seconds, Xt, yt):
@@ -193,6 +215,8 @@ class BackpropModel(NetworkModel):
                 [xp.asarray(np.array(b, dtype=self.dtype).reshape(-1, 1)) for b in net.biases()]
             self.layer_sizes_ = tuple(net.layer_sizes)
             return Ws, bs
+        if self._arch is not None:
+            return init_arch_params(self._arch, self.activation, self._rng, xp, dt, bias=bool(self.bias))
         return init_params(self.layer_sizes_, self.activation, self._rng, xp, dt, bias=bool(self.bias))
 
     def _run(self, Ws, bs, Xt, yt, Xh, yh, *, epochs, lr, objective=None, trainable=None, train_bias=None,
@@ -206,7 +230,8 @@ class BackpropModel(NetworkModel):
                     X_hold=Xh if use_holdout else None, y_hold=yh if use_holdout else None,
                     patience=self.patience if patience == "default" else patience,
                     lr_schedule=schedule or self.lr_schedule, objective=objective, trainable=trainable,
-                    train_bias=train_bias, report=report, verbose=bool(self.verbose), label=f"[{stage}] ")
+                    train_bias=train_bias, report=report, verbose=bool(self.verbose), label=f"[{stage}] ",
+                    arch=self._arch)
         for r in res.records:
             r["stage"] = stage
         if res.stop == "interrupted":
@@ -241,7 +266,12 @@ class BackpropModel(NetworkModel):
             else:
                 layers.append(Layer(tuple(W.shape), weight=W.astype(self.dtype), bias=b))
         return Network(layers, activation=self.activation, level_set=level_set, granularity=granularity,
-                       dtype=self.dtype, inference=inference)
+                       dtype=self.dtype, inference=inference,
+                       arch=None if self._arch is None else self._arch.to_json())
+
+
+def _arch_label(arch) -> str:
+    return "'mlp'" if arch is None else repr(arch.name or "layer list")
 
 
 def _net_accuracy(net, X, y) -> float:

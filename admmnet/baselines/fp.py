@@ -8,7 +8,11 @@ __all__ = ["FPMLP"]
 
 _FP_DOC = """
     hidden_sizes : sequence of int, default (200, 200)
-        Hidden widths; input and output widths come from the data.
+        Hidden widths; input and output widths come from the data (``arch="mlp"`` only).
+    arch : {"mlp", "lenet5", "lenet5-caffe"} or a layer list, default "mlp"
+        The network: the dense MLP of ``hidden_sizes``, or a convolutional network
+        (:mod:`admmnet.backprop.arch`, docs/cnn.md) on the image rows of X (``C*H*W`` features
+        per row, e.g. MNIST's 784 = 1x28x28; data of another width is refused).
     activation : {"relu", "hardsigmoid", "identity"}
     bias : bool, default True
         Full-precision bias per layer (never quantized).
@@ -50,11 +54,11 @@ class FPMLP(BackpropModel):
 
     method = "fp"
 
-    def __init__(self, hidden_sizes=(200, 200), *, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", activation="relu", bias=True, optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30,
                  patience=10, holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
-                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
+                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)

@@ -97,12 +97,12 @@ class DQ(BackpropModel):
     method = "dq"
     bits = 8
 
-    def __init__(self, hidden_sizes=(200, 200), *, act_batch=256, activation="relu", bias=True, optimizer="adam",
-                 lr=1e-3, lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30,
-                 patience=10, holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", act_batch=256, activation="relu", bias=True,
+                 optimizer="adam", lr=1e-3, lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128,
+                 max_epochs=30, patience=10, holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self.act_batch = act_batch
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
-                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
+                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
         _check_act_batch(self.act_batch)
@@ -133,7 +133,7 @@ class QAT(BackpropModel):
     method = "qat"
     bits = 8
 
-    def __init__(self, hidden_sizes=(200, 200), *, qat_epochs=5, qat_lr=1e-4, observer_momentum=0.01,
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", qat_epochs=5, qat_lr=1e-4, observer_momentum=0.01,
                  act_batch=256, activation="relu", bias=True, optimizer="adam", lr=1e-3, lr_schedule="cosine",
                  momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
@@ -142,7 +142,7 @@ class QAT(BackpropModel):
         self.observer_momentum = observer_momentum
         self.act_batch = act_batch
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
-                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
+                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
         _check_act_batch(self.act_batch)

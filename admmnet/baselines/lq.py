@@ -76,7 +76,7 @@ class LQ(BackpropModel):
 
     method = "lq"
 
-    def __init__(self, hidden_sizes=(200, 200), *, bits=4, levels="thesis", granularity="layer", rho=0.01,
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=4, levels="thesis", granularity="layer", rho=0.01,
                  rho_growth=2.0, admm_iters=6, w_epochs=1, retrain_epochs=3, lq_lr=3e-4, activation="relu",
                  bias=True, optimizer="adam", lr=1e-3, lr_schedule="cosine", momentum=0.9, weight_decay=0.0,
                  batch_size=128, max_epochs=30, patience=10, holdout_fraction=0.1, seed=0, dtype="float32",
@@ -91,7 +91,7 @@ class LQ(BackpropModel):
         self.retrain_epochs = retrain_epochs
         self.lq_lr = lq_lr
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
-                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
+                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
         self._validate_quantization()

@@ -46,7 +46,7 @@ class PTQ(BackpropModel):
 
     method = "ptq"
 
-    def __init__(self, hidden_sizes=(200, 200), *, bits=8, levels="thesis", granularity="layer",
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=8, levels="thesis", granularity="layer",
                  activation="relu", bias=True, optimizer="adam", lr=1e-3, lr_schedule="cosine", momentum=0.9,
                  weight_decay=0.0, batch_size=128, max_epochs=30, patience=10, holdout_fraction=0.1, seed=0,
                  dtype="float32", verbose=False):
@@ -54,7 +54,7 @@ class PTQ(BackpropModel):
         self.levels = levels
         self.granularity = granularity
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
-                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
+                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
         self._validate_quantization()

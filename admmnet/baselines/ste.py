@@ -113,17 +113,17 @@ class QNNSTE(BackpropModel):
 
     method = "ste"
 
-    def __init__(self, hidden_sizes=(200, 200), *, bits=2, levels="thesis", granularity="layer", ste_epochs=30,
-                 ste_lr=1e-3, activation="relu", bias=True, optimizer="adam", lr=1e-3, lr_schedule="cosine", momentum=0.9,
-                 weight_decay=0.0, batch_size=128, max_epochs=30, patience=10, holdout_fraction=0.1, seed=0,
-                 dtype="float32", verbose=False):
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=2, levels="thesis", granularity="layer",
+                 ste_epochs=30, ste_lr=1e-3, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+                 lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
+                 holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self.bits = bits
         self.levels = levels
         self.granularity = granularity
         self.ste_epochs = ste_epochs
         self.ste_lr = ste_lr
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
-                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
+                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
         self._validate_quantization()
