@@ -642,7 +642,7 @@ def main(argv=None) -> int:
         cmd = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export,
                "plot": cmd_plot}[args.command]
         return cmd(args)
-    except (DatasetError, CheckpointError, ValueError, TypeError) as exc:
+    except (DatasetError, CheckpointError, ValueError, TypeError, ImportError) as exc:
         print(f"admmnet: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:    # reading a file the checks above could not foresee
