@@ -67,9 +67,21 @@ def weight_type_for(level_set, weight_type: str = "auto") -> str:
     if weight_type not in ("auto", "int8"):
         raise ValueError(f"weight_type must be 'auto' or 'int8', got {weight_type!r}")
     for name, qmax, _ in _INT_TYPES:
+        if name == "int2" and not _has_int2():
+            continue
         if level_set.qmax <= qmax and (weight_type == "auto" or name not in ("int2", "int4")):
             return name
     raise ValueError(f"codes up to {level_set.qmax} do not fit int16")
+
+
+def _has_int2() -> bool:
+    """Whether the installed onnx (and ml_dtypes) know the INT2 type (ONNX opset 25)."""
+    try:
+        from onnx import TensorProto
+        import ml_dtypes
+    except ImportError:
+        return False
+    return hasattr(TensorProto, "INT2") and hasattr(ml_dtypes, "int2")
 
 
 def _fitted(model):
