@@ -26,9 +26,14 @@ Layout (docs/own_data_and_export.md):
   padded with copies of its last row, which moves neither its minimum nor its
   maximum), every layer's input is quantized to uint8 per block with the same
   float operations as :func:`admmnet.quant.int8.int8_linear`, multiplied by the
-  int8 codes with ``MatMulInteger`` (int32 accumulation; the zero point is
-  taken out with the codes' row sums) and rescaled. The result is admmnet's
-  int8-dynamic output for any number of rows per call;
+  int8 codes with ``MatMulInteger`` (int32 accumulation; the activations' zero
+  point is taken out with the codes' row sums) and rescaled. The codes are stored
+  as UINT8 ``codes + 128`` with zero point 128 (one byte a weight, as int8):
+  onnxruntime's uint8 x int8 kernel on x86 CPUs without VNNI adds pairs of
+  products in int16 with saturation (255 * 127 * 2 > 32767) and gave wrong sums;
+  uint8 x uint8 is exact. The logits are admmnet's int8-dynamic ones (the
+  same integers and float operations: measured difference 0, tested to 1e-6), for
+  any number of rows per call;
 * activations ``Relu``, ``Clip(z, 0, 1)`` (hard sigmoid), nothing (identity); no
   activation on the last layer; ``Softmax(axis=1)`` and ``ArgMax(axis=1)``.
 
