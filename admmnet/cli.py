@@ -474,6 +474,9 @@ def cmd_train(args) -> int:
         if progress is not None:
             progress.close()
     history = model.history_
+    final = getattr(history, "final", None)
+    if progress is not None and final:      # the line verbose=True prints after the iterations
+        print(f"{final['stage']}: train={final['train_accuracy']:.4f}  {final['seconds']:.2f}s", file=sys.stderr)
     seconds = time.perf_counter() - t0
     if own is not None and own.mean is not None:     # predict takes raw features from now on
         from .network import with_standardisation
