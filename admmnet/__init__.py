@@ -5,7 +5,7 @@ Quick use::
     import admmnet
     ds = admmnet.datasets.load_dataset("pendigits")
     model = admmnet.QNNADMM(hidden_sizes=(12, 12), bits=4, max_iter=60)
-    history = model.fit(ds.X_train, ds.y_train)
+    model.fit(ds.X_train, ds.y_train)          # returns the model; records in model.history_
     model.score(ds.X_test, ds.y_test)
     model.save("model.npz"); same = admmnet.load("model.npz")
 

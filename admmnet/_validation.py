@@ -136,7 +136,7 @@ def check_labels(y, name: str = "y", *, n_samples: int | None = None, classes=No
     if classes is None:
         classes, encoded = np.unique(arr, return_inverse=True)
         if classes.size < 2:
-            raise ValueError(f"{name} has a single class ({classes.tolist()}); need at least 2")
+            raise ValueError(f"{name} has a single class (1 class: {classes.tolist()}); a classifier needs at least 2")
         return encoded.astype(np.int64), classes
     classes = np.asarray(classes)
     idx = np.searchsorted(classes, arr)

@@ -15,6 +15,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import io as _io
 from ._backend import get_namespace, to_numpy
@@ -66,6 +69,24 @@ class History(list):
         return [rec.get(key) for rec in self]
 
 
+def _check_eval_set(eval_set, n_features: int, classes, dtype: str):
+    """``(X_val, y_val_encoded)`` from ``eval_set=(X_val, y_val)``."""
+    if not (isinstance(eval_set, (tuple, list)) and len(eval_set) == 2):
+        raise ValueError(f"eval_set must be a pair (X_val, y_val), got {type(eval_set).__name__}")
+    X_val = check_X(eval_set[0], "eval_set X", n_features=n_features, dtype=dtype)
+    yv, _ = check_labels(eval_set[1], "eval_set y", n_samples=X_val.shape[0], classes=classes)
+    return X_val, yv
+
+
+def _plain_value(v):
+    """``v`` as JSON would give it back: tuples as lists, NumPy scalars as Python ones."""
+    if isinstance(v, tuple):
+        return [_plain_value(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
 def _bits_to_level_set(bits, levels):
     if bits is None or (isinstance(bits, str) and bits.lower() == "fp"):
         if levels in ("binary", "ternary"):
@@ -76,66 +97,99 @@ def _bits_to_level_set(bits, levels):
     return make_level_set(levels, int(bits))
 
 
-class NetworkModel:
+class NetworkModel(ClassifierMixin, BaseEstimator):
     """What every admmnet estimator shares once it holds a fitted :class:`Network`
-    (``network_``, ``classes_``, ``n_features_in_``): parameters, prediction,
+    (``network_``, ``classes_``, ``n_features_in_``): a scikit-learn classifier
+    (``get_params``/``set_params``, ``clone``, pipelines, grid search), prediction,
     scoring, weights, storage counts and :meth:`save`. Subclasses implement
-    ``__init__`` (their parameters, JSON-friendly) and ``fit``, and set ``method``."""
+    ``__init__`` (their parameters, stored unchanged as scikit-learn requires) and
+    ``fit`` (returning ``self``), and set ``method``.
+
+    Input validation uses scikit-learn's own utilities (``validate_data``,
+    ``check_classification_targets``, ``check_is_fitted``) and then admmnet's
+    (:mod:`admmnet._validation`: the float range of the fit's dtype, label encoding)."""
 
     method = "?"
 
     # -- parameters ----------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self) -> dict:
-        """The constructor arguments (JSON-friendly)."""
+    def json_params(self) -> dict:
+        """The constructor arguments as JSON gives them back (tuples as lists): what saved
+        models, checkpoints and benchmark records store and compare."""
         out = {}
-        for name in self._param_names():
-            v = getattr(self, name)
-            out[name] = list(v) if isinstance(v, tuple) else v
+        for name, v in self.get_params(deep=False).items():
+            out[name] = _plain_value(v)
         return out
 
-    def __repr__(self) -> str:
-        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()}
-        changed = [f"{k}={getattr(self, k)!r}" for k in self._param_names()
-                   if getattr(self, k) != defaults.get(k)]
-        return f"{type(self).__name__}({', '.join(changed)})"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.non_deterministic = False
+        return tags
+
+    # -- validation ------------------------------------------------------------
+    def _validate_fit_data(self, X, y, dtype: str):
+        """``(X, y_enc, classes)`` for ``fit``: scikit-learn's checks (2-D, numeric, finite,
+        not sparse, consistent lengths, a classification target; sets ``n_features_in_`` and
+        ``feature_names_in_``), then admmnet's (the range of ``dtype``, label encoding)."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        X, y = validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32],
+                             ensure_min_samples=1, ensure_min_features=1)
+        y_arr = np.asarray(y)
+        if not (y_arr.dtype.kind == "f" and np.all(np.isfinite(y_arr)) and np.all(y_arr == np.round(y_arr))):
+            # (integral floats are classes, however large: scikit-learn's check would call
+            # labels beyond the int64 range "continuous")
+            check_classification_targets(y)
+        X = check_X(X, "X", dtype=dtype)
+        y_enc, classes = check_labels(y, "y", n_samples=X.shape[0])
+        return X, y_enc, classes
+
+    def _validate_X(self, X):
+        """Rows to predict: fitted model, the fitted number of features (and names)."""
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
 
     # -- prediction ------------------------------------------------------------
-    def _check_fitted(self):
-        if not hasattr(self, "network_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit() or admmnet.load()")
+    def _logits(self, X) -> np.ndarray:
+        X = self._validate_X(X)
+        return np.asarray(self.network_.logits(X))
 
     def decision_function(self, X) -> np.ndarray:
-        """Logits of the (quantized) network, n_samples x n_classes."""
-        self._check_fitted()
-        X = check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
-        return np.asarray(self.network_.logits(X))
+        """Logits of the (quantized) network: n_samples x n_classes; with two classes, as
+        scikit-learn's classifiers, the 1-D score of the second class, ``z_1 - z_0``."""
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def _predict_encoded(self, X) -> np.ndarray:
         return np.argmax(np.asarray(self.network_.logits(X)), axis=1)
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax class probabilities, n_samples x n_classes (columns in ``classes_`` order)."""
-        z = self.decision_function(X)
+        z = self._logits(X).astype(np.float64)
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
+    def predict_log_proba(self, X) -> np.ndarray:
+        return np.log(self.predict_proba(X))
+
     def predict(self, X) -> np.ndarray:
         """Predicted class labels."""
-        scores = self.decision_function(X)
-        return self.classes_[np.argmax(scores, axis=1)]
+        z = self._logits(X)
+        return self.classes_[np.argmax(z, axis=1)]
 
-    def score(self, X, y) -> float:
+    def score(self, X, y, sample_weight=None) -> float:
         """Accuracy (fraction in [0, 1]) of :meth:`predict` on ``(X, y)``."""
-        self._check_fitted()
-        X = check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
+        if sample_weight is not None:
+            return super().score(X, y, sample_weight=sample_weight)
+        X = self._validate_X(X)
         y_enc, _ = check_labels(y, "y", n_samples=X.shape[0], classes=self.classes_)
         return float(np.mean(self._predict_encoded(X) == y_enc))
+
+    def _check_fitted(self):
+        check_is_fitted(self, "network_")
 
     def weights(self) -> list[np.ndarray]:
         """Effective weight matrices (``scale * codes`` for quantized layers), each n_l x n_{l-1}."""
@@ -162,7 +216,7 @@ class NetworkModel:
         (so that weights are exactly scale x codes), biases, parameters, classes and,
         unless ``history=False`` (the smallest file that predicts), the training history."""
         self._check_fitted()
-        meta = {"class": type(self).__name__, "method": self.method, "params": self.get_params(),
+        meta = {"class": type(self).__name__, "method": self.method, "params": self.json_params(),
                 "network": self.network_.meta(), "classes": self.classes_.tolist(),
                 "n_features": int(self.n_features_in_),
                 "history": list(getattr(self, "history_", [])) if history else []}
@@ -390,7 +444,7 @@ class QNNADMM(NetworkModel):
         else:
             raise ValueError(f"preset must be 'auto', None or one of {sorted(presets.TOPOLOGIES)}, "
                              f"got {self.preset!r}")
-        out = self.get_params()
+        out = self.json_params()
         for name, fallback in self.PRESET_PARAMS.items():
             if out[name] is None:
                 out[name] = base.get(name, fallback)
@@ -454,11 +508,13 @@ class QNNADMM(NetworkModel):
         return hidden, level_set, activation, params, lw
 
     # -- training ------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None, *, checkpoint=None, checkpoint_every: int = 5,
-            callback=None, fp_model=None) -> History:
-        """Train on ``X`` (n_samples x n_features) and labels ``y``; returns the :class:`History`.
+    def fit(self, X, y, *, eval_set=None, checkpoint=None, checkpoint_every: int = 5,
+            callback=None, fp_model=None) -> "QNNADMM":
+        """Train on ``X`` (n_samples x n_features) and labels ``y``; returns ``self``, the
+        per-iteration records in ``history_`` (a :class:`History`).
 
-        ``X_val, y_val`` add a validation accuracy to every record.
+        ``eval_set=(X_val, y_val)`` adds a validation accuracy to every record (it never
+        steers training).
         ``checkpoint`` names a file: the solver state is saved there every
         ``checkpoint_every`` iterations, at the end and on Ctrl-C; if the file
         exists when ``fit`` starts (same data and parameters), training
@@ -484,16 +540,12 @@ class QNNADMM(NetworkModel):
         checkpoint_every = check_int("checkpoint_every", checkpoint_every, lo=1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
-        X = check_X(X, "X", dtype=self.dtype)
-        y_enc, classes = check_labels(y, "y", n_samples=X.shape[0])
+        X, y_enc, classes = self._validate_fit_data(X, y, self.dtype)
         hidden, level_set, activation, params, lw = self._validate_params(X.shape[0], X.shape[1], classes.size)
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise ValueError("X_val and y_val must be given together")
-            X_val = check_X(X_val, "X_val", n_features=X.shape[1], dtype=self.dtype)
-            yv_enc, _ = check_labels(y_val, "y_val", n_samples=X_val.shape[0], classes=classes)
+        X_val = None
+        if eval_set is not None:
+            X_val, yv_enc = _check_eval_set(eval_set, X.shape[1], classes, self.dtype)
         self.classes_ = classes
-        self.n_features_in_ = X.shape[1]
         sizes = (X.shape[1],) + hidden + (classes.size,)
         self.layer_sizes_ = sizes
 
@@ -619,7 +671,7 @@ class QNNADMM(NetworkModel):
         self._set_network(state, activation)
         self.history_ = history
         self.n_iter_ = state.k
-        return history
+        return self
 
     def _diverged(self, state, snap, prev, A_mon, Y_mon, activation, kern, history) -> None:
         """The iteration just run gave a non-finite training loss: return to the iterate it
@@ -689,7 +741,7 @@ class QNNADMM(NetworkModel):
     _RESUME_FREE = ("max_iter", "verbose", "device")
 
     def _save_checkpoint(self, path, state, history, fingerprint):
-        meta = {"class": type(self).__name__, "params": self.get_params(),
+        meta = {"class": type(self).__name__, "params": self.json_params(),
                 "scalars": S.state_scalars(state), "history": list(history),
                 "history_stop": history.stop, "fingerprint": fingerprint,
                 "classes": self.classes_.tolist()}
@@ -697,7 +749,7 @@ class QNNADMM(NetworkModel):
 
     def _resume(self, path, A0, fingerprint):
         arrays, meta = _io.load_npz(path, kind="checkpoint")
-        mine = {k: v for k, v in self.get_params().items() if k not in self._RESUME_FREE}
+        mine = {k: v for k, v in self.json_params().items() if k not in self._RESUME_FREE}
         theirs = {k: v for k, v in meta["params"].items() if k not in self._RESUME_FREE}
         if meta.get("class") != type(self).__name__ or mine != theirs:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
@@ -765,7 +817,8 @@ def load(path):
     cls = MODEL_CLASSES.get(meta.get("class"))
     if cls is None:
         raise _io.CheckpointError(f"{path}: unknown model class {meta.get('class')!r}")
-    params = dict(meta["params"])
+    # JSON gave sequences back as lists: the constructor arguments were tuples
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
     model = cls(**params)
     try:
         model.network_ = Network.from_payload(arrays, meta["network"])

@@ -233,7 +233,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
         if qfp is not None:
             fit_kw = {"fp_model": qfp}
     t0 = time.perf_counter()
-    hist = model.fit(ds.X_train, ds.y_train, **fit_kw)
+    hist = model.fit(ds.X_train, ds.y_train, **fit_kw).history_
     seconds = time.perf_counter() - t0 + fp_seconds     # a shared FP phase counts in full
     if method == "fp":
         model.save(fp_path(out, dataset, seed))

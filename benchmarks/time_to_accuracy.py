@@ -68,7 +68,7 @@ def qnn_admm_curves(ds, iters: int, every: int, seed: int = 0):
 
     fp._partial_history = []
     t = time.perf_counter()
-    fp.fit(ds.X_train, ds.y_train, ds.X_test, ds.y_test, callback=callback)
+    fp.fit(ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test), callback=callback)
     total = time.perf_counter() - t
     final = fp.history_.final
     if final is not None:
@@ -78,7 +78,7 @@ def qnn_admm_curves(ds, iters: int, every: int, seed: int = 0):
 
 
 def backprop_curve(model, ds):
-    model.fit(ds.X_train, ds.y_train, ds.X_test, ds.y_test)
+    model.fit(ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test))
     out, clock = [], 0.0
     for rec in model.history_:
         clock += rec["seconds"]

@@ -32,5 +32,5 @@ def pytest_configure(config):
     common = dict(deadline=None, derandomize=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     settings.register_profile("fast", max_examples=40, **common)
-    settings.register_profile("deep", max_examples=1500, **common)
+    settings.register_profile("deep", max_examples=500, **common)
     settings.load_profile(config.getoption("--fuzz"))

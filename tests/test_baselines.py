@@ -3,6 +3,7 @@ the int8 integer path against the float path, LQ's exactly quantized result, sav
 method, input errors, and accuracy floors on the real data."""
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 import admmnet
 from admmnet.baselines import DQ, FPMLP, LQ, PTQ, QAT, QNNSTE
@@ -55,7 +56,7 @@ def test_fp_learns_and_records(fp_model):
 def test_ptq_is_the_projection_of_the_fp_weights(fp_model, bits, gran):
     X, y = blobs()
     ptq = PTQ(bits=bits, granularity=gran, **FAST)
-    hist = ptq.fit(X, y, fp_model=fp_model)
+    hist = ptq.fit(X, y, fp_model=fp_model).history_
     assert hist[-1]["stage"] == "ptq"
     ls = make_level_set("thesis", bits)
     for W_fp, layer in zip(fp_model.weights(), ptq.network_.layers):
@@ -163,7 +164,7 @@ def test_dq_integer_path_close_to_fp(fp_model):
 def test_qat_observers_and_conversion(fp_model):
     X, y = blobs()
     qat = QAT(qat_epochs=3, qat_lr=1e-3, **FAST)
-    hist = qat.fit(X, y, fp_model=fp_model)
+    hist = qat.fit(X, y, fp_model=fp_model).history_
     assert [r["stage"] for r in hist][-4:] == ["qat", "qat", "qat", "convert"]
     assert all(r is not None and r[0] <= 0 <= r[1] or r[0] <= r[1] for r in qat.observer_ranges_)
     assert qat.network_.inference == "int8-dynamic"
@@ -181,7 +182,7 @@ def test_lq_result_is_exactly_quantized(fp_model, bits, levels, gran):
     X, y = blobs()
     lq = LQ(bits=bits, levels=levels, granularity=gran, admm_iters=3, w_epochs=1, retrain_epochs=2, lq_lr=1e-3,
             **FAST)
-    hist = lq.fit(X, y, fp_model=fp_model)
+    hist = lq.fit(X, y, fp_model=fp_model).history_
     _assert_exact_codes(lq, gran)
     stages = [r["stage"] for r in hist]
     assert "lq1-admm1" in stages and "lq3-retrain" in stages and stages[-1] == "lq-final"
@@ -228,10 +229,10 @@ def test_bad_inputs_raise_clear_errors(fp_model):
         LQ(bits=2, **FAST).fit(X, y, fp_model=q)
     with pytest.raises(ValueError, match="fitted"):
         PTQ(bits=2, **FAST).fit(X, y, fp_model=FPMLP())
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         DQ().predict(X)
-    with pytest.raises(ValueError, match="X_val"):
-        FPMLP(**FAST).fit(X, y, X_val=X)
+    with pytest.raises(ValueError, match="eval_set"):
+        FPMLP(**FAST).fit(X, y, eval_set=(X,))
     with pytest.raises(ValueError, match="NaN"):
         FPMLP(**FAST).fit(np.full_like(X, np.nan), y)
 
@@ -311,7 +312,7 @@ def test_ctrl_c_skips_remaining_stages(monkeypatch, fp_model):
 
     monkeypatch.setattr(T, "evaluate", flaky)
     lq = LQ(bits=2, admm_iters=2, w_epochs=1, retrain_epochs=2, **FAST)
-    hist = lq.fit(X, y, fp_model=fp_model)
+    hist = lq.fit(X, y, fp_model=fp_model).history_
     assert hist.stop == "interrupted" and hist.interrupted
     _assert_exact_codes(lq)
     assert len(hist) < 10

@@ -35,7 +35,7 @@ def test_seeds_preset_reaches_floor(seeds, bits, floor):
 def test_pendigits_short_run_reaches_floor(pendigits, bits, floor):
     kw = {**qnn_admm_params("pendigits", bits), "max_iter": 40}
     model = QNNADMM(bits=bits, seed=0, **kw)
-    hist = model.fit(pendigits.X_train, pendigits.y_train)
+    hist = model.fit(pendigits.X_train, pendigits.y_train).history_
     acc = model.score(pendigits.X_test, pendigits.y_test)
     assert acc >= floor
     # the quantized network is what is evaluated: its weights are scale x codes

@@ -154,7 +154,7 @@ def test_fp_phase_then_layerwise_gives_a_quantized_network():
     X, y = _blobs()
     m = admmnet.QNNADMM(hidden_sizes=(8,), bits=2, fp_iter=15, max_iter=15, layerwise=True,
                         beta=0.01, gamma=0.01, refit_output=True, seed=0, device="cpu")
-    h = m.fit(X, y)
+    h = m.fit(X, y).history_
     assert all(rec["phase"] == "fp" for rec in h)
     codes = [layer.codes for layer in m.network_.layers]
     assert all(c is not None and np.abs(c).max() <= 3 for c in codes)
@@ -182,7 +182,7 @@ def test_momentum_restart_never_accepts_an_extrapolated_step_that_raises_the_los
     X, y = _blobs(seed=2)
     m = admmnet.QNNADMM(hidden_sizes=(8,), bits=1, momentum=0.95, momentum_restart=True, max_iter=40,
                         beta=0.01, gamma=0.01, mu=0.01, mu_growth=1.2, seed=0, device="cpu")
-    h = m.fit(X, y)
+    h = m.fit(X, y).history_
     prev = None
     n_ext = 0
     for rec in h:

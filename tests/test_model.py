@@ -1,6 +1,7 @@
 """The estimator: fit/predict/save/load, exact codes on disk, validation, checkpoints."""
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 import admmnet
 from admmnet import QNNADMM
@@ -22,7 +23,7 @@ FAST = dict(hidden_sizes=(8,), max_iter=8, seed=0, mu_growth=1.5, preset=None)  
 def test_fit_learns_separable_blobs(bits, levels):
     X, y = blobs()
     model = QNNADMM(bits=bits, levels=levels, **FAST)
-    hist = model.fit(X, y)
+    hist = model.fit(X, y).history_
     assert len(hist) == 8 and hist.stop == "max_iter"
     # binary output weights (+-alpha only, 3x8 of them) are a real restriction: floor well above chance (1/3)
     assert model.score(X, y) >= (0.6 if levels == "binary" else 0.9)
@@ -48,7 +49,7 @@ def test_predict_proba_and_labels():
 def test_validation_accuracy_recorded():
     X, y = blobs()
     model = QNNADMM(**FAST)
-    hist = model.fit(X[:200], y[:200], X[200:], y[200:])
+    hist = model.fit(X[:200], y[:200], eval_set=(X[200:], y[200:])).history_
     assert hist[-1]["val_accuracy"] == pytest.approx(model.score(X[200:], y[200:]))
 
 
@@ -127,9 +128,9 @@ def test_bad_parameters_raise_clear_errors(kwargs, match):
 def test_bad_inputs_raise_clear_errors():
     X, y = blobs(m=30)
     model = QNNADMM(**FAST)
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match="2-?D"):
         model.fit(X[:, 0], y)
-    with pytest.raises(ValueError, match="labels but X has"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples|labels but X has"):
         model.fit(X, y[:-1])
     Xn = X.copy()
     Xn[3, 1] = np.nan
@@ -137,16 +138,16 @@ def test_bad_inputs_raise_clear_errors():
         model.fit(Xn, y)
     with pytest.raises(ValueError, match="single class"):
         model.fit(X, np.zeros_like(y))
-    with pytest.raises(ValueError, match="non-integral"):
+    with pytest.raises(ValueError, match="Unknown label type: continuous|non-integral"):
         model.fit(X, y + 0.5)
     model.fit(X, y)
     with pytest.raises(ValueError, match="features"):
         model.predict(X[:, :2])
     with pytest.raises(ValueError, match="not seen in training"):
         model.score(X, y + 7)
-    with pytest.raises(ValueError, match="X_val and y_val"):
-        model.fit(X, y, X_val=X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(ValueError, match="eval_set"):
+        model.fit(X, y, eval_set=(X,))
+    with pytest.raises(NotFittedError, match="not fitted"):
         QNNADMM().predict(X)
 
 
@@ -160,7 +161,7 @@ def test_checkpoint_resume_reproduces_uninterrupted_run(tmp_path, momentum):
     part.fit(X, y, checkpoint=ck, checkpoint_every=2)
     assert ck.exists()
     rest = QNNADMM(bits=2, momentum=momentum, **{**FAST, "max_iter": 6})
-    hist = rest.fit(X, y, checkpoint=ck, checkpoint_every=2)
+    hist = rest.fit(X, y, checkpoint=ck, checkpoint_every=2).history_
     assert hist.resumed_from == 4 and len(hist) == 6
     for Wa, Wb in zip(full.weights(), rest.weights()):
         np.testing.assert_array_equal(Wa, Wb)
@@ -180,11 +181,11 @@ def test_keyboard_interrupt_keeps_finished_work(tmp_path):
             raise KeyboardInterrupt
 
     model = QNNADMM(bits=2, **{**FAST, "max_iter": 10})
-    hist = model.fit(X, y, checkpoint=ck, checkpoint_every=100, callback=stop_at_3)
+    hist = model.fit(X, y, checkpoint=ck, checkpoint_every=100, callback=stop_at_3).history_
     assert hist.interrupted and len(hist) == 3 and model.n_iter_ == 3
     assert model.score(X, y) > 0.5  # the model is usable
     resumed = QNNADMM(bits=2, **{**FAST, "max_iter": 5})
-    hist2 = resumed.fit(X, y, checkpoint=ck)
+    hist2 = resumed.fit(X, y, checkpoint=ck).history_
     assert hist2.resumed_from == 3 and len(hist2) == 5
 
 

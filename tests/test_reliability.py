@@ -87,7 +87,7 @@ def test_qnn_admm_huge_inputs_roll_back_never_nan():
     model = QNNADMM(**FAST)
     try:
         with pytest.warns(DivergenceWarning, match="rolled back"):
-            hist = model.fit(X * 1e20, y)
+            hist = model.fit(X * 1e20, y).history_
     except DivergenceError as exc:          # no finite iterate at all: said so, nothing returned
         assert "standardise" in str(exc)
         return
@@ -113,7 +113,7 @@ def test_qnn_admm_divergence_mid_run_keeps_last_finite_iterate(monkeypatch):
     monkeypatch.setattr(S, "admm_iteration", poisoned)
     model = QNNADMM(**dict(FAST, max_iter=6, refit_output=False))
     with pytest.warns(DivergenceWarning):
-        hist = model.fit(X, y)
+        hist = model.fit(X, y).history_
     assert hist.stop == "diverged" and model.n_iter_ == 2 and len(hist) == 2
     _finite_model(model)
 
@@ -203,9 +203,9 @@ def test_plain_bad_input_gets_clear_errors(tmp_path):
     import scipy.sparse as sp
 
     X, y = blobs(m=90)
-    with pytest.raises(ValueError, match="no features"):
+    with pytest.raises(ValueError, match="no features|0 feature"):
         QNNADMM(**FAST).fit(np.empty((90, 0)), y)
-    with pytest.raises(TypeError, match="sparse"):
+    with pytest.raises(TypeError, match="[Ss]parse"):
         QNNADMM(**FAST).fit(sp.csr_matrix(X), y)
     with pytest.raises(ValueError, match="range of float32"):
         QNNADMM(**FAST).fit(X.astype(np.float64) * 1e39, y)

@@ -11,7 +11,7 @@ from .._validation import (check_bool, check_choice, check_int, check_labels, ch
                            check_X)
 from ..backprop import init_params, make_optimizer, train
 from ..backprop.optim import OPTIMIZERS
-from ..model import History, NetworkModel
+from ..model import History, NetworkModel, _check_eval_set
 from ..network import Layer, Network
 from ..quant import make_level_set
 
@@ -92,10 +92,10 @@ class BackpropModel(NetworkModel):
         return xp
 
     # -- fit -----------------------------------------------------------------------
-    def fit(self, X, y, X_val=None, y_val=None, *, fp_model=None) -> History:
-        """Train on ``X`` (n_samples x n_features) and labels ``y``; returns the :class:`History`
-        (one record per epoch, every stage). ``X_val, y_val`` only add ``val_accuracy`` to the
-        records (early stopping uses a held-out part of the *training* rows,
+    def fit(self, X, y, *, eval_set=None, fp_model=None):
+        """Train on ``X`` (n_samples x n_features) and labels ``y``; returns ``self``, with
+        one record per epoch (every stage) in ``history_``. ``eval_set=(X_val, y_val)`` only
+        adds ``val_accuracy`` to the records (early stopping uses a held-out part of the *training* rows,
         ``holdout_fraction``, so that a test set passed here never steers training).
         ``fp_model``: a fitted full-precision model (e.g. :class:`FPMLP`) to start from instead
         of training one first (PTQ, QNN-STE, DQ, QAT, LQ). Ctrl-C stops training cleanly: the
@@ -103,14 +103,10 @@ class BackpropModel(NetworkModel):
         conversion/projection still runs, and ``history.stop == "interrupted"``."""
         hidden = self._validate_fp()
         self._validate()
-        X = check_X(X, "X", dtype=self.dtype)
-        y_enc, classes = check_labels(y, "y", n_samples=X.shape[0])
+        X, y_enc, classes = self._validate_fit_data(X, y, self.dtype)
         Xv = yv = None
-        if X_val is not None or y_val is not None:
-            if X_val is None or y_val is None:
-                raise ValueError("X_val and y_val must be given together")
-            Xv = check_X(X_val, "X_val", n_features=X.shape[1], dtype=self.dtype)
-            yv, _ = check_labels(y_val, "y_val", n_samples=Xv.shape[0], classes=classes)
+        if eval_set is not None:
+            Xv, yv = _check_eval_set(eval_set, X.shape[1], classes, self.dtype)
         if fp_model is not None:
             self._check_fp_model(fp_model, X.shape[1], classes)
         self.classes_ = classes
@@ -132,7 +128,7 @@ class BackpropModel(NetworkModel):
         self.history_ = History(records, stop="interrupted" if self._interrupted else stop)
         self.n_iter_ = len(records)
         self.fit_seconds_ = time.perf_counter() - t0
-        return self.history_
+        return self
 
     def _validate(self):
         """Method-specific parameter checks (subclasses)."""
