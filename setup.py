@@ -23,6 +23,8 @@ setup(
         "numpy>=1.24",
         "scipy>=1.10",
         "array-api-compat>=1.16",
+        # the progress bar of 'admmnet train' on a terminal (plain lines without it)
+        "tqdm>=4.60",
     ],
     extras_require={
         # numba is in "test" so that CI runs the Numba kernels against the reference
@@ -30,11 +32,18 @@ setup(
         # scikit-learn: its bundled datasets (digits, wine, breast cancer) test the automatic
         # preset on data no preset has seen (tests/test_presets.py, benchmarks/auto_preset.py)
         # hypothesis: the fuzz suite of tests/test_fuzz.py
-        "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59", "scikit-learn>=1.2", "hypothesis>=6.0"],
+        # onnx + onnxruntime: tests/test_export.py runs every exported graph (skipped without them)
+        "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59", "scikit-learn>=1.2", "hypothesis>=6.0",
+                 "onnx>=1.17", "onnxruntime>=1.20"],
+        # 'admmnet export --format onnx' (admmnet.export); onnxruntime checks the graph it writes.
+        # INT4/INT16 DequantizeLinear need opset 21, INT2 opset 25 (tested: onnx 1.23, onnxruntime 1.32;
+        # an onnx without INT2 gets INT4, an older runtime: admmnet export --weight-type int8)
+        "onnx": ["onnx>=1.17", "onnxruntime>=1.20"],
         "bench": ["scikit-learn>=1.2", "matplotlib>=3.5"],
         "fast": ["numba>=0.59"],
         "gpu": ["cupy-cuda12x>=13"],
         # box plots of benchmarks/reproduce.py (the study runs and writes its tables without it)
+        # and 'admmnet plot' (training curves of result JSON files)
         "plots": ["matplotlib>=3.5"],
     },
     entry_points={"console_scripts": ["admmnet=admmnet.cli:main"]},

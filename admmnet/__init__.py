@@ -26,10 +26,10 @@ from ._version import __version__  # noqa: E402
 from . import datasets, quant
 from .exceptions import CheckpointError, DivergenceError, DivergenceWarning, InvalidParameterError
 from .model import QNNADMM, History, load
-from .network import Network
-from . import backprop, baselines
+from .network import Network, with_standardisation
+from . import backprop, baselines, export
 from .baselines import DQ, LQ, PTQ, QAT, QNNSTE, FPMLP
 
-__all__ = ["__version__", "QNNADMM", "FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "History", "Network", "load",
+__all__ = ["__version__", "QNNADMM", "FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "History", "Network", "load", "with_standardisation",
            "CheckpointError", "DivergenceError", "DivergenceWarning", "InvalidParameterError",
-           "datasets", "quant", "backprop", "baselines"]
+           "datasets", "quant", "backprop", "baselines", "export"]

@@ -1,10 +1,17 @@
-"""The ``admmnet`` command line: ``admmnet train`` and ``admmnet evaluate``.
+"""The ``admmnet`` command line: ``train``, ``evaluate``, ``predict``, ``export`` and ``plot``.
 
     admmnet train --dataset mnist --method qnn-admm --bits 4 --json result.json --save model.npz
     admmnet train --dataset mnist --method fp --save fp.npz
     admmnet train --dataset mnist --method lq --bits 2 --from fp.npz --json lq2.json
     admmnet train --dataset mnist --arch lenet5 --method fp --epochs 1 --json r.json
     admmnet evaluate model.npz --dataset mnist
+    admmnet train --data train.csv [--test test.csv] [--target species] --bits 2 --save model.npz
+    admmnet evaluate model.npz --data new.csv
+    admmnet predict model.npz --data new.csv --out predictions.csv [--proba]
+    admmnet export model.npz --format onnx -o model.onnx
+    admmnet plot result.json [more.json ...] -o curves.png
+
+Own data files (CSV, .npz, svmlight): :mod:`admmnet.datasets.files`, docs/own_data_and_export.md.
 """
 from __future__ import annotations
 
@@ -67,7 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a network and report train/test accuracy",
                        description="Train a network on a dataset's training split and report "
                                    "train/test accuracy of the (quantized) network.")
-    t.add_argument("--dataset", required=True, choices=DATASETS)
+    t.add_argument("--dataset", default=None, choices=DATASETS,
+                   help="a bundled dataset (or give your own file with --data)")
+    t.add_argument("--data", metavar="TRAIN_FILE", default=None,
+                   help="train on your own file instead of --dataset: .csv/.tsv (header line; the target "
+                        "is the last column unless --target), .npz (arrays X, y) or .svm/.libsvm; "
+                        "features are standardised with the training rows' mean/std, stored in the model")
+    t.add_argument("--test", metavar="TEST_FILE", default=None,
+                   help="with --data: the test rows (default: a stratified 20%% split of --data, "
+                        "seeded by --split-seed)")
+    t.add_argument("--target", default=None, metavar="COLUMN",
+                   help="with --data: the CSV target column, a header name or 0-based index (default: last)")
+    t.add_argument("--no-standardise", dest="standardise", action="store_false",
+                   help="with --data: leave the features as they are (no input standardisation)")
     t.add_argument("--method", default="qnn-admm", choices=METHODS)
     t.add_argument("--bits", type=_parse_bits, default="fp", help=_BITS_HELP + " Default: fp.")
     t.add_argument("--levels", default="thesis", choices=("thesis", "signed", "binary", "ternary"),
@@ -123,12 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save the solver state every few iterations and on Ctrl-C; "
                         "if the file exists, resume from it")
     t.add_argument("--data-dir", default=None, help="dataset folder (default: $ADMMNET_DATA, then data/)")
-    t.add_argument("--quiet", action="store_true", help="no per-iteration progress")
+    t.add_argument("--quiet", action="store_true",
+                   help="no per-iteration progress (default: a progress bar when stderr is a terminal "
+                        "and tqdm is installed, else one line per iteration)")
 
     e = sub.add_parser("evaluate", help="print the test accuracy of a saved model")
     e.add_argument("model", help="a model file written by 'admmnet train --save'")
     e.add_argument("--dataset", default=None, choices=DATASETS,
                    help="default: the dataset the model file records (models saved by 'admmnet train')")
+    e.add_argument("--data", metavar="FILE", default=None,
+                   help="score the model on your own labelled file (.csv/.npz/.svm, as 'train --data')")
+    e.add_argument("--target", default=None, metavar="COLUMN", help="with --data: the CSV target column")
     e.add_argument("--data-dir", default=None)
     e.add_argument("--split", choices=PENDIGITS_SPLITS, default=None,
                    help="pendigits: default the split the model file records (else writer-independent)")
@@ -136,6 +160,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Seeds, writer-dependent Pendigits: default the split seed the model file records; "
                         "another one warns (its test rows may overlap the training rows)")
     e.add_argument("--json", metavar="RESULT.json")
+
+    pr = sub.add_parser("predict", help="predict the labels of the rows of a file",
+                        description="Write one predicted label per row of FILE (raw features: a model "
+                                    "trained with --data standardises them itself).")
+    pr.add_argument("model", help="a model file written by 'admmnet train --save'")
+    pr.add_argument("--data", metavar="FILE", required=True,
+                    help=".csv/.tsv (header line; a target column, if present, is ignored), .npz (array X) "
+                         "or .svm/.libsvm")
+    pr.add_argument("--target", default=None, metavar="COLUMN",
+                    help="the CSV column to leave out as the target (default: the last column when the "
+                         "file has one column more than the model's features)")
+    pr.add_argument("--out", metavar="PREDICTIONS.csv", default=None,
+                    help="write a CSV (column 'label', one row per input row); default: print to stdout")
+    pr.add_argument("--proba", action="store_true", help="add one probability column per class")
+
+    x = sub.add_parser("export", help="export a saved model (ONNX, checked with onnxruntime when installed)")
+    x.add_argument("model", help="a model file written by 'admmnet train --save'")
+    x.add_argument("--format", default="onnx", choices=("onnx",))
+    x.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
+    x.add_argument("--weight-type", default="auto", choices=("auto", "int8"),
+                   help="integer type of the quantized weights: the smallest that holds the codes "
+                        "(int2/int4/int8/int16; default) or at least int8 (older runtimes)")
+    x.add_argument("--no-check", action="store_true", help="do not run the exported graph in onnxruntime")
+
+    pl = sub.add_parser("plot", help="plot training curves of result JSON files (needs matplotlib)")
+    pl.add_argument("results", nargs="+", metavar="RESULT.json", help="files written by 'admmnet train --json'")
+    pl.add_argument("-o", "--output", required=True, metavar="CURVES.png")
     return p
 
 
@@ -189,9 +240,14 @@ def _gpu_environment() -> dict | None:
     return env
 
 
-def _build_qnn_admm(args, bits):
+def _build_qnn_admm(args, bits, shape=None):
     quantized = bits is not None or args.levels in ("binary", "ternary")
-    kw = qnn_admm_params(args.dataset, "q" if quantized else None)
+    if args.dataset is None:     # own data: the automatic preset of the data's shape
+        from .presets import auto_params
+
+        kw = auto_params(*shape, "q" if quantized else None)
+    else:
+        kw = qnn_admm_params(args.dataset, "q" if quantized else None)
     if args.hidden is not None:
         kw["hidden_sizes"] = args.hidden
     if args.iters is not None:
@@ -203,12 +259,24 @@ def _build_qnn_admm(args, bits):
         v = getattr(args, name)
         if v is not None:
             kw[name] = v
-    return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed, preset=args.dataset,
+    return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
+                   preset=args.dataset or "auto",
                    dtype=args.dtype, device=args.device, activation=args.activation, bias=not args.no_bias,
                    verbose=not args.quiet, **kw)
 
 
-def _build_baseline(args, bits):
+def _own_data_preset(shape) -> tuple[str, tuple[int, ...]]:
+    """Own data, backprop methods: the settings of the bundled dataset of the same size class
+    (as :func:`admmnet.presets.auto_params` picks them: under 1,000 rows Seeds', under 20,000
+    Pendigits', else MNIST's) and the automatic preset's hidden widths."""
+    from .presets import auto_params
+
+    n = shape[0]
+    like = "seeds" if n < 1000 else "pendigits" if n < 20000 else "mnist"
+    return like, tuple(auto_params(*shape)["hidden_sizes"])
+
+
+def _build_baseline(args, bits, shape=None):
     from . import baselines as B
 
     for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "layer_scale", "w_solver",
@@ -220,9 +288,14 @@ def _build_baseline(args, bits):
     if args.from_model is not None and args.method not in FROM_METHODS:
         raise ValueError(f"--from applies to --method {', '.join(FROM_METHODS)}, not {args.method}")
     arch = args.arch or "mlp"
-    kw = baseline_params(args.method, args.dataset, bits, arch=arch)
     if args.hidden is not None and arch != "mlp":
         raise ValueError(f"--hidden applies to --arch mlp, not {arch}")
+    if args.dataset is None:
+        like, hidden = _own_data_preset(shape)
+        kw = baseline_params(args.method, like, bits, arch=arch)
+        kw["hidden_sizes"] = hidden
+    else:
+        kw = baseline_params(args.method, args.dataset, bits, arch=arch)
     if args.hidden is not None:
         kw["hidden_sizes"] = args.hidden
     if args.epochs is not None:
@@ -254,7 +327,7 @@ def _check_arch(args) -> None:
     if args.method == "qnn-admm":
         raise ValueError(f"--method qnn-admm trains MLPs only (--arch mlp); --arch {args.arch} applies to "
                          f"the backprop methods ({', '.join(m for m in METHODS if m != 'qnn-admm')})")
-    if args.dataset not in IMAGE_SHAPES:
+    if args.dataset is not None and args.dataset not in IMAGE_SHAPES:
         raise ValueError(f"--arch {args.arch} needs images; {args.dataset} has flat feature rows "
                          f"(datasets with images: {', '.join(IMAGE_SHAPES)})")
 
@@ -295,23 +368,114 @@ def _write_or_rescue(what: str, path, write) -> bool:
         return False
 
 
+class _OwnData:
+    """``train --data``: the rows of the user's file(s), raw and (for fitting) standardised."""
+
+    def __init__(self, args):
+        from .datasets.files import apply_standardisation, fit_standardisation, load_file
+        from .datasets._preprocess import stratified_split
+
+        train = load_file(args.data, target=args.target)
+        if args.test is not None:
+            test = load_file(args.test, target=args.target, n_features=train.X.shape[1])
+            X_tr, y_tr, X_te, y_te = train.X, train.y, test.X, test.y
+            self.split = f"files {Path(args.data).name} / {Path(args.test).name}"
+        else:
+            try:
+                tr, te = stratified_split(train.y, 0.2, args.split_seed)
+            except ValueError as exc:
+                raise ValueError(f"{args.data}: cannot split off a test part ({exc}); give --test") from None
+            X_tr, y_tr, X_te, y_te = train.X[tr], train.y[tr], train.X[te], train.y[te]
+            self.split = f"stratified 80/20 of {Path(args.data).name}, seed {args.split_seed}"
+        if y_te.dtype.kind != y_tr.dtype.kind:      # e.g. "1"/"2" in one file, "a"/"b" in the other
+            y_tr, y_te = y_tr.astype(str), y_te.astype(str)
+        unseen = sorted(set(np.unique(y_te).tolist()) - set(np.unique(y_tr).tolist()))
+        if unseen:
+            raise ValueError(f"{args.test or args.data}: test label(s) {unseen[:5]} do not occur in the "
+                             "training rows")
+        self.name = Path(args.data).name
+        self.X_raw, self.y_train, self.X_test, self.y_test = X_tr, y_tr, X_te, y_te
+        self.n_features = X_tr.shape[1]
+        self.n_classes = int(np.unique(y_tr).size)
+        self.target = train.target
+        if args.standardise:
+            self.mean, self.scale = fit_standardisation(X_tr)
+            self.X_fit = apply_standardisation(X_tr, self.mean, self.scale, args.dtype)
+        else:
+            self.mean = self.scale = None
+            self.X_fit = X_tr.astype(args.dtype)
+
+    def record(self, args) -> dict:
+        return {"train": str(args.data), "test": None if args.test is None else str(args.test),
+                "target": self.target, "split_seed": None if args.test else args.split_seed,
+                "standardised": self.mean is not None}
+
+
+def _progress_callback(args):
+    """``admmnet train``'s progress for qnn-admm: a tqdm bar (iteration, objective, train/val
+    accuracy, ETA) when stderr is a terminal and tqdm is installed; None otherwise (then the
+    estimator's ``verbose`` lines, or nothing with --quiet)."""
+    if args.quiet or args.method != "qnn-admm" or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    bar = []
+
+    def callback(model, rec):
+        if not bar:
+            total = int(getattr(model, "params_", {}).get("max_iter") or 0) or None
+            bar.append(tqdm(total=total, initial=rec["iteration"] - 1, unit="it", desc="qnn-admm",
+                            file=sys.stderr, dynamic_ncols=True, leave=True))
+        post = {"obj": f"{rec['objective']:.3e}", "train": f"{rec['train_accuracy']:.4f}"}
+        if rec.get("val_accuracy") is not None:
+            post["val"] = f"{rec['val_accuracy']:.4f}"
+        bar[0].set_postfix(post, refresh=False)
+        bar[0].update(1)
+
+    callback.close = lambda: bar and bar[0].close()
+    return callback
+
+
 def cmd_train(args) -> int:
     _check_arch(args)
     _check_outputs(args, ("save", "json", "checkpoint"))
-    augment = augment_copies(args.method, args.dataset) if args.augment is None else args.augment
-    if augment < 0:
-        raise ValueError(f"--augment must be >= 0, got {augment}")
-    ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split=args.split,
-                      split_seed=args.split_seed, augment=augment, augment_seed=args.seed)
-    X_real, y_real = ds.original_train()
+    own = None
+    if (args.dataset is None) == (args.data is None):
+        raise ValueError("give either --dataset NAME or --data FILE (your own data)")
+    if args.data is None:
+        for name in ("test", "target"):
+            if getattr(args, name) is not None:
+                raise ValueError(f"--{name} applies to --data (your own file)")
+        augment = augment_copies(args.method, args.dataset) if args.augment is None else args.augment
+        if augment < 0:
+            raise ValueError(f"--augment must be >= 0, got {augment}")
+        ds = load_dataset(args.dataset, data_home=args.data_dir, dtype=args.dtype, split=args.split,
+                          split_seed=args.split_seed, augment=augment, augment_seed=args.seed)
+        X_real, y_real = ds.original_train()
+        X_fit, y_fit = ds.X_train, ds.y_train
+    else:
+        for name in ("split", "augment", "data_dir"):
+            if getattr(args, name) is not None:
+                raise ValueError(f"--{name.replace('_', '-')} applies to --dataset, not to --data")
+        augment = 0
+        ds = own = _OwnData(args)
+        X_real, y_real = own.X_raw, own.y_train
+        X_fit, y_fit = own.X_fit, own.y_train
+    shape = (int(X_fit.shape[0]), int(X_fit.shape[1]), int(np.unique(y_fit).size))
     bits = None if args.bits == "fp" else args.bits
+    progress = _progress_callback(args)
     if args.method == "qnn-admm":
         if args.from_model is not None or args.epochs is not None or args.lr is not None:
             raise ValueError("--from, --epochs and --lr apply to the backprop methods, not qnn-admm")
-        model = _build_qnn_admm(args, bits)
+        model = _build_qnn_admm(args, bits, shape)
         fit_kw = {"checkpoint": args.checkpoint}
+        if progress is not None:
+            model.verbose = False
+            fit_kw["callback"] = progress
     else:
-        model = _build_baseline(args, bits)
+        model = _build_baseline(args, bits, shape)
         fit_kw = {}
         if args.from_model is not None:
             fit_kw["fp_model"] = load(args.from_model)
@@ -327,22 +491,35 @@ def cmd_train(args) -> int:
     granularity_out = "row" if int8 else args.granularity
     desc = ("full precision" if bits_out is None else
             "int8 weights per row, int8 activations per batch" if int8 else f"{bits} bits ({args.levels} levels)")
-    n_train = f"{X_real.shape[0]} train" + (f" + {ds.n_augmented} augmented" if ds.n_augmented else "")
+    n_train = f"{X_real.shape[0]} train" + (f" + {ds.n_augmented} augmented" if getattr(ds, "n_augmented", 0) else "")
     net_desc = (f"layers {[ds.n_features, *model.hidden_sizes, ds.n_classes]}" if args.arch in (None, "mlp")
                 else f"arch {args.arch}")
     print(f"admmnet: {args.method} on {ds.name} ({n_train} / {ds.X_test.shape[0]} test), "
           f"{net_desc}, {desc}, seed {args.seed}"
           + (f", from {args.from_model}" if args.from_model else ""), file=sys.stderr)
     t0 = time.perf_counter()
-    history = model.fit(ds.X_train, ds.y_train, **fit_kw).history_
+    try:
+        model.fit(X_fit, y_fit, **fit_kw)
+    finally:
+        if progress is not None:
+            progress.close()
+    history = model.history_
+    final = getattr(history, "final", None)
+    if progress is not None and final:      # the line verbose=True prints after the iterations
+        print(f"{final['stage']}: train={final['train_accuracy']:.4f}  {final['seconds']:.2f}s", file=sys.stderr)
     seconds = time.perf_counter() - t0
+    if own is not None and own.mean is not None:     # predict takes raw features from now on
+        from .network import with_standardisation
+
+        with_standardisation(model, own.mean, own.scale)
     train_acc = model.score(X_real, y_real)
     test_acc = model.score(ds.X_test, ds.y_test)
     n_it = len(history)
     unit = "iterations" if args.method == "qnn-admm" else "epochs/stages"
     print(f"train accuracy {train_acc:.4f}  test accuracy {test_acc:.4f}  "
           f"({n_it} {unit}, {seconds:.1f} s)" + ("  [interrupted]" if history.interrupted else ""))
-    model.data_ = {"dataset": args.dataset, "split": args.split, "split_seed": args.split_seed}
+    model.data_ = ({"dataset": args.dataset, "split": args.split, "split_seed": args.split_seed} if own is None
+                   else {"dataset": None, "files": own.record(args)})
     ok = True
     if args.save:
         if _write_or_rescue("model", args.save, model.save):
@@ -352,7 +529,7 @@ def cmd_train(args) -> int:
     if args.json:
         it_seconds = [r["seconds"] for r in history]
         record = {
-            "dataset": args.dataset, "method": args.method, "bits": _bits_json(bits_out),
+            "dataset": args.dataset if own is None else own.name, "method": args.method, "bits": _bits_json(bits_out),
             "levels": levels_out, "granularity": granularity_out, "seed": args.seed,
             "iterations": model.n_iter_, "train_accuracy": train_acc, "test_accuracy": test_acc,
             "seconds": seconds,
@@ -362,6 +539,7 @@ def cmd_train(args) -> int:
             "split_seed": args.split_seed,
             "augment": augment, "augmentation": augmentation_record(augment),
             "stop": history.stop, "from": args.from_model,
+            "data": None if own is None else own.record(args),
             "params": model.json_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),
         }
@@ -371,12 +549,42 @@ def cmd_train(args) -> int:
     return 0 if ok else 1
 
 
+def _model_file_data(args, model, *, require_target):
+    from .datasets.files import load_file
+
+    return load_file(args.data, target=args.target, require_target=require_target,
+                     n_features=int(model.n_features_in_))
+
+
 def cmd_evaluate(args) -> int:
     _check_outputs(args, ("json",))
     model = load(args.model)
+    if args.data is not None:
+        if args.dataset is not None:
+            raise ValueError("give either --dataset or --data, not both")
+        fd = _model_file_data(args, model, require_target=True)
+        y = fd.y
+        if y.dtype.kind in "iu" and model.classes_.dtype.kind in "US":
+            y = y.astype(str)
+        try:
+            acc = model.score(fd.X, y)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{args.data}: {exc}") from None
+        print(f"accuracy {acc:.4f} on {fd.X.shape[0]} rows of {args.data}  ({getattr(model, 'method', '?')}, "
+              f"{model.storage_bits_per_weight} bits/weight, {model.model_bytes} bytes)")
+        if args.json:
+            record = {"model": args.model, "method": getattr(model, "method", None), "data": str(args.data),
+                      "target": fd.target, "n_rows": int(fd.X.shape[0]), "test_accuracy": acc,
+                      "storage_bits_per_weight": model.storage_bits_per_weight, "model_bytes": model.model_bytes}
+            if not _write_or_rescue("result JSON", args.json, lambda p: write_json(p, record)):
+                return 1
+        return 0
     data = getattr(model, "data_", None) or {}
     dataset = args.dataset if args.dataset is not None else data.get("dataset")
     if dataset is None:
+        if isinstance(data.get("files"), dict):
+            raise ValueError(f"{args.model} was trained on your own file {data['files'].get('train')}: "
+                             "give --data FILE (labelled rows) to score it")
         raise ValueError(f"{args.model} does not record its dataset (saved from Python): give --dataset")
     split = args.split if args.split is not None else (data.get("split") if dataset == data.get("dataset") else None)
     split_seed = args.split_seed if args.split_seed is not None else (
@@ -401,13 +609,74 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    _check_outputs(args, ("out",))
+    model = load(args.model)
+    fd = _model_file_data(args, model, require_target=False)
+    labels = model.predict(fd.X)
+    proba = model.predict_proba(fd.X) if args.proba else None
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["label"] + ([f"p_{c}" for c in model.classes_.tolist()] if proba is not None else []))
+    for i, lab in enumerate(labels.tolist()):
+        w.writerow([lab] + ([f"{p:.6g}" for p in proba[i]] if proba is not None else []))
+    text = buf.getvalue()
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    from .io import atomic_write
+
+    if not _write_or_rescue("predictions", args.out, lambda p: atomic_write(p, lambda fh: fh.write(text.encode()))):
+        return 1
+    print(f"wrote {len(labels)} prediction(s) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    _check_outputs(args, ("output",))
+    from .export import check_onnx, to_onnx
+
+    model = load(args.model)
+    info = to_onnx(model, args.output, weight_type=args.weight_type)
+    print(f"wrote {args.output}: {info['bytes']} bytes, opset {info['opset']}, weights "
+          f"{', '.join(info['weight_types'])} (float32 network of the same shape: "
+          f"{info['float32_bytes']} bytes)", file=sys.stderr)
+    if not args.no_check:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            print("admmnet: onnxruntime is not installed: the exported graph was not checked "
+                  "(pip install onnxruntime)", file=sys.stderr)
+            return 0
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((64, int(model.n_features_in_)))
+        if model.network_.input_mean is not None:
+            X = X * model.network_.input_scale + model.network_.input_mean
+        diff = check_onnx(model, args.output, X)
+        print(f"checked in onnxruntime on 64 random rows: labels agree, max |probability difference| "
+              f"{diff:.2e}", file=sys.stderr)
+    return 0
+
+
+def cmd_plot(args) -> int:
+    _check_outputs(args, ("output",))
+    from .plot import plot_results
+
+    plot_results(args.results, args.output)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            return cmd_train(args)
-        return cmd_evaluate(args)
-    except (DatasetError, CheckpointError, ValueError, TypeError) as exc:
+        cmd = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "export": cmd_export,
+               "plot": cmd_plot}[args.command]
+        return cmd(args)
+    except (DatasetError, CheckpointError, ValueError, TypeError, ImportError) as exc:
         print(f"admmnet: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:    # reading a file the checks above could not foresee

@@ -24,7 +24,7 @@ import numpy as np
 from .admm.activations import get_activation
 from .quant import LevelSet, make_level_set, pack_codes, packed_nbytes, unpack_codes
 
-__all__ = ["Layer", "Network"]
+__all__ = ["Layer", "Network", "with_standardisation"]
 
 
 @dataclass
@@ -65,6 +65,11 @@ class Network:
     #: None: a dense MLP. Else the JSON form of the :class:`~admmnet.backprop.arch.Arch` whose
     #: weight layers ``layers`` are (in order); its forward pass replaces the MLP's.
     arch: dict | None = None
+    #: optional input standardisation ``(X - input_mean) / input_scale`` (1-D, one entry per
+    #: feature), applied first in :meth:`logits` in the network's dtype; None: none
+    #: (:func:`with_standardisation`)
+    input_mean: np.ndarray | None = None
+    input_scale: np.ndarray | None = None
     #: rows per block of the float forward pass (:meth:`logits`); not a dataclass field
     eval_batch: ClassVar[int] = 8192
 
@@ -75,6 +80,19 @@ class Network:
             if not all(layer.quantized for layer in self.layers) or self.level_set is None \
                     or self.level_set.qmax > 127:
                 raise ValueError("int8-dynamic inference needs every layer quantized to int8 codes")
+        if (self.input_mean is None) != (self.input_scale is None):
+            raise ValueError("input_mean and input_scale must be given together")
+        if self.input_mean is not None:
+            n = self.layers[0].shape[1]
+            self.input_mean = np.asarray(self.input_mean, dtype=self.dtype).reshape(-1)
+            self.input_scale = np.asarray(self.input_scale, dtype=self.dtype).reshape(-1)
+            for name, v in (("input_mean", self.input_mean), ("input_scale", self.input_scale)):
+                if v.size != n:
+                    raise ValueError(f"{name} has {v.size} entries for {n} input features")
+                if not np.all(np.isfinite(v)):
+                    raise ValueError(f"{name} holds NaN or inf")
+            if np.any(self.input_scale == 0):
+                raise ValueError("input_scale holds a 0")
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -103,6 +121,7 @@ class Network:
         act = get_activation(self.activation)
         if xp is None:
             import array_api_compat.numpy as xp
+        X = self.transform_input(X, xp)
         if self.inference == "int8-dynamic":
             return self._int8_logits(X, xp)
         X = xp.asarray(X)
@@ -130,6 +149,17 @@ class Network:
                 a = act(z) if l < L - 1 else z
             outs.append(a.T)
         return outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
+
+    def transform_input(self, X, xp=None):
+        """``(X - input_mean) / input_scale`` in the network's dtype (``X`` itself when the
+        network has no input transform): what :meth:`logits` applies first."""
+        if self.input_mean is None:
+            return X
+        if xp is None:
+            import array_api_compat.numpy as xp
+        dt = getattr(xp, self.dtype)
+        X = xp.astype(xp.asarray(X), dt)
+        return (X - xp.asarray(self.input_mean, dtype=dt)) / xp.asarray(self.input_scale, dtype=dt)
 
     def _int8_logits(self, X, xp):
         """Integer path: every layer's input is quantized to uint8 per batch of
@@ -187,6 +217,9 @@ class Network:
                 out[f"weight{l}"] = layer.weight.astype(self.dtype, copy=False)
             if layer.bias is not None:
                 out[f"bias{l}"] = layer.bias.astype(self.dtype, copy=False)
+        if self.input_mean is not None:
+            out["input_mean"] = self.input_mean.astype(self.dtype, copy=False)
+            out["input_scale"] = self.input_scale.astype(self.dtype, copy=False)
         return out
 
     @property
@@ -202,7 +235,15 @@ class Network:
                 total += n * item
             if layer.bias is not None:
                 total += layer.bias.size * item
-        return total
+        return total + self.input_transform_bytes
+
+    @property
+    def input_transform_bytes(self) -> int:
+        """Bytes of the input standardisation (mean and scale per feature; 0 without one),
+        included in :attr:`model_bytes`."""
+        if self.input_mean is None:
+            return 0
+        return 2 * self.input_mean.size * np.dtype(self.dtype).itemsize
 
     def meta(self) -> dict:
         return {
@@ -218,6 +259,7 @@ class Network:
             "act_batch": self.act_batch,
             "arch": self.arch,
             "shapes": [list(layer.shape) for layer in self.layers],
+            "input_transform": None if self.input_mean is None else "standardise",
         }
 
     @classmethod
@@ -241,4 +283,27 @@ class Network:
         return cls(layers, activation=meta["activation"], level_set=level_set,
                    granularity=meta["granularity"], dtype=meta["dtype"],
                    inference=meta.get("inference", "float"), act_batch=int(meta.get("act_batch", 256)),
-                   arch=meta.get("arch"))
+                   arch=meta.get("arch"),
+                   input_mean=arrays["input_mean"] if meta.get("input_transform") else None,
+                   input_scale=arrays["input_scale"] if meta.get("input_transform") else None)
+
+
+def with_standardisation(model, mean, scale):
+    """Store the input standardisation ``(X - mean) / scale`` in a fitted estimator's network,
+    so that ``predict``/``predict_proba``/``score``/``save`` and the ONNX export take RAW
+    features; returns ``model``. ``mean, scale``: one entry per feature (``scale`` non-zero),
+    e.g. the training rows' mean and std (:func:`admmnet.datasets.files.fit_standardisation`).
+    The network must have been trained on ``network_.transform_input(X_raw)``; ``None, None``
+    removes the transform."""
+    if not hasattr(model, "network_"):
+        raise ValueError(f"this {type(model).__name__} is not fitted yet: call fit() before with_standardisation()")
+    import dataclasses
+
+    if mean is None and scale is None:
+        model.network_ = dataclasses.replace(model.network_, input_mean=None, input_scale=None)
+        return model
+    if mean is None or scale is None:
+        raise ValueError("mean and scale must be given together")
+    model.network_ = dataclasses.replace(model.network_, input_mean=np.asarray(mean, dtype=np.float64),
+                                         input_scale=np.asarray(scale, dtype=np.float64))
+    return model
