@@ -154,7 +154,7 @@ class NetworkModel(ClassifierMixin, BaseEstimator):
     # -- prediction ------------------------------------------------------------
     def _logits(self, X) -> np.ndarray:
         X = self._validate_X(X)
-        return np.asarray(self.network_.logits(X))
+        return np.asarray(self.network_.logits(X, compute_dtype="float64"))
 
     def decision_function(self, X) -> np.ndarray:
         """Logits of the (quantized) network: n_samples x n_classes; with two classes, as
@@ -163,7 +163,7 @@ class NetworkModel(ClassifierMixin, BaseEstimator):
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def _predict_encoded(self, X) -> np.ndarray:
-        return np.argmax(np.asarray(self.network_.logits(X)), axis=1)
+        return np.argmax(np.asarray(self.network_.logits(X, compute_dtype="float64")), axis=1)
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax class probabilities, n_samples x n_classes (columns in ``classes_`` order)."""
@@ -450,7 +450,8 @@ class QNNADMM(NetworkModel):
                 out[name] = base.get(name, fallback)
         if self.fp_iter is None and base.get("fp_iter") is not None and base.get("fp_iter") == base.get("max_iter"):
             out["fp_iter"] = out["max_iter"]
-        out["hidden_sizes"] = tuple(out["hidden_sizes"])
+        if isinstance(out["hidden_sizes"], list):      # (JSON form) a sequence stays a tuple
+            out["hidden_sizes"] = tuple(out["hidden_sizes"])
         return out
 
     #: One rule per parameter (admmnet._validation): the kind, then its bounds.

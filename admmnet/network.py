@@ -114,10 +114,14 @@ class Network:
             return None
         return [layer.bias.astype(self.dtype, copy=False) for layer in self.layers]
 
-    def logits(self, X, xp=None):
+    def logits(self, X, xp=None, compute_dtype: str | None = None):
         """Logits for samples in the ROWS of ``X`` (n_samples x n_features); returns n_samples x n_classes.
 
-        ``xp`` picks the namespace the matrix products run in (default NumPy)."""
+        ``xp`` picks the namespace the matrix products run in (default NumPy).
+        ``compute_dtype="float64"`` evaluates the network's exact weights (``scale x codes``
+        in its dtype) in float64 arithmetic: every row's logits then do not depend on which
+        other rows share its matrix product (the estimators' ``predict`` uses it; float32
+        GEMMs of different sizes may differ in the last bits)."""
         act = get_activation(self.activation)
         if xp is None:
             import array_api_compat.numpy as xp
@@ -129,6 +133,11 @@ class Network:
         Ws = [xp.asarray(W) for W in self.weights()]
         bs = self.biases()
         bs = None if bs is None else [xp.asarray(b) for b in bs]
+        if compute_dtype is not None:
+            dt = getattr(xp, compute_dtype)
+            X = xp.astype(X, dt)
+            Ws = [xp.astype(W, dt) for W in Ws]
+            bs = None if bs is None else [xp.astype(b, dt) for b in bs]
         arch = self._arch_obj()
         if arch is not None:
             from .backprop.arch import forward as arch_forward

@@ -25,6 +25,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: longer tests left out of the quick subset (pytest -m 'not slow')")
     try:
         from hypothesis import HealthCheck, settings
     except ImportError:     # the fuzz suite skips itself without hypothesis
