@@ -7,15 +7,35 @@ import pytest
 
 @pytest.fixture(scope="session")
 def real_data() -> Path:
-    """The folder of real dataset files named by ``ADMMNET_DATA``; skips the test when unset."""
+    """The folder of real dataset files: ``ADMMNET_DATA`` when set (a folder that must exist:
+    a missing file then fails its tests instead of skipping them), else the repository's
+    ``data/``, where Seeds and Pendigits ship."""
+    from admmnet.datasets._fetch import bundled_dir
+
     value = os.environ.get("ADMMNET_DATA", "").strip()
     if not value:
-        pytest.skip("ADMMNET_DATA is not set: point it at a folder holding seeds/, pendigits/, mnist/ "
-                    "(the folder CI uses) to run the tests that need the real dataset files")
+        return bundled_dir()
     path = Path(value).expanduser().resolve()
     if not path.is_dir():
-        pytest.skip(f"ADMMNET_DATA={value!r} is not a folder")
+        pytest.fail(f"ADMMNET_DATA={value!r} is not a folder")
     return path
+
+
+MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+               "t10k-labels-idx1-ubyte.gz")
+
+
+@pytest.fixture(scope="session")
+def mnist_data(real_data) -> Path:
+    """``real_data`` holding MNIST: skipped without ``ADMMNET_DATA`` (MNIST does not ship),
+    a failure when ``ADMMNET_DATA`` is set but lacks a file."""
+    missing = [f for f in MNIST_FILES if not (real_data / "mnist" / f).is_file()]
+    if missing:
+        if os.environ.get("ADMMNET_DATA", "").strip():
+            pytest.fail(f"ADMMNET_DATA={real_data} lacks mnist/{', mnist/'.join(missing)}")
+        pytest.skip("MNIST does not ship with admmnet: set ADMMNET_DATA to a folder holding mnist/ "
+                    "to run the MNIST tests")
+    return real_data
 
 
 def pytest_addoption(parser):

@@ -26,10 +26,11 @@ SEEDS = "seeds_dataset.txt"
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch) -> Path:
-    """No ADMMNET_DATA, and a fresh empty cache folder (returned) under tmp_path."""
+    """No ADMMNET_DATA, no bundled files, and a fresh empty cache folder (returned) under tmp_path."""
     monkeypatch.delenv("ADMMNET_DATA", raising=False)
     cache = tmp_path / "cache"
     monkeypatch.setenv("ADMMNET_CACHE", str(cache))
+    monkeypatch.setattr(_fetch, "bundled_dir", lambda: tmp_path / "no-bundle")
     return cache
 
 
@@ -229,7 +230,7 @@ def test_pendigits_augmented_training_rows(real_data):
 
 
 # ------------------------------------------------------------------ MNIST
-def test_mnist_official_split_and_pixel_range(real_data):
+def test_mnist_official_split_and_pixel_range(mnist_data, real_data):
     ds = load_mnist()
     assert ds.X_train.shape == (60000, 784) and ds.X_test.shape == (10000, 784)
     assert ds.X_train.dtype == np.float32 and ds.y_test.dtype == np.int64
@@ -244,7 +245,7 @@ def test_mnist_official_split_and_pixel_range(real_data):
     assert raw.X_train.max() == 255
 
 
-def test_mnist_sha256_checks_decompressed_bytes(real_data, tmp_path):
+def test_mnist_sha256_checks_decompressed_bytes(mnist_data, real_data, tmp_path):
     src = real_data / "mnist" / "t10k-labels-idx1-ubyte.gz"
     # a different gzip wrapper around the same content is accepted
     regz = _put(tmp_path, "mnist", src.name, gzip.compress(gzip.decompress(src.read_bytes()), compresslevel=1, mtime=1))
@@ -257,7 +258,7 @@ def test_mnist_sha256_checks_decompressed_bytes(real_data, tmp_path):
     assert str(bad) in str(err.value) and "Delete it" in str(err.value)
 
 
-def test_mnist_corrupt_file_names_it(real_data, tmp_path, isolated):
+def test_mnist_corrupt_file_names_it(mnist_data, real_data, tmp_path, isolated):
     home = tmp_path / "home"
     (home / "mnist").mkdir(parents=True)
     for name in mnist.FILES:
@@ -360,6 +361,7 @@ def test_corrupt_pendigits_file(real_data, isolated, tmp_path):
 
 def test_search_order(real_data, tmp_path, monkeypatch):
     monkeypatch.setenv("ADMMNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ADMMNET_DATA", str(real_data))
     # ADMMNET_DATA (real files) is used when data_home lacks the file ...
     assert load_seeds(data_home=tmp_path / "empty", download=False).n_classes == 3
     # ... but a data_home holding it comes first, ADMMNET_DATA before the cache
@@ -370,7 +372,9 @@ def test_search_order(real_data, tmp_path, monkeypatch):
     _put(tmp_path / "cache", "seeds", SEEDS, b"1 2 3\n")
     assert load_seeds(download=False).n_train == 168
     found = [p.resolve() for p in _fetch.search_dirs(tmp_path / "home")]
-    assert found == [(tmp_path / "home").resolve(), real_data, (tmp_path / "cache").resolve()]
+    assert found[:3] == [(tmp_path / "home").resolve(), real_data, (tmp_path / "cache").resolve()]
+    assert _fetch.bundled_dir().resolve() in found      # Seeds and Pendigits ship: searched last
+    assert found.index(_fetch.bundled_dir().resolve()) in (1, len(found) - 1)
 
 
 def test_default_cache_dir(monkeypatch):
@@ -411,7 +415,7 @@ def test_download_of_corrupt_file_leaves_nothing(real_data, isolated, tmp_path, 
     assert not any((isolated / "seeds").iterdir())
 
 
-def test_mnist_download_falls_back_to_next_mirror(real_data, isolated, tmp_path, monkeypatch):
+def test_mnist_download_falls_back_to_next_mirror(mnist_data, real_data, isolated, tmp_path, monkeypatch):
     bad = tmp_path / "bad"
     _put(bad, "", "t10k-labels-idx1-ubyte.gz", _gz_modified(real_data / "mnist" / "t10k-labels-idx1-ubyte.gz", 50, 1))
     monkeypatch.setitem(_fetch.SOURCES, "mnist", (bad.as_uri() + "/", (real_data / "mnist").as_uri() + "/"))

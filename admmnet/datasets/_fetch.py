@@ -103,6 +103,11 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "admmnet"
 
 
+def bundled_dir() -> Path:
+    """The repository's ``data/`` folder, where Seeds and Pendigits ship (UCI, CC BY 4.0)."""
+    return Path(__file__).resolve().parents[2] / "data"
+
+
 def search_dirs(data_home: os.PathLike | str | None = None) -> list[Path]:
     """The folders searched for dataset files, in order, without duplicates."""
     candidates = []
@@ -112,6 +117,7 @@ def search_dirs(data_home: os.PathLike | str | None = None) -> list[Path]:
     if env is not None:
         candidates.append(env)
     candidates.append(cache_dir())
+    candidates.append(bundled_dir())     # Seeds and Pendigits ship with the source
     unique: list[Path] = []
     seen: set[Path] = set()
     for folder in candidates:
