@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from .io import CheckpointError
 
-__all__ = ["CheckpointError", "DivergenceError", "DivergenceWarning", "InvalidParameterError"]
+__all__ = ["CheckpointError", "DivergenceError", "DivergenceWarning", "InvalidParameterError", "NonFiniteError"]
+
+
+class NonFiniteError(ValueError, ArithmeticError):
+    """A numeric routine met NaN or inf in its input (inside a fit: the iterate diverged,
+    and the fit rolls back instead of passing it on)."""
 
 
 class InvalidParameterError(ValueError, TypeError):

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import io as _io
 from ._backend import get_namespace, to_numpy
-from .exceptions import DivergenceError, DivergenceWarning
+from .exceptions import DivergenceError, DivergenceWarning, InvalidParameterError, NonFiniteError
 from ._validation import check_labels, check_layer_sizes, check_X
 from .admm import solver as S
 from .admm.activations import get_activation
@@ -461,7 +461,7 @@ class QNNADMM(NetworkModel):
         "max_penalty": ("real", dict(lo=0, lo_open=True)), "kappa": ("real", dict(lo=1, lo_open=True)),
         "tau": ("real", dict(lo=1, lo_open=True)), "fista_eta": ("real", dict(lo=0, lo_open=True, hi=1)),
         "fista_tol": ("real", dict(lo=0, lo_open=True)), "ridge": ("real", dict(lo=0)),
-        "layer_scale": ("real", dict(lo=1)), "refit_ridge": ("real", dict(lo=0)),
+        "layer_scale": ("real", dict(lo=1, hi=1e3)), "refit_ridge": ("real", dict(lo=0)),
         "momentum": ("real", dict(lo=0, hi=1, hi_open=True)),
         "layerwise_rho": ("real", dict(lo=0, lo_open=True)), "layerwise_rho_growth": ("real", dict(lo=1)),
         "max_backtrack": ("int", dict(lo=1)), "fista_max_iter": ("int", dict(lo=1)),
@@ -503,6 +503,12 @@ class QNNADMM(NetworkModel):
             refit_output=P["refit_output"], refit_ridge=P["refit_ridge"], momentum=P["momentum"])
         if level_set is not None and params.mu <= 0:
             raise ValueError("mu must be > 0 when training a quantized network (bits is set)")
+        depth = len(hidden)      # the lowest layer's penalties are beta, gamma x layer_scale^(-2 depth)
+        low = min(P["beta"], P["gamma"]) * P["layer_scale"] ** (-2.0 * depth)
+        if not (low > 1e-250 and math.isfinite(P["beta"] * P["gamma"])):
+            raise InvalidParameterError(
+                f"beta={P['beta']!r}, gamma={P['gamma']!r} and layer_scale={P['layer_scale']!r} give the first "
+                f"layer of this {depth + 1}-layer network a penalty of {low:.3g}: out of floating-point range")
         lw = None
         if P["layerwise"]:
             lw = dict(n_iter=P["layerwise_iter"], rho=P["layerwise_rho"], rho_growth=P["layerwise_rho_growth"])
@@ -601,8 +607,13 @@ class QNNADMM(NetworkModel):
                 snap = (list(state.W), list(state.b) if state.b is not None else None,
                         state.G and list(state.G), state.alpha and list(state.alpha),
                         state.Q and list(state.Q))
-                stats = S.admm_iteration(state, Y, activation, ls_now, params, kern)
-                loss, correct = S.network_loss(state.weights(), state.b, A_mon, Y_mon, activation, kern)
+                try:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        stats = S.admm_iteration(state, Y, activation, ls_now, params, kern)
+                        loss, correct = S.network_loss(state.weights(), state.b, A_mon, Y_mon, activation, kern)
+                except (NonFiniteError, FloatingPointError, np.linalg.LinAlgError):
+                    state.k += 1            # the iteration that broke down counts as run (undone below)
+                    loss, correct = float("nan"), 0
                 train_loss = loss / m
                 if not math.isfinite(train_loss):
                     self._diverged(state, snap, prev, A_mon, Y_mon, activation, kern, history)

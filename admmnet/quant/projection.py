@@ -300,7 +300,9 @@ def project(W, level_set: LevelSet, *, granularity: str = "layer", max_iter: int
     if granularity == "row" and W.ndim != 2:
         raise ValueError(f"granularity='row' needs a 2-D W (n_out x n_in), got shape {tuple(W.shape)}")
     if not bool(xp.all(xp.isfinite(W))):
-        raise ValueError("W contains NaN or inf")
+        from ..exceptions import NonFiniteError
+
+        raise NonFiniteError("W contains NaN or inf")
     dt = W.dtype
     shape = tuple(W.shape)
     W2 = xp.reshape(W, (1, -1)) if granularity == "layer" else W
