@@ -78,6 +78,23 @@ def _check_eval_set(eval_set, n_features: int, classes, dtype: str):
     return X_val, yv
 
 
+class _named:
+    """Context manager: a plain ``ValueError``/``TypeError`` raised inside (scikit-learn's
+    validation messages) is raised again with the argument names in front, the original
+    message kept whole (scikit-learn's own checks match on it)."""
+
+    def __init__(self, names: str):
+        self.names = names
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind in (ValueError, TypeError) and not str(exc).startswith(self.names):
+            raise kind(f"{self.names}: {exc}") from None
+        return False
+
+
 def _plain_value(v):
     """``v`` as JSON would give it back: tuples as lists, NumPy scalars as Python ones."""
     if isinstance(v, tuple):
@@ -134,8 +151,9 @@ class NetworkModel(ClassifierMixin, BaseEstimator):
         ``feature_names_in_``), then admmnet's (the range of ``dtype``, label encoding)."""
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
-        X, y = validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32],
-                             ensure_min_samples=1, ensure_min_features=1)
+        with _named("X, y"):
+            X, y = validate_data(self, X, y, reset=True, dtype=[np.float64, np.float32],
+                                 ensure_min_samples=1, ensure_min_features=1)
         y_arr = np.asarray(y)
         if not (y_arr.dtype.kind == "f" and np.all(np.isfinite(y_arr)) and np.all(y_arr == np.round(y_arr))):
             # (integral floats are classes, however large: scikit-learn's check would call
@@ -148,7 +166,8 @@ class NetworkModel(ClassifierMixin, BaseEstimator):
     def _validate_X(self, X):
         """Rows to predict: fitted model, the fitted number of features (and names)."""
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        with _named("X"):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return check_X(X, "X", n_features=self.n_features_in_, dtype=self.network_.dtype)
 
     # -- prediction ------------------------------------------------------------
