@@ -501,7 +501,7 @@ def test_device_validation():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
     m = QNNADMM(hidden_sizes=(4,), max_iter=2, device="cpu").fit(X, y)
-    assert len(m) == 2
+    assert len(m.history_) == 2
     with pytest.raises(ValueError, match="device"):
         QNNADMM(hidden_sizes=(4,), max_iter=1, device="tpu").fit(X, y)
 

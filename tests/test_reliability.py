@@ -389,3 +389,23 @@ def test_sigkill_mid_run_resumes_to_the_uninterrupted_result(tmp_path):
         np.testing.assert_array_equal(wa, wb)
     for ba, bb in zip(a.biases(), b.biases()):
         np.testing.assert_array_equal(ba, bb)
+
+
+# -- what the deep fuzz profile found ------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs,name", [(dict(hidden_sizes=float("nan")), "hidden_sizes"),
+                                         (dict(layer_scale=1e300, bits=2), "layer_scale"),
+                                         (dict(layer_scale=999.0, hidden_sizes=(4,) * 60), "layer_scale")])
+def test_fuzz_finds_are_named(kwargs, name):
+    X, y = blobs(m=30)
+    with pytest.raises((ValueError, TypeError), match=name):
+        QNNADMM(**{**FAST, **kwargs}).fit(X, y)
+
+
+def test_huge_penalty_divergence_inside_an_iteration_rolls_back():
+    X, y = blobs(m=30)
+    m = QNNADMM(**dict(FAST, beta=1e300, bits=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.fit(X, y)
+    assert m.history_.stop == "diverged"
+    _finite_model(m)

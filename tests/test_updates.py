@@ -60,10 +60,19 @@ def test_W_exact_float32_keeps_dtype_and_uses_gram():
     np.testing.assert_allclose(W1, W2, rtol=1e-5, atol=1e-6)
 
 
-def test_W_exact_rejects_singular_setup():
+def test_W_exact_without_penalties_is_the_least_squares_limit():
+    """mu = ridge = 0: the limit ridge -> 0+, i.e. least squares; with a rank-deficient
+    ``a a^T`` (a repeated input row) the minimum-norm least-squares solution."""
     t, a, G, _ = _problem()
-    with pytest.raises(ValueError, match="mu \\+ ridge"):
-        U.update_W_exact(t, a, 1.0, G=None, mu=0.0, ridge=0.0, solve=KERN.spd_solve)
+    W, _ = U.update_W_exact(t, a, 1.0, G=None, mu=0.0, ridge=0.0, solve=KERN.spd_solve)
+    W_ls = np.linalg.lstsq(a.T.astype(np.float64), t.T.astype(np.float64), rcond=None)[0].T
+    np.testing.assert_allclose(W, W_ls, rtol=1e-4, atol=1e-5)
+    a2 = np.concatenate([a, a[:1]], axis=0)                       # singular a a^T
+    W2, _ = U.update_W_exact(t, a2, 1.0, G=None, mu=0.0, ridge=0.0, solve=KERN.spd_solve)
+    W2_ls = np.linalg.lstsq(a2.T.astype(np.float64), t.T.astype(np.float64), rcond=None)[0].T
+    assert np.all(np.isfinite(W2))
+    np.testing.assert_allclose(W2 @ a2, W2_ls @ a2, rtol=1e-3, atol=1e-3)   # the same fit
+    np.testing.assert_allclose(W2, W2_ls, rtol=1e-3, atol=1e-3)             # and the minimum norm
 
 
 @pytest.mark.parametrize("bias", [False, True])
