@@ -230,8 +230,9 @@ class BackpropModel(NetworkModel):
         return res.Ws, res.bs, res.records, res.stop
 
     def _network(self, Ws, bs, *, codes=None, scales=None, level_set=None, granularity="layer",
-                 inference="float"):
-        """A host :class:`Network` from namespace arrays (codes/scales per layer or None)."""
+                 inference="float", scales_neg=None):
+        """A host :class:`Network` from namespace arrays (codes/scales per layer or None;
+        ``scales_neg``: per layer the scale of the negative codes, asymmetric ternary (TTQ))."""
         from .._backend import to_numpy
 
         layers = []
@@ -240,8 +241,9 @@ class BackpropModel(NetworkModel):
             b = None if bs is None else to_numpy(bs[l]).astype(self.dtype).reshape(-1, 1)
             if codes is not None and codes[l] is not None:
                 c = to_numpy(codes[l]).astype(level_set.code_dtype)
+                sn = None if scales_neg is None else to_numpy(scales_neg[l]).astype(self.dtype)
                 layers.append(Layer(tuple(W.shape), codes=c, scale=to_numpy(scales[l]).astype(self.dtype),
-                                    bias=b))
+                                    bias=b, scale_neg=sn))
             else:
                 layers.append(Layer(tuple(W.shape), weight=W.astype(self.dtype), bias=b))
         return Network(layers, activation=self.activation, level_set=level_set, granularity=granularity,
