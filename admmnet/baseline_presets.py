@@ -1,4 +1,5 @@
-"""Per-dataset defaults of the backprop baselines (FP, PTQ, QNN-STE, DQ, QAT, LQ).
+"""Per-dataset defaults of the backprop baselines (FP, PTQ, QNN-STE, DQ, QAT, LQ, and the
+ternary methods TWN, TTQ, ADMM ternary, MD-*).
 
 The topologies are the thesis's (:data:`admmnet.presets.TOPOLOGIES`). The
 full-precision stage settings (shared by every method that starts from an FP
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from .presets import TOPOLOGIES
 
-__all__ = ["AUGMENT", "FP_STAGE", "METHOD_PRESETS", "BASELINE_METHODS", "augment_copies", "augmentation",
+__all__ = ["AUGMENT", "FP_STAGE", "METHOD_PRESETS", "BASELINE_METHODS", "TERNARY_METHODS", "augment_copies", "augmentation",
            "baseline_params", "supported_bits"]
 
 #: Methods implemented by :mod:`admmnet.baselines` and the bit widths each supports in the benchmark.
@@ -66,6 +67,27 @@ METHOD_PRESETS: dict[str, dict[str, dict]] = {
            "pendigits": dict(rho=0.1, admm_iters=10, w_epochs=1, retrain_epochs=3, lq_lr=1e-3),
            "mnist": dict(rho=0.1, admm_iters=6, w_epochs=1, retrain_epochs=5, lq_lr=1e-3)},
 }
+# The ternary methods of the other sources (docs/baselines.md, "Ternary methods"): ternary only
+# (bits 1 / levels ternary; admm-ternary and md-* also binary), all starting from the FP network
+# of FP_STAGE. Chosen on validation rows of the training data only (benchmarks/ternary_methods.py
+# --tune: Seeds: 20% of the training rows of split 0; Pendigits: the writer-dependent split, i.e.
+# held-out digits of the training writers; MNIST: the last 10000 training rows), see
+# docs/baselines.md "How the presets were chosen".
+TERNARY_METHODS = ("twn", "ttq", "admm-ternary", "md-tanh", "md-softmax", "md-tanh-s", "md-softmax-s")
+_MD = {"seeds": dict(md_epochs=100, md_lr=1e-2, beta_scale=1.05, beta_interval=10, beta_max=1000.0),
+       "pendigits": dict(md_epochs=20, md_lr=1e-2, beta_scale=1.05, beta_interval=1000, beta_max=1000.0),
+       "mnist": dict(md_epochs=10, md_lr=1e-2, beta_scale=1.05, beta_interval=100, beta_max=1000.0)}
+METHOD_PRESETS.update({
+    "twn": {"seeds": dict(twn_epochs=100, twn_lr=3e-3), "pendigits": dict(twn_epochs=20, twn_lr=1e-3),
+            "mnist": dict(twn_epochs=10, twn_lr=1e-3)},
+    "ttq": {"seeds": dict(ttq_epochs=100, ttq_lr=3e-3), "pendigits": dict(ttq_epochs=20, ttq_lr=1e-3),
+            "mnist": dict(ttq_epochs=10, ttq_lr=1e-3)},
+    "admm-ternary": {"seeds": dict(admm_epochs=100, admm_lr=3e-3, rho=1e-2, rho_growth=1.05),
+                     "pendigits": dict(admm_epochs=20, admm_lr=1e-3, rho=1e-2, rho_growth=1.2),
+                     "mnist": dict(admm_epochs=10, admm_lr=1e-3, rho=1e-2, rho_growth=1.3)},
+    **{f"md-{v}": {d: dict(kw) for d, kw in _MD.items()} for v in ("tanh", "softmax", "tanh-s", "softmax-s")},
+})
+
 # Pendigits QNN-STE at 1-2 bits needs more epochs on the augmented rows (seed 0, from the FP net):
 # 1 bit: 5 epochs lr 1e-3 73.0%, 20 epochs 86.0% (lr 3e-4 80.5%, 3e-3 77.6%), 40 epochs 82.7%;
 # 2 bits: 5 epochs 95.1%, 20 epochs lr 3e-3 96.0%; 4 bits: 5 epochs 97.6%.
@@ -93,6 +115,8 @@ def supported_bits(method: str) -> tuple:
         return ("fp",)
     if method in ("dq", "qat"):
         return (8,)
+    if method in TERNARY_METHODS:
+        return (1,)
     return (8, 4, 2, 1)
 
 
