@@ -200,10 +200,11 @@ class BackpropModel(NetworkModel):
         return init_params(self.layer_sizes_, self.activation, self._rng, xp, dt, bias=bool(self.bias))
 
     def _run(self, Ws, bs, Xt, yt, Xh, yh, *, epochs, lr, objective=None, trainable=None, train_bias=None,
-             report=None, stage="fp", patience="default", use_holdout=True, schedule=None):
+             report=None, stage="fp", patience="default", use_holdout=True, schedule=None, weight_decay=None):
         if self._interrupted:      # Ctrl-C in an earlier stage: skip the remaining training
             epochs = 0
-        opt = make_optimizer(self.optimizer, weight_decay=float(self.weight_decay),
+        wd = self.weight_decay if weight_decay is None else weight_decay
+        opt = make_optimizer(self.optimizer, weight_decay=float(wd),
                              momentum=float(self.momentum))
         res = train(Ws, bs, Xt, yt, activation=self.activation, optimizer=opt, lr=float(lr), epochs=int(epochs),
                     batch_size=int(self.batch_size), rng=self._rng,

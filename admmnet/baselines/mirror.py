@@ -140,10 +140,14 @@ class MirrorDescent(BackpropModel):
         Epochs and (initial) learning rate of the MD stage (the dual is in code units).
     beta0, beta_scale, beta_interval, beta_max : annealing, default 1, 1.05, 100, 1000
         beta starts at beta0 and is multiplied by beta_scale every beta_interval optimizer
-        steps, up to beta_max.""" + _FP_DOC
+        steps, up to beta_max.
+    md_weight_decay : float, default 0.0
+        Weight decay of the dual variables in the MD stage (the paper: none; ``weight_decay``
+        is the FP stage's).""" + _FP_DOC
 
     def __init__(self, hidden_sizes=(200, 200), *, variant="tanh-s", bits=1, levels="thesis", md_epochs=30,
-                 md_lr=1e-2, beta0=1.0, beta_scale=1.05, beta_interval=100, beta_max=1000.0, activation="relu",
+                 md_lr=1e-2, beta0=1.0, beta_scale=1.05, beta_interval=100, beta_max=1000.0, md_weight_decay=0.0,
+                 activation="relu",
                  bias=True, optimizer="adam", lr=1e-3, lr_schedule="cosine", momentum=0.9, weight_decay=0.0,
                  batch_size=128, max_epochs=30, patience=10, holdout_fraction=0.1, seed=0, dtype="float32",
                  verbose=False):
@@ -156,6 +160,7 @@ class MirrorDescent(BackpropModel):
         self.beta_scale = beta_scale
         self.beta_interval = beta_interval
         self.beta_max = beta_max
+        self.md_weight_decay = md_weight_decay
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
 
@@ -175,6 +180,8 @@ class MirrorDescent(BackpropModel):
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
         if not (isinstance(self.beta_scale, (int, float)) and self.beta_scale >= 1):
             raise ValueError(f"beta_scale must be >= 1, got {self.beta_scale!r}")
+        if not (isinstance(self.md_weight_decay, (int, float)) and self.md_weight_decay >= 0):
+            raise ValueError(f"md_weight_decay must be >= 0, got {self.md_weight_decay!r}")
         if not (isinstance(self.beta_max, (int, float)) and self.beta_max >= self.beta0):
             raise ValueError(f"beta_max must be >= beta0, got {self.beta_max!r}")
 
@@ -192,7 +199,8 @@ class MirrorDescent(BackpropModel):
         beta = obj.beta
         if self.md_epochs > 0:
             res = self._run(Ds, bs, Xt, yt, Xh, yh, epochs=self.md_epochs, lr=self.md_lr, objective=obj,
-                            report=self._report(obj), stage=self.method)
+                            report=self._report(obj), stage=self.method,
+                            weight_decay=float(self.md_weight_decay))
             Ds, bs, stop = res.Ws, res.bs, res.stop
             records = records + res.records
             beta = obj.state_after(res.best_epoch)["beta"]
