@@ -40,7 +40,8 @@ from .._backend import get_namespace
 __all__ = ["TWN_FACTOR", "TTQ_THRESHOLD", "twn_threshold", "twn_quantize", "ternary_project_exact",
            "binary_project_exact", "ttq_threshold", "ttq_quantize", "ttq_grads"]
 
-#: Delta = TWN_FACTOR * mean|W| (Li et al. 2016, the approximation of the optimal threshold).
+#: Delta = TWN_FACTOR * mean|W|: 0.75 as in the comparative study (docs/baselines.md); Li et al.
+#: 2016 approximate the optimal threshold by 0.7 mean|W| for Gaussian-like weights.
 TWN_FACTOR = 0.75
 #: Delta = TTQ_THRESHOLD * max|W| (Zhu et al. 2017, t = 0.05 in their experiments).
 TTQ_THRESHOLD = 0.05
