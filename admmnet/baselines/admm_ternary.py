@@ -91,12 +91,15 @@ class ADMMTernary(BackpropModel):
     rho_growth : float, default 1.1
         rho is multiplied by this at every G-step.
     admm_interval : int, default 1
-        Epochs of W-steps between G-/dual steps.""" + _FP_DOC
+        Epochs of W-steps between G-/dual steps.
+    admm_weight_decay : float, default 0.0
+        Weight decay in the ADMMTernary stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
 
     method = "admm-ternary"
 
     def __init__(self, hidden_sizes=(200, 200), *, bits=1, levels="thesis", admm_epochs=30, admm_lr=1e-3, rho=1e-2,
-                 rho_growth=1.1, admm_interval=1, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+                 rho_growth=1.1, admm_interval=1, admm_weight_decay=0.0, activation="relu", bias=True,
+                 optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self.bits = bits
@@ -106,10 +109,13 @@ class ADMMTernary(BackpropModel):
         self.rho = rho
         self.rho_growth = rho_growth
         self.admm_interval = admm_interval
+        self.admm_weight_decay = admm_weight_decay
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
 
     def _validate(self):
+        if not (isinstance(self.admm_weight_decay, (int, float)) and self.admm_weight_decay >= 0):
+            raise ValueError(f"admm_weight_decay must be >= 0, got {self.admm_weight_decay!r}")
         method_level_set("admm-ternary", self.bits, self.levels, binary=True)
         _check_pos_int("admm_epochs", self.admm_epochs, lo=0)
         _check_pos_int("admm_interval", self.admm_interval)
@@ -127,7 +133,7 @@ class ADMMTernary(BackpropModel):
         U = obj.U
         if self.admm_epochs > 0:
             res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.admm_epochs, lr=self.admm_lr, objective=obj,
-                            report=self._report(obj), stage="admm")
+                            report=self._report(obj), stage="admm", weight_decay=float(self.admm_weight_decay))
             Ws, bs, stop = res.Ws, res.bs, res.stop
             records = records + res.records
             U = obj.state_after(res.best_epoch)["U"]

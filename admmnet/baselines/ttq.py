@@ -105,12 +105,14 @@ class TTQ(BackpropModel):
     ttq_lr : float, default 1e-3
         Epochs and (initial) learning rate of the TTQ stage (latent weights and scales).
     threshold : float, default 0.05
-        t of the threshold Delta = t max|W| (0.05 in the paper).""" + _FP_DOC
+        t of the threshold Delta = t max|W| (0.05 in the paper).
+    ttq_weight_decay : float, default 0.0
+        Weight decay in the TTQ stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
 
     method = "ttq"
 
     def __init__(self, hidden_sizes=(200, 200), *, bits=1, levels="thesis", ttq_epochs=30, ttq_lr=1e-3,
-                 threshold=TTQ_THRESHOLD, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+                 threshold=TTQ_THRESHOLD, ttq_weight_decay=0.0, activation="relu", bias=True, optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self.bits = bits
@@ -118,10 +120,13 @@ class TTQ(BackpropModel):
         self.ttq_epochs = ttq_epochs
         self.ttq_lr = ttq_lr
         self.threshold = threshold
+        self.ttq_weight_decay = ttq_weight_decay
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
 
     def _validate(self):
+        if not (isinstance(self.ttq_weight_decay, (int, float)) and self.ttq_weight_decay >= 0):
+            raise ValueError(f"ttq_weight_decay must be >= 0, got {self.ttq_weight_decay!r}")
         method_level_set("ttq", self.bits, self.levels)
         _check_pos_int("ttq_epochs", self.ttq_epochs, lo=0)
         if not (isinstance(self.ttq_lr, (int, float)) and self.ttq_lr > 0):
@@ -140,7 +145,7 @@ class TTQ(BackpropModel):
         st = obj.state()
         if self.ttq_epochs > 0:
             res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.ttq_epochs, lr=self.ttq_lr, objective=obj,
-                            report=self._report(obj), stage="ttq")
+                            report=self._report(obj), stage="ttq", weight_decay=float(self.ttq_weight_decay))
             Ws, bs, stop = res.Ws, res.bs, res.stop
             records = records + res.records
             st = obj.state_after(res.best_epoch)

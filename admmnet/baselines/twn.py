@@ -59,12 +59,14 @@ class TWN(BackpropModel):
         Epochs and (initial) learning rate of the TWN stage.
     threshold_factor : float, default 0.75
         Delta = threshold_factor * mean|W|: 0.75 as in the comparative study the issue
-        names; Li et al. derive Delta ~ 0.7 mean|W| for Gaussian-like weights.""" + _FP_DOC
+        names; Li et al. derive Delta ~ 0.7 mean|W| for Gaussian-like weights.
+    twn_weight_decay : float, default 0.0
+        Weight decay in the TWN stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
 
     method = "twn"
 
     def __init__(self, hidden_sizes=(200, 200), *, bits=1, levels="thesis", twn_epochs=30, twn_lr=1e-3,
-                 threshold_factor=0.75, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+                 threshold_factor=0.75, twn_weight_decay=0.0, activation="relu", bias=True, optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self.bits = bits
@@ -72,10 +74,13 @@ class TWN(BackpropModel):
         self.twn_epochs = twn_epochs
         self.twn_lr = twn_lr
         self.threshold_factor = threshold_factor
+        self.twn_weight_decay = twn_weight_decay
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose)
 
     def _validate(self):
+        if not (isinstance(self.twn_weight_decay, (int, float)) and self.twn_weight_decay >= 0):
+            raise ValueError(f"twn_weight_decay must be >= 0, got {self.twn_weight_decay!r}")
         method_level_set("twn", self.bits, self.levels)
         _check_pos_int("twn_epochs", self.twn_epochs, lo=0)
         if not (isinstance(self.twn_lr, (int, float)) and self.twn_lr > 0):
@@ -89,7 +94,7 @@ class TWN(BackpropModel):
         obj = TWNObjective(float(self.threshold_factor))
         if self.twn_epochs > 0:
             res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.twn_epochs, lr=self.twn_lr, objective=obj,
-                            report=self._report(obj), stage="twn")
+                            report=self._report(obj), stage="twn", weight_decay=float(self.twn_weight_decay))
             Ws, bs, stop = res.Ws, res.bs, res.stop
             records = records + res.records
         t0 = time.perf_counter()
