@@ -83,7 +83,7 @@ METHOD_PRESETS.update({
     "ttq": {"seeds": dict(ttq_epochs=100, ttq_lr=3e-3), "pendigits": dict(ttq_epochs=20, ttq_lr=1e-3),
             "mnist": dict(ttq_epochs=10, ttq_lr=1e-3)},
     "admm-ternary": {"seeds": dict(admm_epochs=100, admm_lr=3e-3, rho=1e-2, rho_growth=1.05),
-                     "pendigits": dict(admm_epochs=20, admm_lr=1e-3, rho=1e-2, rho_growth=1.2),
+                     "pendigits": dict(admm_epochs=20, admm_lr=1e-3, rho=3e-2, rho_growth=1.3),
                      "mnist": dict(admm_epochs=10, admm_lr=1e-3, rho=1e-2, rho_growth=1.3)},
     **{f"md-{v}": {d: dict(kw) for d, kw in _MD.items()} for v in ("tanh", "softmax", "tanh-s", "softmax-s")},
 })
