@@ -14,6 +14,7 @@ and prints the table. Usage::
 
     python benchmarks/ternary_methods.py                                  # pendigits x 3 seeds, mnist x 1
     python benchmarks/ternary_methods.py --datasets pendigits --seeds 1 --methods twn ttq
+    python benchmarks/ternary_methods.py --report                         # table of the stored runs
 
 ``--validate GRID.json`` instead scores settings on validation rows of the training data
 only (how the presets were chosen; nothing is written): Seeds: 20% of the training rows of
@@ -36,7 +37,7 @@ from admmnet import baselines as B
 from admmnet.baseline_presets import TERNARY_METHODS, augment_copies, baseline_params
 from admmnet.datasets import load_dataset
 
-from _runs import blas_threads, run_groups, write_results
+from _runs import blas_threads, load_runs, run_groups, write_results
 
 SEEDS = {"pendigits": 3, "mnist": 1, "seeds": 5}
 
@@ -144,6 +145,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=None,
                    help="seeds 0..N-1 per dataset (default: pendigits 3, mnist 1, seeds 5)")
     p.add_argument("--out", default="benchmarks/results/ternary_methods")
+    p.add_argument("--report", action="store_true",
+                   help="only summarise the stored runs (e.g. runs merged from several machines)")
     p.add_argument("--validate", metavar="GRID.json", default=None,
                    help="score preset overrides on validation rows of the training data instead")
     args = p.parse_args(argv)
@@ -153,12 +156,12 @@ def main(argv=None) -> int:
         validate(json.loads(Path(args.validate).read_text()), args.datasets, args.seeds or 1, out)
         return 0
     t_start = time.perf_counter()
-    runs = []
-    for d in args.datasets:
+    runs = [r for r in load_runs(out / "runs.jsonl") if r["dataset"] in args.datasets]
+    for d in ([] if args.report else args.datasets):
         n = args.seeds or SEEDS[d]
         got = run_groups(out / "runs.jsonl", [d], n, "seed", lambda ds, s: run_seed(out, ds, s, args.methods),
                          lambda rs: ", ".join(f"{r['method']} {100 * r['test_accuracy']:.2f}" for r in rs))
-        runs = [r for r in got if r["dataset"] in args.datasets and r["seed"] < (args.seeds or SEEDS[r["dataset"]])]
+        runs = [r for r in got if r["dataset"] in args.datasets]
     summary, text = table(runs, args.datasets, args.methods)
     write_results(out, {"cells": summary}, text, t_start)
     return 0
