@@ -8,7 +8,9 @@ precision. The forward pass is ``a_l = h(W_l a_{l-1} + b_l)`` with no
 activation on the last layer (its outputs are logits for softmax).
 
 A quantized layer may also hold a second scale for its negative codes (``scale_neg``,
-TTQ's asymmetric ternary weights ``{-alpha_n, 0, +alpha_p}``). Storage is counted as it is really stored (docs/method.md, "Level sets"): codes
+TTQ's asymmetric ternary weights ``{-alpha_n, 0, +alpha_p}``).
+
+Storage is counted as it is really stored (docs/method.md, "Level sets"): codes
 packed at ``ceil(log2(#levels))`` bits per weight
 (:func:`admmnet.quant.pack_codes`), scales and biases in the network's float
 dtype, full-precision weights at 32 (or 64) bits.
