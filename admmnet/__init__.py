@@ -13,7 +13,7 @@ Where things are: the subproblem updates in :mod:`admmnet.admm.updates`, the
 sweeps in :mod:`admmnet.admm.solver`, level sets and the G projection in
 :mod:`admmnet.quant`, the loaders in :mod:`admmnet.datasets`, the hot kernels
 in :mod:`admmnet.kernels`; the backprop engine in :mod:`admmnet.backprop` and the
-comparison methods (FP, PTQ, QNN-STE, DQ, QAT, LQ) in :mod:`admmnet.baselines`.
+comparison methods (FP, PTQ, QNN-STE, DQ, QAT, LQ; TWN, TTQ, ADMM ternary, mirror descent) in :mod:`admmnet.baselines`.
 """
 # First, before NumPy and Numba's OpenMP runtime are loaded where possible: idle OpenBLAS and
 # OpenMP threads must not spin after their work while the other pool needs the cores
@@ -28,8 +28,9 @@ from .exceptions import CheckpointError, DivergenceError, DivergenceWarning, Inv
 from .model import QNNADMM, History, load
 from .network import Network, with_standardisation
 from . import backprop, baselines, export
-from .baselines import DQ, LQ, PTQ, QAT, QNNSTE, FPMLP
+from .baselines import DQ, LQ, PTQ, QAT, QNNSTE, FPMLP, TWN, TTQ, ADMMTernary, MirrorDescent
 
-__all__ = ["__version__", "QNNADMM", "FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "History", "Network", "load", "with_standardisation",
+__all__ = ["__version__", "QNNADMM", "FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "TWN", "TTQ", "ADMMTernary",
+           "MirrorDescent", "History", "Network", "load", "with_standardisation",
            "CheckpointError", "DivergenceError", "DivergenceWarning", "InvalidParameterError",
            "datasets", "quant", "backprop", "baselines", "export"]

@@ -4,6 +4,7 @@
     admmnet train --dataset mnist --method fp --save fp.npz
     admmnet train --dataset mnist --method lq --bits 2 --from fp.npz --json lq2.json
     admmnet train --dataset mnist --arch lenet5 --method fp --epochs 1 --json r.json
+    admmnet train --dataset seeds --method twn --bits 1 --json twn.json     (also ttq, admm-ternary, md-*)
     admmnet evaluate model.npz --dataset mnist
     admmnet train --data train.csv [--test test.csv] [--target species] --bits 2 --save model.npz
     admmnet evaluate model.npz --data new.csv
@@ -34,9 +35,12 @@ from .backprop.arch import ARCH_NAMES
 from .model import QNNADMM, load
 from .presets import qnn_admm_params
 
-METHODS = ("qnn-admm", "fp", "ptq", "ste", "dq", "qat", "lq")
+#: The ternary methods of the other sources (docs/baselines.md, "Ternary methods"):
+#: ternary with ``--bits 1`` or ``--levels ternary``; admm-ternary and md-* also ``--levels binary``.
+TERNARY_METHODS = ("twn", "ttq", "admm-ternary", "md-tanh", "md-softmax", "md-tanh-s", "md-softmax-s")
+METHODS = ("qnn-admm", "fp", "ptq", "ste", "dq", "qat", "lq") + TERNARY_METHODS
 #: Methods that start from an FP network: a saved one (``--from``), else one trained first.
-FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste")
+FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste") + TERNARY_METHODS
 #: Datasets whose rows are images, and their (C, H, W): what a convolutional --arch needs.
 IMAGE_SHAPES = {"mnist": (1, 28, 28)}
 _BITS_HELP = ("quantization bits N, or 'fp' for full precision. With --levels thesis (the default) "
@@ -104,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="backprop methods: epochs of the FP training stage (default: the preset)")
     t.add_argument("--lr", type=float, default=None, help="backprop methods: learning rate (default: preset)")
     t.add_argument("--from", dest="from_model", metavar="FP_MODEL.npz", default=None,
-                   help="ptq, ste, dq, qat, lq: start from this saved FP model "
+                   help="ptq, ste, dq, qat, lq and the ternary methods: start from this saved FP model "
                         "(admmnet train --method fp --save ...) instead of training one first")
     t.add_argument("--seed", type=int, default=0, help="initialisation seed (default 0)")
     t.add_argument("--split", choices=PENDIGITS_SPLITS, default=None,
@@ -316,6 +320,13 @@ def _build_baseline(args, bits, shape=None):
         return (B.DQ if args.method == "dq" else B.QAT)(**common, **kw)
     if bits is None and args.levels not in ("binary", "ternary"):
         raise ValueError(f"--method {args.method} quantizes: give --bits N (or --levels binary/ternary)")
+    if args.method in TERNARY_METHODS:
+        if args.granularity != "layer":
+            raise ValueError(f"--method {args.method} has one scale per layer: leave out --granularity row")
+        if args.method.startswith("md-"):
+            return B.MirrorDescent(variant=args.method[3:], bits=bits, levels=args.levels, **common, **kw)
+        cls = {"twn": B.TWN, "ttq": B.TTQ, "admm-ternary": B.ADMMTernary}[args.method]
+        return cls(bits=bits, levels=args.levels, **common, **kw)
     cls = {"ptq": B.PTQ, "ste": B.QNNSTE, "lq": B.LQ}[args.method]
     return cls(bits=bits, levels=args.levels, granularity=args.granularity, **common, **kw)
 

@@ -9,6 +9,9 @@ full-precision layer holds its weight matrix. Biases are always full
 precision. The forward pass is ``a_l = h(W_l a_{l-1} + b_l)`` with no
 activation on the last layer (its outputs are logits for softmax).
 
+A quantized layer may also hold a second scale for its negative codes (``scale_neg``,
+TTQ's asymmetric ternary weights ``{-alpha_n, 0, +alpha_p}``).
+
 Storage is counted as it is really stored (docs/method.md, "Level sets"): codes
 packed at ``ceil(log2(#levels))`` bits per weight
 (:func:`admmnet.quant.pack_codes`), scales and biases in the network's float
@@ -29,13 +32,18 @@ __all__ = ["Layer", "Network", "with_standardisation"]
 
 @dataclass
 class Layer:
-    """One dense layer: ``weight`` (full precision) or ``codes`` + ``scale`` (quantized), and ``bias``."""
+    """One dense layer: ``weight`` (full precision) or ``codes`` + ``scale`` (quantized), and ``bias``.
+
+    ``scale_neg`` (optional, quantized layers): a separate scale of the negative codes, for
+    asymmetric ternary weights (TTQ: ``+scale`` where code = 1, ``-scale_neg`` where code = -1);
+    None means one scale for every code."""
 
     shape: tuple[int, int]
     weight: np.ndarray | None = None
     codes: np.ndarray | None = None
     scale: np.ndarray | None = None
     bias: np.ndarray | None = None
+    scale_neg: np.ndarray | None = None
 
     @property
     def quantized(self) -> bool:
@@ -44,7 +52,11 @@ class Layer:
     def dequantized(self, dtype) -> np.ndarray:
         """The effective weight matrix: ``scale * codes`` in ``dtype`` arithmetic, or the FP weight."""
         if self.quantized:
-            return np.asarray(self.scale, dtype=dtype) * self.codes.astype(dtype)
+            c = self.codes.astype(dtype)
+            W = np.asarray(self.scale, dtype=dtype) * c
+            if self.scale_neg is not None:
+                W = np.where(self.codes < 0, np.asarray(self.scale_neg, dtype=dtype) * c, W)
+            return W
         return self.weight.astype(dtype, copy=False)
 
 
@@ -222,6 +234,8 @@ class Network:
             if layer.quantized:
                 out[f"codes{l}"] = pack_codes(layer.codes, self.level_set)
                 out[f"scale{l}"] = np.asarray(layer.scale, dtype=self.dtype)
+                if layer.scale_neg is not None:
+                    out[f"scale_neg{l}"] = np.asarray(layer.scale_neg, dtype=self.dtype)
             else:
                 out[f"weight{l}"] = layer.weight.astype(self.dtype, copy=False)
             if layer.bias is not None:
@@ -240,6 +254,8 @@ class Network:
             item = np.dtype(self.dtype).itemsize
             if layer.quantized:
                 total += packed_nbytes(n, self.level_set) + np.asarray(layer.scale).size * item
+                if layer.scale_neg is not None:
+                    total += np.asarray(layer.scale_neg).size * item
             else:
                 total += n * item
             if layer.bias is not None:
@@ -283,7 +299,8 @@ class Network:
             bias = arrays.get(f"bias{l}")
             if meta["quantized"][l]:
                 codes = unpack_codes(arrays[f"codes{l}"], shape, level_set)
-                layers.append(Layer(shape, codes=codes, scale=arrays[f"scale{l}"], bias=bias))
+                layers.append(Layer(shape, codes=codes, scale=arrays[f"scale{l}"], bias=bias,
+                                    scale_neg=arrays.get(f"scale_neg{l}")))
             else:
                 w = arrays[f"weight{l}"]
                 if w.shape != shape:

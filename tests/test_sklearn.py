@@ -23,6 +23,10 @@ ESTIMATORS = [
     admmnet.LQ(max_epochs=8, bits=2, admm_iters=2, **_BP),
     admmnet.DQ(max_epochs=10, **_BP),
     admmnet.QAT(max_epochs=8, qat_epochs=2, **_BP),
+    admmnet.TWN(max_epochs=8, twn_epochs=3, twn_lr=0.01, **_BP),
+    admmnet.TTQ(max_epochs=8, ttq_epochs=3, ttq_lr=0.01, **_BP),
+    admmnet.ADMMTernary(max_epochs=8, admm_epochs=3, admm_lr=0.01, **_BP),
+    admmnet.MirrorDescent(variant="tanh-s", max_epochs=8, md_epochs=3, **_BP),
 ]
 
 #: Checks that fail by design, with the reason (also listed in the README).

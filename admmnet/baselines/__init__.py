@@ -11,11 +11,26 @@ method     class        what
 ``qat``    QAT          fake-quantized int8 weights + activations, STE; DQ path (int8.py)
 ``lq``     LQ           layerwise ADMM quantization of the FP network (lq.py)
 =========  ===========  ==================================================================
+
+Ternary methods of the other sources (docs/baselines.md, "Ternary methods"):
+
+================  =============  ===========================================================
+method            class          what
+================  =============  ===========================================================
+``twn``           TWN            Ternary Weight Networks, threshold 0.75 mean|W|, STE (twn.py)
+``ttq``           TTQ            Trained Ternary Quantization, learned wp/wn scales (ttq.py)
+``admm-ternary``  ADMMTernary    ADMM with the exact ternary projection (admm_ternary.py)
+``md-<variant>``  MirrorDescent  mirror descent: tanh, softmax, tanh-s, softmax-s (mirror.py)
+================  =============  ===========================================================
 """
 from .fp import FPMLP
 from .int8 import DQ, QAT
 from .lq import LQ
 from .ptq import PTQ
 from .ste import QNNSTE
+from .twn import TWN
+from .ttq import TTQ
+from .admm_ternary import ADMMTernary
+from .mirror import MirrorDescent
 
-__all__ = ["FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ"]
+__all__ = ["FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "TWN", "TTQ", "ADMMTernary", "MirrorDescent"]

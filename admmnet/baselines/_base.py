@@ -220,10 +220,11 @@ class BackpropModel(NetworkModel):
         return init_params(self.layer_sizes_, self.activation, self._rng, xp, dt, bias=bool(self.bias))
 
     def _run(self, Ws, bs, Xt, yt, Xh, yh, *, epochs, lr, objective=None, trainable=None, train_bias=None,
-             report=None, stage="fp", patience="default", use_holdout=True, schedule=None):
+             report=None, stage="fp", patience="default", use_holdout=True, schedule=None, weight_decay=None):
         if self._interrupted:      # Ctrl-C in an earlier stage: skip the remaining training
             epochs = 0
-        opt = make_optimizer(self.optimizer, weight_decay=float(self.weight_decay),
+        wd = self.weight_decay if weight_decay is None else weight_decay
+        opt = make_optimizer(self.optimizer, weight_decay=float(wd),
                              momentum=float(self.momentum))
         res = train(Ws, bs, Xt, yt, activation=self.activation, optimizer=opt, lr=float(lr), epochs=int(epochs),
                     batch_size=int(self.batch_size), rng=self._rng,
@@ -251,8 +252,9 @@ class BackpropModel(NetworkModel):
         return res.Ws, res.bs, res.records, res.stop
 
     def _network(self, Ws, bs, *, codes=None, scales=None, level_set=None, granularity="layer",
-                 inference="float"):
-        """A host :class:`Network` from namespace arrays (codes/scales per layer or None)."""
+                 inference="float", scales_neg=None):
+        """A host :class:`Network` from namespace arrays (codes/scales per layer or None;
+        ``scales_neg``: per layer the scale of the negative codes, asymmetric ternary (TTQ))."""
         from .._backend import to_numpy
 
         layers = []
@@ -261,8 +263,9 @@ class BackpropModel(NetworkModel):
             b = None if bs is None else to_numpy(bs[l]).astype(self.dtype).reshape(-1, 1)
             if codes is not None and codes[l] is not None:
                 c = to_numpy(codes[l]).astype(level_set.code_dtype)
+                sn = None if scales_neg is None else to_numpy(scales_neg[l]).astype(self.dtype)
                 layers.append(Layer(tuple(W.shape), codes=c, scale=to_numpy(scales[l]).astype(self.dtype),
-                                    bias=b))
+                                    bias=b, scale_neg=sn))
             else:
                 layers.append(Layer(tuple(W.shape), weight=W.astype(self.dtype), bias=b))
         return Network(layers, activation=self.activation, level_set=level_set, granularity=granularity,

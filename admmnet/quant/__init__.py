@@ -21,10 +21,13 @@ scales and biases in float32.
 * :func:`project` / :func:`quantize_weights` / :class:`ProjectionResult`: the
   G-update, min ||W - alpha Q||^2 (thesis Algorithm 4, projection.py)
 * :func:`pack_codes` / :func:`unpack_codes` / :func:`packed_nbytes` (packing.py)
+* the other sources' ternary quantizers, TWN, TTQ and the exact ternary projection
+  (:mod:`.ternary`), and the mirror-descent maps (:mod:`.mirror`)
 """
 from .levels import KINDS, LevelSet, make_level_set, round_to_codes
 from .packing import pack_codes, packed_nbytes, unpack_codes
 from .projection import ProjectionResult, project, quantize_weights
+from . import mirror, ternary
 
 __all__ = [
     "KINDS",

@@ -1,0 +1,144 @@
+r"""ADMM ternary: "Extremely Low Bit Neural Network: Squeeze the Last Bit Out with ADMM"
+(Leng et al. 2018), ternary (or binary) weights with an optimal scale per layer.
+
+The constrained problem ``min R(W)  s.t.  W_l = G_l in alpha_l {-1, 0, 1}^{n_l}`` is split by
+ADMM with the scaled dual U_l (lambda_l / rho), all layers at once:
+
+* W-step: ``admm_interval`` epochs of mini-batch training (the optimizer of the FP stage)
+  on ``R(W) + sum_l rho/2 ||W_l - G_l + U_l||^2`` (gradient ``rho (W_l - G_l + U_l)``);
+* G-step: ``G_l = Pi(W_l + U_l)``, the exact projection onto alpha {-1, 0, 1} with the
+  optimal alpha (:func:`admmnet.quant.ternary.ternary_project_exact`; binary: sign and
+  mean|.|);
+* dual: ``U_l <- U_l + W_l - G_l``; then the continuation ``rho <- rho_growth rho`` with
+  ``U <- U / rho_growth`` (lambda unchanged).
+
+G starts as ``Pi(W)`` of the starting (trained FP) weights and U at 0. The evaluated and
+fitted network is G: after every epoch ``Pi(W_l + U_l)`` (the G the next G-step makes) is
+scored on the held-out rows, and the fitted network is that of the kept epoch.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from .._backend import get_namespace, to_float
+from ..backprop import Objective
+from ..model import register_model
+from ..quant.ternary import binary_project_exact, ternary_project_exact
+from ._base import BackpropModel, _check_pos_int
+from ._ternary import EpochSnapshots, method_level_set
+from .fp import _FP_DOC
+
+__all__ = ["ADMMTernary", "ADMMTernaryObjective"]
+
+
+class ADMMTernaryObjective(EpochSnapshots, Objective):
+    """Penalty ``rho/2 ||W - G + U||^2`` per layer; G- and dual steps every ``interval`` epochs."""
+
+    def __init__(self, Ws, binary: bool, rho: float, rho_growth: float, interval: int):
+        self.proj = binary_project_exact if binary else ternary_project_exact
+        self.rho, self.rho_growth, self.interval = rho, rho_growth, interval
+        xp = get_namespace(Ws[0])
+        self.G = [self._G(W) for W in Ws]
+        self.U = [xp.zeros_like(W) for W in Ws]
+
+    def _G(self, W):
+        codes, alpha = self.proj(W)
+        return alpha * codes
+
+    def state(self):
+        return {"U": list(self.U), "rho": self.rho}
+
+    def start_epoch(self, Ws, epoch):
+        self.snapshot(epoch)          # the state the previous epoch was evaluated with
+        if epoch > 0 and epoch % self.interval == 0:
+            self.G = [self._G(W + U) for W, U in zip(Ws, self.U)]
+            self.U = [U + W - G for W, U, G in zip(Ws, self.U, self.G)]
+            self.rho *= self.rho_growth
+            self.U = [U / self.rho_growth for U in self.U]
+        return Ws
+
+    def penalty(self, Ws):
+        xp = get_namespace(Ws[0])
+        total, grads = 0.0, []
+        for W, G, U in zip(Ws, self.G, self.U):
+            D = W - G + U
+            grads.append(self.rho * D)
+            total += 0.5 * self.rho * to_float(xp.sum(D * D))
+        return total, grads
+
+    def eval_weights(self, Ws):
+        return [self._G(W + U) for W, U in zip(Ws, self.U)]
+
+
+@register_model
+class ADMMTernary(BackpropModel):
+    __doc__ = """ADMM ternary (Leng et al. 2018): W trained with an ADMM penalty towards its exact
+    ternary projection G (module docstring); the fitted network is G.
+
+    ``fit`` trains the FP network (or takes ``fit(..., fp_model=fp)``), then runs
+    ``admm_epochs`` epochs of ADMM, keeping the best held-out epoch.
+
+    Parameters
+    ----------
+    bits, levels : ternary (``bits=1`` with the thesis levels, the default, or
+        ``levels="ternary"``) or binary (``levels="binary"``); anything else raises ValueError.
+    admm_epochs : int, default 30
+    admm_lr : float, default 1e-3
+        Epochs and (initial) learning rate of the ADMM stage.
+    rho : float, default 1e-2
+        Initial penalty (the loss R is a mean over samples).
+    rho_growth : float, default 1.1
+        rho is multiplied by this at every G-step.
+    admm_interval : int, default 1
+        Epochs of W-steps between G-/dual steps.
+    admm_weight_decay : float, default 0.0
+        Weight decay in the ADMMTernary stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
+
+    method = "admm-ternary"
+
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=1, levels="thesis", admm_epochs=30, admm_lr=1e-3, rho=1e-2,
+                 rho_growth=1.1, admm_interval=1, admm_weight_decay=0.0, activation="relu", bias=True,
+                 optimizer="adam", lr=1e-3,
+                 lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
+                 holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
+        self.bits = bits
+        self.levels = levels
+        self.admm_epochs = admm_epochs
+        self.admm_lr = admm_lr
+        self.rho = rho
+        self.rho_growth = rho_growth
+        self.admm_interval = admm_interval
+        self.admm_weight_decay = admm_weight_decay
+        self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
+                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
+
+    def _validate(self):
+        if not (isinstance(self.admm_weight_decay, (int, float)) and self.admm_weight_decay >= 0):
+            raise ValueError(f"admm_weight_decay must be >= 0, got {self.admm_weight_decay!r}")
+        method_level_set("admm-ternary", self.bits, self.levels, binary=True)
+        _check_pos_int("admm_epochs", self.admm_epochs, lo=0)
+        _check_pos_int("admm_interval", self.admm_interval)
+        for name in ("admm_lr", "rho"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a positive number, got {v!r}")
+        if not (isinstance(self.rho_growth, (int, float)) and self.rho_growth >= 1):
+            raise ValueError(f"rho_growth must be >= 1, got {self.rho_growth!r}")
+
+    def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
+        ls = method_level_set("admm-ternary", self.bits, self.levels, binary=True)
+        Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)
+        obj = ADMMTernaryObjective(Ws, not ls.zero, float(self.rho), float(self.rho_growth), int(self.admm_interval))
+        U = obj.U
+        if self.admm_epochs > 0:
+            res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.admm_epochs, lr=self.admm_lr, objective=obj,
+                            report=self._report(obj), stage="admm", weight_decay=float(self.admm_weight_decay))
+            Ws, bs, stop = res.Ws, res.bs, res.stop
+            records = records + res.records
+            U = obj.state_after(res.best_epoch)["U"]
+        t0 = time.perf_counter()
+        q = [obj.proj(W + u) for W, u in zip(Ws, U)]
+        net = self._network(Ws, bs, codes=[c for c, _ in q], scales=[a for _, a in q], level_set=ls)
+        rec = self._stage_record(net, "admm-final", len(records) + 1, time.perf_counter() - t0, Xt, yt)
+        return net, records + [rec], stop
