@@ -246,6 +246,7 @@ def test_same_seed_same_model():
         np.testing.assert_array_equal(Wa, Wb)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("real_data")
 def test_real_data_floors():
     from admmnet.baseline_presets import baseline_params

@@ -31,6 +31,7 @@ def test_seeds_preset_reaches_floor(seeds, bits, floor):
     assert model.score(seeds.X_test, seeds.y_test) >= floor
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bits,floor", [(None, 0.88), (4, 0.84), (2, 0.80), (1, 0.68)])
 def test_pendigits_short_run_reaches_floor(pendigits, bits, floor):
     kw = {**qnn_admm_params("pendigits", bits), "max_iter": 40}

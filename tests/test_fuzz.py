@@ -225,6 +225,7 @@ def small_model(tmp_path_factory):
     return path, X, m.predict_proba(X)
 
 
+@pytest.mark.slow
 def test_every_byte_flip_and_truncation_is_refused_or_harmless(small_model, tmp_path):
     path, X, P = small_model
     data = path.read_bytes()

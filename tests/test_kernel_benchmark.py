@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+
+pytestmark = pytest.mark.slow     # subprocesses / whole benchmark runs: not in the quick subset
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import kernels as bench  # noqa: E402
 

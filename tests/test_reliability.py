@@ -358,6 +358,7 @@ def test_failed_download_says_so_and_cleans_up(tmp_path, monkeypatch, capsys):
 
 
 # -- the kill test -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_sigkill_mid_run_resumes_to_the_uninterrupted_result(tmp_path):
     """A subprocess trains with a checkpoint every iteration and is SIGKILLed mid-run; the
     same command finishes from the checkpoint with exactly the uninterrupted model."""

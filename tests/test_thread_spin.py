@@ -10,6 +10,8 @@ import pytest
 
 from admmnet._thread_spin import GOMP_SPIN, SPIN_TIMEOUT, loaded_openblas
 
+pytestmark = pytest.mark.slow     # subprocesses / whole benchmark runs: not in the quick subset
+
 needs_openblas = pytest.mark.skipif(not loaded_openblas(), reason="no OpenBLAS loaded (not Linux or another BLAS)")
 
 _REPORT = "import json, admmnet._thread_spin as b; print(json.dumps(b.openblas_spin_status()))"
