@@ -20,7 +20,9 @@ Layout (docs/own_data_and_export.md):
   (INT2 for codes in {-1, 0, 1}, INT4 up to +-7, INT8 up to +-127, INT16 for the
   thesis's 8 bits, +-255), ``DequantizeLinear(codes, scale, axis=0)`` with the
   layer's scale (a scalar, or one per output row), then ``Gemm``. The dequantized
-  weights are bit for bit admmnet's ``scale * codes`` (float32 products);
+  weights are bit for bit admmnet's ``scale * codes`` (float32 products); a layer with a
+  separate scale for its negative codes (TTQ) is two such initializers, ``max(Q, 0)`` and
+  ``min(Q, 0)``, dequantized with their own scales and added;
 * DQ and QAT (``inference="int8-dynamic"``): the integer path itself. The rows
   are taken in blocks of ``act_batch`` (256) as admmnet does (the last block
   padded with copies of its last row, which moves neither its minimum nor its
@@ -148,16 +150,29 @@ def build_onnx(model, *, weight_type: str = "auto", dequantized: bool = False):
                 wt = weight_type_for(net.level_set, weight_type)
                 opset = max(opset, dict((t, o) for t, _, o in _INT_TYPES)[wt])
                 codes = np.asarray(layer.codes)
-                if wt in ("int2", "int4"):
-                    import ml_dtypes
 
-                    codes = codes.astype(getattr(ml_dtypes, wt))
+                def typed(c):
+                    if wt in ("int2", "int4"):
+                        import ml_dtypes
+
+                        return c.astype(getattr(ml_dtypes, wt))
+                    return c.astype(wt)
+
+                def scale_of(v):
+                    v = np.asarray(v, dtype=f32)
+                    return v.reshape(()) if v.size == 1 else v.reshape(-1)
+
+                if getattr(layer, "scale_neg", None) is None:
+                    W = node("DequantizeLinear", [const(f"codes{l}", typed(codes)), const(f"scale{l}", scale_of(layer.scale))],
+                             f"W{l}", axis=0)
                 else:
-                    codes = codes.astype(wt)
-                scale = np.asarray(layer.scale, dtype=f32)
-                scale = scale.reshape(()) if scale.size == 1 else scale.reshape(-1)
-                W = node("DequantizeLinear", [const(f"codes{l}", codes), const(f"scale{l}", scale)], f"W{l}",
-                         axis=0)
+                    # asymmetric ternary (TTQ): scale * max(Q, 0) + scale_neg * min(Q, 0); one term of
+                    # every entry is an exact 0, so the sum is admmnet's weight bit for bit
+                    Wp = node("DequantizeLinear", [const(f"codes_pos{l}", typed(np.maximum(codes, 0))),
+                                                   const(f"scale{l}", scale_of(layer.scale))], f"Wpos{l}", axis=0)
+                    Wn = node("DequantizeLinear", [const(f"codes_neg{l}", typed(np.minimum(codes, 0))),
+                                                   const(f"scale_neg{l}", scale_of(layer.scale_neg))], f"Wneg{l}", axis=0)
+                    W = node("Add", [Wp, Wn], f"W{l}")
                 types.append(wt)
             else:
                 W = const(f"W{l}", np.asarray(layer.dequantized(net.dtype), dtype=f32))

@@ -80,7 +80,7 @@ def run_seed(out: Path, dataset: str, seed: int, methods) -> list[dict]:
                          train_accuracy=model.score(X_real, y_real), seconds=seconds,
                          model_bytes=int(model.model_bytes), storage_bits_per_weight=model.storage_bits_per_weight,
                          epochs=len(hist), stop=hist.stop, split=ds.split, augment=augment, threads=blas_threads(),
-                         params=model.get_params(), admmnet=admmnet.__version__))
+                         params=model.json_params(), admmnet=admmnet.__version__))
         print(f"  {dataset} seed {seed} {m}: {100 * runs[-1]['test_accuracy']:.2f}% ({seconds:.0f} s)",
               file=sys.stderr, flush=True)
     return runs

@@ -38,11 +38,16 @@ ESTIMATORS = {
     "qat": lambda: admmnet.QAT(qat_epochs=1, **BP),
     "lq-2bit": lambda: admmnet.LQ(bits=2, admm_iters=1, w_epochs=1, retrain_epochs=1, **BP),
     "ptq-binary": lambda: admmnet.PTQ(levels="binary", bits=None, **BP),
+    "twn": lambda: admmnet.TWN(twn_epochs=1, **BP),
+    "ttq": lambda: admmnet.TTQ(ttq_epochs=2, **BP),          # two scales: positive and negative codes
+    "admm-ternary": lambda: admmnet.ADMMTernary(admm_epochs=1, **BP),
+    "md-tanh-s": lambda: admmnet.MirrorDescent(variant="tanh-s", md_epochs=1, **BP),
 }
 
 WANT_TYPES = {"qnn-admm-fp": "float32", "qnn-admm-2bit-row": "int4", "qnn-admm-1bit": "int2",
               "qnn-admm-8bit": "int16", "fp": "float32", "ptq-4bit": "int8", "ste-2bit": "int4", "dq": "uint8",
-              "qat": "uint8", "lq-2bit": "int4", "ptq-binary": "int2"}
+              "qat": "uint8", "lq-2bit": "int4", "ptq-binary": "int2", "twn": "int2", "ttq": "int2",
+              "admm-ternary": "int2", "md-tanh-s": "int2"}
 
 
 def _skip_without_int2():
