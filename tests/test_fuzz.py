@@ -70,7 +70,13 @@ def test_fuzz_qnn_admm_parameters(params, bits):
     _call_fit(admmnet.QNNADMM(**kw), X, y, list(params) + ["bits"])
 
 
-BASELINES = [admmnet.FPMLP, admmnet.PTQ, admmnet.QNNSTE, admmnet.LQ, admmnet.DQ, admmnet.QAT]
+BASELINES = [admmnet.FPMLP, admmnet.PTQ, admmnet.QNNSTE, admmnet.LQ, admmnet.DQ, admmnet.QAT, admmnet.TWN,
+             admmnet.TTQ, admmnet.ADMMTernary, admmnet.MirrorDescent]
+#: the one-epoch setting of each class's own stage
+_STAGE = {admmnet.QNNSTE: dict(ste_epochs=1), admmnet.QAT: dict(qat_epochs=1), admmnet.TWN: dict(twn_epochs=1),
+          admmnet.TTQ: dict(ttq_epochs=1), admmnet.ADMMTernary: dict(admm_epochs=1),
+          admmnet.MirrorDescent: dict(md_epochs=1, variant="tanh-s"),
+          admmnet.LQ: dict(admm_iters=1, w_epochs=1, retrain_epochs=0)}
 BP_PARAMS = ["hidden_sizes", "activation", "bias", "optimizer", "lr", "lr_schedule", "momentum", "weight_decay",
              "batch_size", "max_epochs", "patience", "holdout_fraction", "seed", "dtype"]
 
@@ -78,15 +84,9 @@ BP_PARAMS = ["hidden_sizes", "activation", "bias", "optimizer", "lr", "lr_schedu
 @given(st.sampled_from(BASELINES), st.dictionaries(st.sampled_from(BP_PARAMS), BAD, max_size=2))
 def test_fuzz_baseline_parameters(cls, params):
     X, y = _data()
-    kw = dict(hidden_sizes=(4,), max_epochs=1)
+    kw = dict(hidden_sizes=(4,), max_epochs=1, **_STAGE.get(cls, {}))
     if cls in (admmnet.PTQ, admmnet.QNNSTE, admmnet.LQ):
         kw["bits"] = 2
-    if cls is admmnet.LQ:
-        kw.update(admm_iters=1, w_epochs=1, retrain_epochs=0)
-    if cls in (admmnet.QNNSTE,):
-        kw["ste_epochs"] = 1
-    if cls is admmnet.QAT:
-        kw["qat_epochs"] = 1
     kw.update(params)
     _call_fit(cls(**kw), X, y, list(params) + ["bits"])
 
