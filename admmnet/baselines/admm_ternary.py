@@ -18,14 +18,14 @@ scored on the held-out rows, and the fitted network is that of the kept epoch.
 """
 from __future__ import annotations
 
-import math
 import time
 
 from .._backend import get_namespace, to_float
 from ..backprop import Objective
 from ..model import register_model
 from ..quant.ternary import binary_project_exact, ternary_project_exact
-from ._base import BackpropModel, _check_pos_int
+from .._validation import check_int, check_real
+from ._base import BackpropModel
 from ._ternary import EpochSnapshots, method_level_set
 from .fp import _FP_DOC
 
@@ -114,17 +114,13 @@ class ADMMTernary(BackpropModel):
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
-        if not (isinstance(self.admm_weight_decay, (int, float)) and self.admm_weight_decay >= 0):
-            raise ValueError(f"admm_weight_decay must be >= 0, got {self.admm_weight_decay!r}")
+        check_real("admm_weight_decay", self.admm_weight_decay, lo=0)
         method_level_set("admm-ternary", self.bits, self.levels, binary=True)
-        _check_pos_int("admm_epochs", self.admm_epochs, lo=0)
-        _check_pos_int("admm_interval", self.admm_interval)
+        check_int("admm_epochs", self.admm_epochs, lo=0)
+        check_int("admm_interval", self.admm_interval, lo=1)
         for name in ("admm_lr", "rho"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if not (isinstance(self.rho_growth, (int, float)) and self.rho_growth >= 1):
-            raise ValueError(f"rho_growth must be >= 1, got {self.rho_growth!r}")
+            check_real(name, getattr(self, name), lo=0, lo_open=True)
+        check_real("rho_growth", self.rho_growth, lo=1)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         ls = method_level_set("admm-ternary", self.bits, self.levels, binary=True)

@@ -37,7 +37,8 @@ from ..backprop import Objective
 from ..model import register_model
 from ..quant import mirror as M
 from ..quant.ternary import binary_project_exact, ternary_project_exact
-from ._base import BackpropModel, _check_pos_int
+from .._validation import check_int, check_real
+from ._base import BackpropModel
 from ._ternary import EpochSnapshots, method_level_set
 from .fp import _FP_DOC
 
@@ -172,18 +173,13 @@ class MirrorDescent(BackpropModel):
         if self.variant not in MD_VARIANTS:
             raise ValueError(f"variant must be one of {MD_VARIANTS}, got {self.variant!r}")
         method_level_set(self.method, self.bits, self.levels, binary=True)
-        _check_pos_int("md_epochs", self.md_epochs, lo=0)
-        _check_pos_int("beta_interval", self.beta_interval)
+        check_int("md_epochs", self.md_epochs, lo=0)
+        check_int("beta_interval", self.beta_interval, lo=1)
         for name in ("md_lr", "beta0"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if not (isinstance(self.beta_scale, (int, float)) and self.beta_scale >= 1):
-            raise ValueError(f"beta_scale must be >= 1, got {self.beta_scale!r}")
-        if not (isinstance(self.md_weight_decay, (int, float)) and self.md_weight_decay >= 0):
-            raise ValueError(f"md_weight_decay must be >= 0, got {self.md_weight_decay!r}")
-        if not (isinstance(self.beta_max, (int, float)) and self.beta_max >= self.beta0):
-            raise ValueError(f"beta_max must be >= beta0, got {self.beta_max!r}")
+            check_real(name, getattr(self, name), lo=0, lo_open=True)
+        check_real("beta_scale", self.beta_scale, lo=1)
+        check_real("md_weight_decay", self.md_weight_decay, lo=0)
+        check_real("beta_max", self.beta_max, lo=self.beta0)      # beta_max >= beta0
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         ls = method_level_set(self.method, self.bits, self.levels, binary=True)

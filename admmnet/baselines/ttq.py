@@ -30,7 +30,8 @@ from ..backprop import Objective
 from ..backprop.optim import Adam, lr_at
 from ..model import register_model
 from ..quant.ternary import TTQ_THRESHOLD, ttq_grads, ttq_quantize, ttq_threshold
-from ._base import BackpropModel, _check_pos_int
+from .._validation import check_int, check_real
+from ._base import BackpropModel
 from ._ternary import EpochSnapshots, method_level_set
 from .fp import _FP_DOC
 
@@ -125,14 +126,11 @@ class TTQ(BackpropModel):
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
-        if not (isinstance(self.ttq_weight_decay, (int, float)) and self.ttq_weight_decay >= 0):
-            raise ValueError(f"ttq_weight_decay must be >= 0, got {self.ttq_weight_decay!r}")
+        check_real("ttq_weight_decay", self.ttq_weight_decay, lo=0)
         method_level_set("ttq", self.bits, self.levels)
-        _check_pos_int("ttq_epochs", self.ttq_epochs, lo=0)
-        if not (isinstance(self.ttq_lr, (int, float)) and self.ttq_lr > 0):
-            raise ValueError(f"ttq_lr must be a positive number, got {self.ttq_lr!r}")
-        if not (isinstance(self.threshold, (int, float)) and 0 <= self.threshold < 1):
-            raise ValueError(f"threshold must lie in [0, 1), got {self.threshold!r}")
+        check_int("ttq_epochs", self.ttq_epochs, lo=0)
+        check_real("ttq_lr", self.ttq_lr, lo=0, lo_open=True)
+        check_real("threshold", self.threshold, lo=0, hi=1, hi_open=True)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         ls = method_level_set("ttq", self.bits, self.levels)

@@ -19,7 +19,8 @@ import time
 from ..backprop import Objective
 from ..model import register_model
 from ..quant.ternary import twn_quantize
-from ._base import BackpropModel, _check_pos_int
+from .._validation import check_int, check_real
+from ._base import BackpropModel
 from ._ternary import method_level_set
 from .fp import _FP_DOC
 
@@ -79,14 +80,11 @@ class TWN(BackpropModel):
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
-        if not (isinstance(self.twn_weight_decay, (int, float)) and self.twn_weight_decay >= 0):
-            raise ValueError(f"twn_weight_decay must be >= 0, got {self.twn_weight_decay!r}")
+        check_real("twn_weight_decay", self.twn_weight_decay, lo=0)
         method_level_set("twn", self.bits, self.levels)
-        _check_pos_int("twn_epochs", self.twn_epochs, lo=0)
-        if not (isinstance(self.twn_lr, (int, float)) and self.twn_lr > 0):
-            raise ValueError(f"twn_lr must be a positive number, got {self.twn_lr!r}")
-        if not (isinstance(self.threshold_factor, (int, float)) and self.threshold_factor >= 0):
-            raise ValueError(f"threshold_factor must be >= 0, got {self.threshold_factor!r}")
+        check_int("twn_epochs", self.twn_epochs, lo=0)
+        check_real("twn_lr", self.twn_lr, lo=0, lo_open=True)
+        check_real("threshold_factor", self.threshold_factor, lo=0)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         ls = method_level_set("twn", self.bits, self.levels)
