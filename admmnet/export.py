@@ -140,7 +140,6 @@ def build_onnx(model, *, weight_type: str = "auto", dequantized: bool = False):
     if int8_path:
         a, blocked = _int8_prologue(net, a, node, const)
     for l, layer in enumerate(net.layers):
-        n_out = layer.shape[0]
         bias = None if layer.bias is None else np.asarray(layer.bias, dtype=f32).reshape(-1)
         if int8_path:
             a = _int8_layer(l, layer, a, bias, node, const)

@@ -7,7 +7,6 @@ quantized network it produces as a :class:`admmnet.network.Network`.
 """
 from __future__ import annotations
 
-import inspect
 import math
 import sys
 import time
@@ -731,8 +730,6 @@ class QNNADMM(NetworkModel):
                       "momentum=0 or standardised features", DivergenceWarning, stacklevel=3)
 
     def _set_network(self, state: S.ADMMState, activation) -> None:
-        from ._backend import to_numpy
-
         layers = []
         for l in range(state.n_layers):
             shape = tuple(int(s) for s in state.W[l].shape)

@@ -7,8 +7,7 @@ import time
 
 import numpy as np
 
-from .._validation import (check_bool, check_choice, check_int, check_labels, check_layer_sizes, check_real,
-                           check_X)
+from .._validation import check_bool, check_choice, check_int, check_layer_sizes, check_real
 from ..backprop import init_params, make_optimizer, train
 from ..backprop.arch import ARCH_NAMES, Arch, arch_param, get_arch, init_arch_params
 from ..backprop.optim import OPTIMIZERS
@@ -281,10 +280,6 @@ def _net_accuracy(net, X, y) -> float:
     from .._backend import to_numpy
 
     return float(np.mean(np.argmax(to_numpy(net.logits(X)), axis=1) == y))
-
-
-def _check_pos_int(name, v, lo=1):
-    check_int(name, v, lo=lo)
 
 
 def level_set_for(bits, levels):

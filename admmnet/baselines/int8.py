@@ -27,7 +27,7 @@ from ..model import register_model
 from ..quant import make_level_set
 from ..quant.int8 import act_qparams, fake_quant_act, fake_quant_weight, quantize_weight_int8
 from .._validation import check_int, check_real
-from ._base import BackpropModel, _check_pos_int
+from ._base import BackpropModel
 from .fp import _FP_DOC
 
 __all__ = ["DQ", "QAT", "QATObjective", "INT8_LEVELS", "to_int8_network"]
@@ -146,7 +146,7 @@ class QAT(BackpropModel):
 
     def _validate(self):
         _check_act_batch(self.act_batch)
-        _check_pos_int("qat_epochs", self.qat_epochs, lo=0)
+        check_int("qat_epochs", self.qat_epochs, lo=0)
         check_real("qat_lr", self.qat_lr, lo=0, lo_open=True)
         check_real("observer_momentum", self.observer_momentum, lo=0, lo_open=True, hi=1)
 

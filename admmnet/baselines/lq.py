@@ -22,7 +22,6 @@ result is exactly ``alpha_l Q_l`` with Q_l in the level set.
 """
 from __future__ import annotations
 
-import math
 import time
 
 from .._backend import get_namespace, to_float

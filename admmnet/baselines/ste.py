@@ -24,8 +24,8 @@ from .._backend import get_namespace
 from ..backprop import Objective
 from ..model import register_model
 from ..quant import project, round_to_codes
-from .._validation import check_real
-from ._base import BackpropModel, _check_pos_int, level_set_for
+from .._validation import check_int, check_real
+from ._base import BackpropModel, level_set_for
 from .fp import _FP_DOC
 from .ptq import project_network
 
@@ -127,7 +127,7 @@ class QNNSTE(BackpropModel):
 
     def _validate(self):
         self._validate_quantization()
-        _check_pos_int("ste_epochs", self.ste_epochs, lo=0)
+        check_int("ste_epochs", self.ste_epochs, lo=0)
         check_real("ste_lr", self.ste_lr, lo=0, lo_open=True)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
