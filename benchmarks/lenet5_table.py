@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def run_group(protocol: str, seed: int, methods, ds) -> list[dict]:
         seconds = time.perf_counter() - t0
         if m == "fp":
             fp = model
-        with __import__("tempfile").TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp:
             file_bytes = model.save(Path(tmp) / "m.npz", history=False).stat().st_size
         out.append(dict(protocol=protocol, seed=seed, method=m, test_accuracy=model.score(ds.X_test, ds.y_test),
                         seconds=seconds, n_weights=int(model.network_.n_weights), model_bytes=int(model.model_bytes),
