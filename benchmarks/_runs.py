@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable
@@ -24,11 +25,19 @@ from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write, write_json
 from admmnet.presets import qnn_admm_params
 
+#: The other sources' methods in the study: ternary (the thesis's 1 bit), the mirror-descent
+#: ones also binary (:data:`BINARY_METHODS`). MD's numerically stable forms stand for mirror
+#: descent here, as in the source's LeNet-5 comparison; the plain MD-tanh and MD-softmax are
+#: compared in benchmarks/ternary_methods.py.
+TERNARY_STUDY = ("twn", "ttq", "admm-ternary", "md-tanh-s", "md-softmax-s")
+BINARY_METHODS = ("md-tanh-s", "md-softmax-s")
 #: Every method, CLI names; "fp" is the backprop full-precision reference.
-METHODS = ("fp", "ptq", "ste", "qnn-admm", "lq", "dq", "qat")
-CLASSES = {"fp": B.FPMLP, "ptq": B.PTQ, "ste": B.QNNSTE, "dq": B.DQ, "qat": B.QAT, "lq": B.LQ}
+METHODS = ("fp", "ptq", "ste", "qnn-admm", "lq", "dq", "qat") + TERNARY_STUDY
+CLASSES = {"fp": B.FPMLP, "ptq": B.PTQ, "ste": B.QNNSTE, "dq": B.DQ, "qat": B.QAT, "lq": B.LQ,
+           "twn": B.TWN, "ttq": B.TTQ, "admm-ternary": B.ADMMTernary,
+           **{m: partial(B.MirrorDescent, variant=m[3:]) for m in TERNARY_STUDY if m.startswith("md-")}}
 #: Methods that start from the FP network of the same dataset and seed.
-FROM_FP = ("ptq", "ste", "dq", "qat", "lq")
+FROM_FP = ("ptq", "ste", "dq", "qat", "lq") + TERNARY_STUDY
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -147,8 +156,16 @@ def run_all(fn: Callable, tasks: Iterable[tuple], jobs: int, on_result: Callable
 
 # -- one run ----------------------------------------------------------------------
 def method_bits(method: str) -> tuple:
-    """Bit widths the study runs for ``method``."""
-    return ("fp", 8, 4, 2, 1) if method == "qnn-admm" else supported_bits(method)
+    """Bit widths the study runs for ``method`` ("binary": the {-1, +1} level set)."""
+    if method == "qnn-admm":
+        return ("fp", 8, 4, 2, 1)
+    return supported_bits(method) + (("binary",) if method in BINARY_METHODS else ())
+
+
+def bits_order(bits) -> int:
+    """Row order of a bit width in the tables: fp, 8, 4, 2, 1, binary."""
+    special = {"fp": 0, "binary": 99}
+    return special[str(bits)] if str(bits) in special else 10 - int(bits)
 
 
 def model_kwargs(dataset: str, method: str, bits) -> dict:
@@ -157,8 +174,10 @@ def model_kwargs(dataset: str, method: str, bits) -> dict:
     if method == "qnn-admm":
         return {**qnn_admm_params(dataset, None if bits == "fp" else bits),
                 "bits": None if bits == "fp" else bits, "levels": "thesis"}
+    if bits == "binary":
+        return {**baseline_params(method, dataset, 1), "bits": None, "levels": "binary"}
     kw = baseline_params(method, dataset, bits)
-    if method in ("ptq", "ste", "lq"):
+    if method in ("ptq", "ste", "lq") + TERNARY_STUDY:
         kw.update(bits=bits, levels="thesis")
     return kw
 
@@ -243,7 +262,8 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:  # the deployable file: no training history
         file_bytes = model.save(Path(tmp) / "model.npz", history=False).stat().st_size
     net = model.network_
-    levels = "fp" if net.level_set is None else ("int8" if method in ("dq", "qat") else "thesis")
+    levels = ("fp" if net.level_set is None else "int8" if method in ("dq", "qat")
+              else "binary" if bits == "binary" else "thesis")
     return {"dataset": dataset, "method": method, "bits": bits, "levels": levels, "seed": seed,
             "test_accuracy": model.score(ds.X_test, ds.y_test),
             "train_accuracy": model.score(X_real, y_real), "seconds": seconds,

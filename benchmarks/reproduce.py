@@ -1,10 +1,12 @@
 """Reproduce the thesis's study (Tables 6.3-6.5, Figures 6.1-6.12) with one command.
 
-Runs every method (FP, PTQ, QNN-STE, QNN-ADMM, LQ, DQ, QAT) at every bit width it supports
-(thesis levels 8, 4, 2, 1 and full precision; DQ and QAT int8) on Seeds, Pendigits (both of
+Runs every method (FP, PTQ, QNN-STE, QNN-ADMM, LQ, DQ, QAT, and the other sources' TWN, TTQ,
+ADMM-ternary, MD-tanh-s and MD-softmax-s) at every bit width it supports (thesis levels 8, 4,
+2, 1 and full precision; DQ and QAT int8; the other sources' methods ternary = the thesis's 1
+bit, the mirror-descent ones also binary, a "binary" row of the tables) on Seeds, Pendigits (both of
 its test protocols) and MNIST for seeds 0..N-1, with the presets of ``admmnet.presets``
 (QNN-ADMM) and ``admmnet.baseline_presets`` (the others). Per dataset and seed one FP network
-is trained first (kept under ``<out>/models/``); PTQ, QNN-STE, DQ, QAT and LQ start from it, as
+is trained first (kept under ``<out>/models/``); every other backprop method starts from it, as
 ``admmnet train --from`` does. Seeds has no official split: run s uses the stratified 80/20
 split of seed s. MNIST and ``pendigits`` keep their standard splits (Pendigits' test digits
 come from 14 writers outside the training set); ``pendigits-wd`` is the writer-dependent
@@ -38,6 +40,7 @@ Usage::
     python benchmarks/reproduce.py --seeds 5 --jobs 2       # 5 seeds (the committed results)
     python benchmarks/reproduce.py --quick                  # Seeds only, 2 seeds, ~1 minute
     python benchmarks/reproduce.py --dataset pendigits --methods ptq lq --bits 8 4
+    python benchmarks/reproduce.py --tables-only            # tables and figures of the stored runs
 
 ``--jobs J`` runs J worker processes with ``cpus // J`` BLAS threads each (the FP networks
 first, since the other methods load them). Ctrl-C stops; the next call resumes.
@@ -56,26 +59,41 @@ import numpy as np
 from admmnet.baseline_presets import augmentation
 from admmnet.cli import environment
 from admmnet.io import atomic_write, write_json
-from _runs import (FROM_FP, METHODS, STUDY_DATASETS, accuracy_stats, base_dataset, append_run, cell_text, group_cells, is_wanted, load_runs,
-                   method_bits, model_kwargs, plan, progress_printer, run_all, run_task)
+from _runs import (FROM_FP, METHODS, STUDY_DATASETS, TERNARY_STUDY, accuracy_stats, base_dataset, append_run, bits_order,
+                   cell_text, group_cells, is_stale, is_wanted, load_runs, method_bits, model_kwargs, plan, progress_printer,
+                   run_all, run_task)
 from _thesis import TABLE_BITS, TABLE_METHODS, THESIS, thesis_mean
 
 DATASETS = tuple(STUDY_DATASETS)
 NAMES = {"seeds": "Seeds", "pendigits": "Pendigits, writer-independent test",
          "pendigits-wd": "Pendigits, writer-dependent test", "mnist": "MNIST"}
 LABELS = {"fp": "FP", "ptq": "PTQ", "ste": "QNN-STE", "qnn-admm": "QNN-ADMM", "lq": "LQ", "dq": "DQ",
-          "qat": "QAT"}
+          "qat": "QAT", "twn": "TWN", "ttq": "TTQ", "admm-ternary": "ADMM-ternary", "md-tanh-s": "MD-tanh-s",
+          "md-softmax-s": "MD-softmax-s"}
+#: The tables' columns (the thesis's, then the other sources' methods) and rows (bit widths).
+COLUMNS = TABLE_METHODS + TERNARY_STUDY
+ROWS = TABLE_BITS + ("binary",)
 CSV_COLUMNS = ("dataset", "method", "bits", "levels", "seed", "test_accuracy", "train_accuracy", "seconds",
                "model_bytes", "file_bytes", "n_levels", "storage_bits_per_weight", "n_weights", "iterations",
                "threads")
 
 
 # -- summaries -------------------------------------------------------------------------
+def columns(summary: dict, dataset: str) -> list[str]:
+    """The methods with at least one cell of ``dataset`` in ``summary``, in table order."""
+    return [m for m in COLUMNS if any(f"{dataset}/{m}/{b}" in summary for b in ROWS)]
+
+
+def rows(summary: dict, dataset: str) -> list:
+    """The quantized bit widths with at least one cell of ``dataset``, in table order."""
+    return [b for b in ROWS if any(f"{dataset}/{m}/{b}" in summary for m in COLUMNS)]
+
+
 def summarise(runs: list[dict]) -> dict:
     """Per (dataset, method, bits): mean/std of test accuracy (percent), storage, thesis figures."""
     out = {}
     for (d, m, b), rs in group_cells(runs):
-        bits = "fp" if b == "fp" else int(b)
+        bits = b if b in ("fp", "binary") else int(b)
         thesis = THESIS.get(d, {}).get(m, {}).get(bits)
         cell = {"dataset": d, "method": m, "bits": bits, **accuracy_stats(rs),
                 "test_accuracy_runs": [r["test_accuracy"] * 100 for r in rs],
@@ -101,10 +119,10 @@ def accuracy_table(summary: dict, dataset: str) -> list[str]:
     if qfp:
         head.append(f"QNN-ADMM {qfp['test_accuracy_mean']:.2f} ± {qfp['test_accuracy_std']:.2f}")
     lines = [f"### {NAMES[dataset]} ({'; '.join(head)})", "",
-             "| bits | " + " | ".join(LABELS[m] for m in TABLE_METHODS) + " |",
-             "| --- |" + " --- |" * len(TABLE_METHODS)]
-    for b in TABLE_BITS:
-        row = {m: summary.get(f"{dataset}/{m}/{b}") for m in TABLE_METHODS}
+             "| bits | " + " | ".join(LABELS[m] for m in columns(summary, dataset)) + " |",
+             "| --- |" + " --- |" * len(columns(summary, dataset))]
+    for b in rows(summary, dataset):
+        row = {m: summary.get(f"{dataset}/{m}/{b}") for m in columns(summary, dataset)}
         means = [c["test_accuracy_mean"] for c in row.values() if c]
         best = max(means) if means else None
         cells = ["–" if c is None else
@@ -125,8 +143,8 @@ def storage_table(summary: dict, dataset: str) -> list[str]:
              "stored model vs the float32 network.", "",
              "| method | bits | levels | bits/weight | model bytes | .npz bytes | vs float32 |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    rows = [("fp", "fp")] + [(m, b) for b in TABLE_BITS for m in TABLE_METHODS]
-    for m, b in rows:
+    cells = [("fp", "fp")] + [(m, b) for b in rows(summary, dataset) for m in columns(summary, dataset)]
+    for m, b in cells:
         c = summary.get(f"{dataset}/{m}/{b}")
         if c is None:
             continue
@@ -196,7 +214,7 @@ def write_csv(path: Path, runs: list[dict]) -> None:
     w.writeheader()
     order = {m: i for i, m in enumerate(METHODS)}
     for r in sorted(runs, key=lambda r: (DATASETS.index(r["dataset"]), order[r["method"]],
-                                         -1 if r["bits"] == "fp" else -int(r["bits"]), r["seed"])):
+                                         bits_order(r["bits"]), r["seed"])):
         w.writerow({**r, "n_levels": "" if r["n_levels"] is None else r["n_levels"]})
     atomic_write(path, lambda fh: fh.write(buf.getvalue().encode()))
 
@@ -216,8 +234,8 @@ def box_plots(summary: dict, datasets, folder: Path) -> list[str]:
     written = []
     for d in datasets:
         fp = summary.get(f"{d}/fp/fp")
-        for b in TABLE_BITS:
-            cells = [(m, summary.get(f"{d}/{m}/{b}")) for m in TABLE_METHODS]
+        for b in rows(summary, d):
+            cells = [(m, summary.get(f"{d}/{m}/{b}")) for m in columns(summary, d)]
             cells = [(m, c) for m, c in cells if c is not None]
             if not cells:
                 continue
@@ -231,11 +249,12 @@ def box_plots(summary: dict, datasets, folder: Path) -> list[str]:
                 ax.axhline(fp["test_accuracy_mean"], ls="--", lw=0.8, color="0.4", label="FP (ours)")
             ax.set_ylabel("test accuracy (%)")
             n = max(c["n_runs"] for _, c in cells)
-            ax.set_title(f"{NAMES[d]}, {b} bit{'s' if b > 1 else ''} ({n} seeds)")
+            width = "binary" if b == "binary" else f"{b} bit{'s' if b > 1 else ''}"
+            ax.set_title(f"{NAMES[d]}, {width} ({n} seeds)")
             ax.legend(loc="lower left", fontsize=8)
             ax.grid(axis="y", alpha=0.3)
             fig.tight_layout()
-            path = folder / f"{d}_{b}bit.png"
+            path = folder / (f"{d}_binary.png" if b == "binary" else f"{d}_{b}bit.png")
             buf = io.BytesIO()
             fig.savefig(buf, format="png")
             plt.close(fig)
@@ -255,30 +274,35 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", "--datasets", dest="datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    p.add_argument("--bits", nargs="+", default=["fp", "8", "4", "2", "1"],
+    p.add_argument("--bits", nargs="+", default=["fp", "8", "4", "2", "1", "binary"],
                    help="bit widths (each method runs those it supports); default all")
     p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--out", default="benchmarks/results/study", help="run store, tables, JSON, figures")
     p.add_argument("--csv", default="benchmarks/results/runs.csv", help="one row per run")
     p.add_argument("--quick", action="store_true", help="Seeds only, 2 seeds (about a minute)")
+    p.add_argument("--tables-only", action="store_true",
+                   help="write the tables, CSV, JSON and figures from the stored runs; run nothing")
     args = p.parse_args(argv)
     if args.quick:
         args.datasets, args.seeds = ["seeds"], 2
     if args.seeds < 1 or args.jobs < 1:
         p.error("--seeds and --jobs must be positive")
     try:
-        wanted = {"fp" if b == "fp" else int(b) for b in args.bits}
+        wanted = {b if b in ("fp", "binary") else int(b) for b in args.bits}
     except ValueError:
-        p.error(f"--bits takes fp, 8, 4, 2 or 1, got {args.bits}")
-    if not wanted <= {"fp", 8, 4, 2, 1}:
-        p.error(f"--bits takes fp, 8, 4, 2 or 1, got {args.bits}")
+        p.error(f"--bits takes fp, 8, 4, 2, 1 or binary, got {args.bits}")
+    if not wanted <= {"fp", 8, 4, 2, 1, "binary"}:
+        p.error(f"--bits takes fp, 8, 4, 2, 1 or binary, got {args.bits}")
     methods = list(args.methods)
     if any(m in FROM_FP for m in methods) and "fp" not in methods:
         methods.insert(0, "fp")  # the others start from the FP network
     out = Path(args.out)
     (out / "models").mkdir(parents=True, exist_ok=True)
-    runs, phases = plan(out, args.datasets, methods, wanted, args.seeds)
+    if args.tables_only:    # the stored runs as they are (plan() would redo stale or model-less ones)
+        runs, phases = [r for r in load_runs(out / "runs.jsonl") if not is_stale(r)], []
+    else:
+        runs, phases = plan(out, args.datasets, methods, wanted, args.seeds)
     n_todo = sum(map(len, phases))
     print(f"{len(runs)} runs stored in {out / 'runs.jsonl'}; {n_todo} to do with {args.jobs} job(s)",
           file=sys.stderr)

@@ -143,3 +143,40 @@ def test_pendigits_protocols(real_data, tmp_path):
     table = reproduce.markdown(summary, ["pendigits-wd"], reproduce.verdicts(summary, ["pendigits-wd"]),
                                {"runs": 1.0, "wall": 1.0})
     assert "### Pendigits, writer-dependent test" in table
+
+
+def test_other_sources_methods_get_columns_and_a_binary_row(tmp_path):
+    """TWN/TTQ/ADMM-ternary/MD cells join the thesis tables: ternary in the 1-bit row, MD's
+    binary runs in a "binary" row; the thesis verdict ignores them (no thesis figure)."""
+    runs = [_run("ste", 1, s, 0.90) for s in range(2)] + [_run("fp", "fp", s, 0.95) for s in range(2)]
+    runs += [_run("twn", 1, s, 0.92) for s in range(2)]
+    runs += [{**_run("md-tanh-s", 1, s, 0.93), "bits": "binary", "levels": "binary", "n_levels": 2,
+              "storage_bits_per_weight": 1} for s in range(2)]
+    summary = reproduce.summarise(runs)
+    assert summary["seeds/md-tanh-s/binary"]["thesis_mean"] is None
+    assert reproduce.columns(summary, "seeds") == ["ste", "twn", "md-tanh-s"]
+    assert reproduce.rows(summary, "seeds") == [1, "binary"]
+    v = reproduce.verdicts(summary, ["seeds"])
+    assert not any("twn" in k or "md-" in k for ks in v.values() for k in ks)
+    table = reproduce.markdown(summary, ["seeds"], v, {"runs": 1.0, "wall": 1.0})
+    assert "| bits | QNN-STE | TWN | MD-tanh-s |" in table
+    assert "| 1 | 90.00 ± 0.00 (38.14) | **92.00 ± 0.00** | – |" in table
+    assert "| binary | – | – | **93.00 ± 0.00** |" in table
+    assert "| MD-tanh-s | binary | 2 | 1 |" in table
+    if pytest.importorskip("matplotlib"):
+        names = [Path(f).name for f in reproduce.box_plots(summary, ["seeds"], tmp_path)]
+        assert names == ["seeds_1bit.png", "seeds_binary.png"]
+
+
+def test_ternary_and_binary_runs_of_the_new_methods(real_data, tmp_path):
+    out, csv_path = tmp_path / "study", tmp_path / "runs.csv"
+    argv = ["--datasets", "seeds", "--seeds", "1", "--methods", "twn", "md-tanh-s", "--bits", "1", "binary",
+            "--out", str(out), "--csv", str(csv_path)]
+    assert reproduce.main(argv) == 0
+    rows = {(r["method"], r["bits"]): r for r in csv.DictReader(csv_path.open())}
+    assert set(rows) == {("fp", "fp"), ("twn", "1"), ("md-tanh-s", "1"), ("md-tanh-s", "binary")}
+    assert rows["md-tanh-s", "binary"]["levels"] == "binary" and rows["md-tanh-s", "binary"]["n_levels"] == "2"
+    assert rows["twn", "1"]["levels"] == "thesis" and rows["twn", "1"]["n_levels"] == "3"
+    for r in rows.values():
+        assert float(r["test_accuracy"]) > 0.6      # 3 classes: far above chance on Seeds
+    assert "binary" in (out / "tables.md").read_text()
