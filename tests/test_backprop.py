@@ -148,6 +148,29 @@ def test_training_learns_is_seeded_and_keeps_best_epoch():
     assert not np.array_equal(a.Ws[0], c.Ws[0])
 
 
+def test_without_holdout_keep_last_or_best_on_training_rows():
+    """No held-out rows: ``keep="last"`` keeps the last epoch; ``keep="train"`` the epoch whose
+    network scores best on the training rows (the probe is all 300 rows here), which is the
+    network returned. Big steps make the accuracy swing, so the two differ here."""
+    X, y = _blobs()
+
+    def fit(keep):
+        Ws, bs = init_params((4, 8, 3), "relu", np.random.default_rng(0), xp, xp.float64)
+        return train(Ws, bs, X[:300], y[:300], activation="relu", optimizer=Adam(), lr=0.3, epochs=12,
+                     batch_size=32, rng=np.random.default_rng(0), keep=keep)
+
+    last, best = fit("last"), fit("train")
+    accs = [r["train_accuracy"] for r in best.records]
+    assert last.best_epoch == 12 and accs[best.best_epoch - 1] == max(accs)   # ties: the lower loss
+    assert best.best_epoch < 12 and accs[-1] < max(accs)
+    acc, _ = evaluate(best.Ws, best.bs, X[:300], y[:300], "relu")
+    assert acc == max(accs)
+    acc_last, _ = evaluate(last.Ws, last.bs, X[:300], y[:300], "relu")
+    assert acc_last == accs[-1]
+    with pytest.raises(ValueError, match="keep"):
+        fit("best")
+
+
 def test_early_stopping_stops():
     res = _fit(0, epochs=200, patience=2)
     assert res.stop == "early_stopping" and len(res.records) < 200

@@ -134,16 +134,22 @@ def _one_hot(xp, y_enc, K, dtype):
 def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: int, batch_size: int,
           rng: np.random.Generator, X_hold=None, y_hold=None, patience: int | None = None,
           lr_schedule: str = "constant", objective: Objective | None = None, trainable=None,
-          train_bias=None, report=None, verbose: bool = False, label: str = "", arch=None) -> TrainResult:
+          train_bias=None, report=None, verbose: bool = False, label: str = "", arch=None,
+          keep: str = "last") -> TrainResult:
     """Train ``Ws, bs`` (lists of arrays; ``bs`` may be None) on rows ``X`` (m x n_0) and
     encoded labels ``y_enc`` (host int array).
 
     ``trainable[l]`` / ``train_bias[l]`` freeze weights / biases of layer l when False.
-    ``X_hold, y_hold``: held-out split for early stopping and best-epoch selection
-    (without it the last epoch is kept). ``report(Ws, bs) -> dict`` adds fields
+    ``X_hold, y_hold``: held-out split for early stopping and best-epoch selection.
+    Without it ``keep`` says which epoch is kept: ``"last"``, or ``"train"``, the epoch whose
+    evaluated network fits the training rows best (highest accuracy on the training probe,
+    ties broken by its lower loss; for quantizing stages, whose evaluated network can swing
+    from epoch to epoch). ``report(Ws, bs) -> dict`` adds fields
     (e.g. ``val_accuracy``) to every record. Ctrl-C stops cleanly (``stop="interrupted"``).
     ``arch``: None for the MLP, else the :class:`~admmnet.backprop.arch.Arch` of a CNN (``X``
     then holds its flat input rows, ``C*H*W`` features each)."""
+    if keep not in ("last", "train"):
+        raise ValueError(f"keep must be 'last' or 'train', got {keep!r}")
     objective = objective or Objective()
     xp = get_namespace(X)
     L = len(Ws)
@@ -221,7 +227,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                         "standardise the features (large inputs overflow) or lower lr")
                 warnings.warn(f"{label}training diverged at epoch {epoch + 1} after {MAX_LR_CUTS} learning-rate "
                               "cuts; stopped with the best finite epoch", DivergenceWarning, stacklevel=2)
-                if X_hold is None:
+                if X_hold is None and keep == "last":
                     result.Ws, result.bs = list(Ws), None if bs is None else list(bs)
                 break
             finite_epochs += 1
@@ -237,7 +243,10 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 else:
                     bad += 1
             else:
-                result.Ws, result.bs, result.best_epoch = list(Ws), None if bs is None else list(bs), epoch + 1
+                key = (train_acc, -probe_loss)
+                if keep == "last" or best_key is None or key > best_key:
+                    best_key = key
+                    result.Ws, result.bs, result.best_epoch = list(Ws), None if bs is None else list(bs), epoch + 1
             if report is not None:
                 rec.update(report(Ws, bs))
             rec["seconds"] = time.perf_counter() - t0
@@ -253,7 +262,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 break
     except KeyboardInterrupt:
         result.stop = "interrupted"
-        if X_hold is None:
+        if X_hold is None and keep == "last":
             result.Ws, result.bs = list(Ws), None if bs is None else list(bs)
         print(f"\ninterrupted after {len(result.records)} finished epoch(s)", file=sys.stderr)
     return result

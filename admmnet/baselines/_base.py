@@ -218,6 +218,12 @@ class BackpropModel(NetworkModel):
             return init_arch_params(self._arch, self.activation, self._rng, xp, dt, bias=bool(self.bias))
         return init_params(self.layer_sizes_, self.activation, self._rng, xp, dt, bias=bool(self.bias))
 
+    #: Without held-out rows, whether a quantizing stage keeps the epoch whose evaluated network
+    #: fits the training rows best (:func:`admmnet.backprop.trainer.train`'s ``keep="train"``)
+    #: instead of the last one; the other sources' ternary methods do (their quantized network
+    #: can swing between epochs on small data).
+    _keep_best_train = False
+
     def _run(self, Ws, bs, Xt, yt, Xh, yh, *, epochs, lr, objective=None, trainable=None, train_bias=None,
              report=None, stage="fp", patience="default", use_holdout=True, schedule=None, weight_decay=None):
         if self._interrupted:      # Ctrl-C in an earlier stage: skip the remaining training
@@ -231,7 +237,7 @@ class BackpropModel(NetworkModel):
                     patience=self.patience if patience == "default" else patience,
                     lr_schedule=schedule or self.lr_schedule, objective=objective, trainable=trainable,
                     train_bias=train_bias, report=report, verbose=bool(self.verbose), label=f"[{stage}] ",
-                    arch=self._arch)
+                    arch=self._arch, keep="train" if stage != "fp" and self._keep_best_train else "last")
         for r in res.records:
             r["stage"] = stage
         if res.stop == "interrupted":

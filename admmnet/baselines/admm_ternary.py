@@ -96,6 +96,7 @@ class ADMMTernary(BackpropModel):
         Weight decay in the ADMMTernary stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
 
     method = "admm-ternary"
+    _keep_best_train = True     # without held-out rows: the best epoch on the training rows
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=1, levels="thesis", admm_epochs=30, admm_lr=1e-3, rho=1e-2,
                  rho_growth=1.1, admm_interval=1, admm_weight_decay=0.0, activation="relu", bias=True,

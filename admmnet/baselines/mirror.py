@@ -146,6 +146,8 @@ class MirrorDescent(BackpropModel):
         Weight decay of the dual variables in the MD stage (the paper: none; ``weight_decay``
         is the FP stage's).""" + _FP_DOC
 
+    _keep_best_train = True     # without held-out rows: the best epoch on the training rows
+
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", variant="tanh-s", bits=1, levels="thesis", md_epochs=30,
                  md_lr=1e-2, beta0=1.0, beta_scale=1.05, beta_interval=100, beta_max=1000.0, md_weight_decay=0.0,
                  activation="relu",

@@ -111,6 +111,7 @@ class TTQ(BackpropModel):
         Weight decay in the TTQ stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
 
     method = "ttq"
+    _keep_best_train = True     # without held-out rows: the best epoch on the training rows
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=1, levels="thesis", ttq_epochs=30, ttq_lr=1e-3,
                  threshold=TTQ_THRESHOLD, ttq_weight_decay=0.0, activation="relu", bias=True, optimizer="adam", lr=1e-3,

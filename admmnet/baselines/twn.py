@@ -65,6 +65,7 @@ class TWN(BackpropModel):
         Weight decay in the TWN stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
 
     method = "twn"
+    _keep_best_train = True     # without held-out rows: the best epoch on the training rows
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=1, levels="thesis", twn_epochs=30, twn_lr=1e-3,
                  threshold_factor=0.75, twn_weight_decay=0.0, activation="relu", bias=True, optimizer="adam", lr=1e-3,
