@@ -123,6 +123,13 @@ _CNN_PRESET = {
     "ste": dict(ste_epochs=3, ste_lr=1e-3),
     "qat": dict(qat_epochs=1, qat_lr=1e-4),
     "lq": dict(rho=0.1, admm_iters=2, w_epochs=1, retrain_epochs=1, lq_lr=1e-3),
+    # the other sources' ternary methods: the same 3-epoch stage as QNN-STE from the FP network;
+    # ADMM's rho grows faster (3 G-steps instead of 10), MD's beta every 15 steps (about as many
+    # growths as the MLP's 10 epochs get); chosen on validation rows, benchmarks/lenet5_table.py --validate
+    "twn": dict(twn_epochs=3, twn_lr=1e-3),
+    "ttq": dict(ttq_epochs=3, ttq_lr=1e-3),
+    "admm-ternary": dict(admm_epochs=3, admm_lr=1e-3, rho=3e-2, rho_growth=3.0),
+    **{f"md-{v}": dict(md_epochs=3, md_lr=1e-2, beta_interval=15) for v in ("tanh", "softmax", "tanh-s", "softmax-s")},
 }
 ARCH_PRESETS: dict[str, dict[str, dict]] = {"lenet5": _CNN_PRESET, "lenet5-caffe": _CNN_PRESET}
 

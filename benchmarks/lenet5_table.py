@@ -20,6 +20,14 @@ figure, with the weights and the saved bytes (packed codes + scales; the source:
 
     python benchmarks/lenet5_table.py --protocol source --seeds 5
     python benchmarks/lenet5_table.py --protocol ours --seeds 5 --methods fp twn admm-ternary
+    python benchmarks/lenet5_table.py --validate GRID.json --seeds 1
+
+``--validate GRID.json`` chooses our protocol's presets without test rows: the last 6,000 of the
+60,000 training images are the validation rows, the first 54,000 train (the estimators still
+hold out 10% of those for their best epoch); GRID maps a method to a list of preset overrides,
+e.g. ``{"admm-ternary": [{}, {"rho_growth": 5.0}], "md-tanh-s": [{"md_lr": 1e-3}]}`` (``{}``: the
+preset). Every (seed, method, overrides) gets one line in ``<out>/validation.jsonl``, the FP
+network of each seed is trained once; the validation table is ``<out>/validation.md``.
 """
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ import admmnet
 from admmnet import baselines as B
 from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
+from admmnet.io import atomic_write
 
 from _runs import blas_threads, load_runs, append_runs, write_results
 
@@ -56,11 +65,12 @@ SOURCE_PROTOCOL = {
 }
 
 
-def make(method: str, protocol: str, seed: int):
-    """The estimator of ``method`` (ternary = the thesis's 1 bit) under ``protocol``."""
+def make(method: str, protocol: str, seed: int, **over):
+    """The estimator of ``method`` (ternary = the thesis's 1 bit) under ``protocol``, with
+    preset overrides ``over``."""
     kw = dict(SOURCE_PROTOCOL[method]) if protocol == "source" else baseline_params(
         method, "mnist", None if method == "fp" else 1, arch="lenet5")
-    kw["seed"] = seed
+    kw.update(over, seed=seed)
     if method == "fp":
         return B.FPMLP(**kw)
     q = dict(bits=1, levels="thesis")
@@ -93,13 +103,62 @@ def run_group(protocol: str, seed: int, methods, ds) -> list[dict]:
     return out
 
 
+def validate(grid: dict, seeds: int, out: Path) -> None:
+    """Our protocol on validation rows (module docstring): each grid entry from the seed's FP net."""
+    import json
+    from types import SimpleNamespace
+
+    full = load_dataset("mnist")
+    ds = SimpleNamespace(X_train=full.X_train[:-6000], y_train=full.y_train[:-6000],
+                         X_test=full.X_train[-6000:], y_test=full.y_train[-6000:])
+    log = out / "validation.jsonl"
+    runs = load_runs(log)
+    for seed in range(seeds):
+        fp = None
+        for m, overrides in grid.items():
+            for over in overrides:
+                if any(r["seed"] == seed and r["method"] == m and r["overrides"] == over for r in runs):
+                    continue
+                if fp is None:
+                    fp = make("fp", "ours", seed).fit(ds.X_train, ds.y_train)
+                    print(f"validation seed {seed} fp: {100 * fp.score(ds.X_test, ds.y_test):.2f}%", flush=True)
+                model = make(m, "ours", seed, **over)
+                t0 = time.perf_counter()
+                model.fit(ds.X_train, ds.y_train, fp_model=fp)
+                rec = dict(seed=seed, method=m, overrides=over, fp_validation_accuracy=fp.score(ds.X_test, ds.y_test),
+                           validation_accuracy=model.score(ds.X_test, ds.y_test),
+                           seconds=time.perf_counter() - t0, params=model.json_params())
+                append_runs(log, [rec])
+                runs.append(rec)
+                print(f"validation seed {seed} {m} {json.dumps(over)}: {100 * rec['validation_accuracy']:.2f}% "
+                      f"({rec['seconds']:.0f} s)", flush=True)
+    lines = ["LeNet-5, our protocol, validation accuracy % (last 6,000 training images; mean over seeds)", "",
+             "| method | overrides | validation accuracy | seeds |", "| --- | --- | --- | --- |"]
+    for m, overrides in grid.items():
+        for over in overrides:
+            acc = [100 * r["validation_accuracy"] for r in runs
+                   if r["method"] == m and r["overrides"] == over and r["seed"] < seeds]
+            if acc:
+                lines.append(f"| {m} | `{json.dumps(over)}` | {np.mean(acc):.2f} | {len(acc)} |")
+    atomic_write(out / "validation.md", lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
+    print("\n".join(lines))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--protocol", choices=("source", "ours"), default="source")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--out", default="benchmarks/results/lenet5")
+    p.add_argument("--validate", metavar="GRID.json", help="choose our presets on validation rows (docstring)")
     args = p.parse_args(argv)
+    if args.validate:
+        import json
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        validate(json.loads(Path(args.validate).read_text()), args.seeds, out)
+        return 0
     if args.protocol == "ours" and args.methods[0] != "fp":
         args.methods = ["fp"] + [m for m in args.methods if m != "fp"]
     out = Path(args.out)

@@ -285,6 +285,35 @@ def test_admm_ternary_penalty_and_dual_update():
     assert obj.rho == 1.0
 
 
+def test_admm_ternary_g_steps_every_k_optimizer_steps(fp_model):
+    """``admm_steps=k``: the G/dual/rho step comes after every k optimizer steps, not at epoch
+    starts; with 400 rows (10% held out: 360), batch 32 -> 12 steps per epoch, 3 epochs -> 36
+    steps, k = 5 -> 7 G-steps and rho = rho0 * growth**7; the objective's own step after
+    each k steps is the defining update (checked on one step)."""
+    X, y = blobs()
+    m = ADMMTernary(**{**FAST, "admm_epochs": 3, "batch_size": 32, "admm_steps": 5, "rho": 0.01,
+                       "rho_growth": 1.5}).fit(X, y, fp_model=fp_model)
+    assert m.score(X, y) > 0.8
+    admm = [r for r in m.history_ if r.get("stage") == "admm"]
+    assert [r["g_steps"] for r in admm] == [2, 4, 7]
+    assert admm[-1]["rho"] == pytest.approx(0.01 * 1.5 ** 7)
+    r = np.random.default_rng(1)
+    W = r.standard_normal((3, 4))
+    obj = ADMMTernaryObjective([W], False, rho=0.5, rho_growth=2.0, interval=1, steps=2)
+    obj.start_epoch([W + 1.0], 1)            # epoch starts do nothing with steps set
+    assert obj.n_g_steps == 0 and obj.rho == 0.5
+    obj.after_step([W])
+    assert obj.n_g_steps == 0
+    W2 = W - 0.2
+    obj.after_step([W2])
+    c2, a2 = ternary_project_exact(W2)
+    np.testing.assert_allclose(obj.G[0], a2 * c2)
+    np.testing.assert_allclose(obj.U[0], (W2 - a2 * c2) / 2.0)
+    assert obj.n_g_steps == 1 and obj.rho == 1.0
+    with pytest.raises(ValueError, match="admm_steps"):
+        ADMMTernary(**{**FAST, "admm_steps": 0}).fit(X, y)
+
+
 @pytest.mark.parametrize("cls,kw,says", [
     (TWN, dict(bits=4), "twn supports ternary"), (TTQ, dict(levels="binary", bits=None), "ttq supports ternary"),
     (ADMMTernary, dict(bits=2), "binary"), (MirrorDescent, dict(bits=3, variant="softmax"), "md-softmax supports"),

@@ -12,6 +12,10 @@ ADMM with the scaled dual U_l (lambda_l / rho), all layers at once:
 * dual: ``U_l <- U_l + W_l - G_l``; then the continuation ``rho <- rho_growth rho`` with
   ``U <- U / rho_growth`` (lambda unchanged).
 
+The G-, dual and rho steps come every ``admm_interval`` epochs, or, with ``admm_steps=k``,
+after every k optimizer steps (Leng et al. alternate within an epoch; a short fine-tuning
+stage, e.g. 3 epochs of a CNN, would otherwise get only two G-steps).
+
 G starts as ``Pi(W)`` of the starting (trained FP) weights and U at 0. The evaluated and
 fitted network is G: after every epoch ``Pi(W_l + U_l)`` (the G the next G-step makes) is
 scored on the held-out rows, and the fitted network is that of the kept epoch.
@@ -35,9 +39,10 @@ __all__ = ["ADMMTernary", "ADMMTernaryObjective"]
 class ADMMTernaryObjective(EpochSnapshots, Objective):
     """Penalty ``rho/2 ||W - G + U||^2`` per layer; G- and dual steps every ``interval`` epochs."""
 
-    def __init__(self, Ws, binary: bool, rho: float, rho_growth: float, interval: int):
+    def __init__(self, Ws, binary: bool, rho: float, rho_growth: float, interval: int, steps: int | None = None):
         self.proj = binary_project_exact if binary else ternary_project_exact
-        self.rho, self.rho_growth, self.interval = rho, rho_growth, interval
+        self.rho, self.rho_growth, self.interval, self.steps = rho, rho_growth, interval, steps
+        self.n_steps, self.n_g_steps = 0, 0
         xp = get_namespace(Ws[0])
         self.G = [self._G(W) for W in Ws]
         self.U = [xp.zeros_like(W) for W in Ws]
@@ -49,13 +54,25 @@ class ADMMTernaryObjective(EpochSnapshots, Objective):
     def state(self):
         return {"U": list(self.U), "rho": self.rho}
 
+    def g_step(self, Ws) -> None:
+        """G = Pi(W + U), U += W - G, then rho *= growth with U /= growth."""
+        self.G = [self._G(W + U) for W, U in zip(Ws, self.U)]
+        self.U = [U + W - G for W, U, G in zip(Ws, self.U, self.G)]
+        self.rho *= self.rho_growth
+        self.U = [U / self.rho_growth for U in self.U]
+        self.n_g_steps += 1
+
     def start_epoch(self, Ws, epoch):
         self.snapshot(epoch)          # the state the previous epoch was evaluated with
-        if epoch > 0 and epoch % self.interval == 0:
-            self.G = [self._G(W + U) for W, U in zip(Ws, self.U)]
-            self.U = [U + W - G for W, U, G in zip(Ws, self.U, self.G)]
-            self.rho *= self.rho_growth
-            self.U = [U / self.rho_growth for U in self.U]
+        if self.steps is None and epoch > 0 and epoch % self.interval == 0:
+            self.g_step(Ws)
+        return Ws
+
+    def after_step(self, Ws):
+        if self.steps is not None:
+            self.n_steps += 1
+            if self.n_steps % self.steps == 0:
+                self.g_step(Ws)
         return Ws
 
     def penalty(self, Ws):
@@ -92,6 +109,9 @@ class ADMMTernary(BackpropModel):
         rho is multiplied by this at every G-step.
     admm_interval : int, default 1
         Epochs of W-steps between G-/dual steps.
+    admm_steps : int or None, default None
+        When set, G-/dual steps after every ``admm_steps`` optimizer steps instead
+        (``admm_interval`` is then unused).
     admm_weight_decay : float, default 0.0
         Weight decay in the ADMMTernary stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
 
@@ -99,7 +119,7 @@ class ADMMTernary(BackpropModel):
     _keep_best_train = True     # without held-out rows: the best epoch on the training rows
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=1, levels="thesis", admm_epochs=30, admm_lr=1e-3, rho=1e-2,
-                 rho_growth=1.1, admm_interval=1, admm_weight_decay=0.0, activation="relu", bias=True,
+                 rho_growth=1.1, admm_interval=1, admm_steps=None, admm_weight_decay=0.0, activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
@@ -110,6 +130,7 @@ class ADMMTernary(BackpropModel):
         self.rho = rho
         self.rho_growth = rho_growth
         self.admm_interval = admm_interval
+        self.admm_steps = admm_steps
         self.admm_weight_decay = admm_weight_decay
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
@@ -119,18 +140,25 @@ class ADMMTernary(BackpropModel):
         method_level_set("admm-ternary", self.bits, self.levels, binary=True)
         check_int("admm_epochs", self.admm_epochs, lo=0)
         check_int("admm_interval", self.admm_interval, lo=1)
+        check_int("admm_steps", self.admm_steps, lo=1, none=True)
         for name in ("admm_lr", "rho"):
             check_real(name, getattr(self, name), lo=0, lo_open=True)
         check_real("rho_growth", self.rho_growth, lo=1)
 
+    def _admm_report(self, obj):
+        """Per-epoch fields: the base report plus rho and the G-steps so far."""
+        base = self._report(obj)
+        return lambda Ws, bs: {**base(Ws, bs), "rho": obj.rho, "g_steps": obj.n_g_steps}
+
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         ls = method_level_set("admm-ternary", self.bits, self.levels, binary=True)
         Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)
-        obj = ADMMTernaryObjective(Ws, not ls.zero, float(self.rho), float(self.rho_growth), int(self.admm_interval))
+        obj = ADMMTernaryObjective(Ws, not ls.zero, float(self.rho), float(self.rho_growth), int(self.admm_interval),
+                                   None if self.admm_steps is None else int(self.admm_steps))
         U = obj.U
         if self.admm_epochs > 0:
             res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.admm_epochs, lr=self.admm_lr, objective=obj,
-                            report=self._report(obj), stage="admm", weight_decay=float(self.admm_weight_decay))
+                            report=self._admm_report(obj), stage="admm", weight_decay=float(self.admm_weight_decay))
             Ws, bs, stop = res.Ws, res.bs, res.stop
             records = records + res.records
             U = obj.state_after(res.best_epoch)["U"]
