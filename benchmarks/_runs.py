@@ -329,6 +329,9 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
     ``seconds`` and gains ``reused_from``)."""
     runs_path = out / "runs.jsonl"
     runs = load_runs(runs_path)
+    latest = {run_key(r): i for i, r in enumerate(runs)}    # a run stored twice: the later one counts
+    n_twins = len(runs) - len(latest)
+    runs = [r for i, r in enumerate(runs) if latest[run_key(r)] == i]
     stale_fp = {(r["dataset"], r["seed"]) for r in runs if r["method"] == "fp" and is_stale(r)}
     keep = [r for r in runs if not is_stale(r)
             and not (r["method"] in FROM_FP and (r["dataset"], r["seed"]) in stale_fp)]
@@ -349,9 +352,7 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
                 n_reused += 1
     if n_reused:
         print(f"{n_reused} run(s) taken over from {', '.join(map(str, reuse))}", file=sys.stderr)
-    if stale or n_reused:
-        text = "".join(json.dumps(r) + "\n" for r in keep).encode()
-        atomic_write(runs_path, lambda fh: fh.write(text))
+    rewrite = bool(stale or n_reused or n_twins)
     done = {run_key(r) for r in keep}
     phases: list[list[tuple]] = [[], []]
     for d in datasets:
@@ -369,6 +370,10 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
             if (d, "fp", "fp", s) in done and needed and not fp_path(out, d, s).exists():
                 keep = [r for r in keep if not (r["dataset"] == d and r["method"] == "fp" and r["seed"] == s)]
                 phases[0].append((str(out), d, "fp", "fp", s))
+                rewrite = True
+    if rewrite:     # the store holds exactly the kept runs (a redone run is appended once, when done)
+        text = "".join(json.dumps(r) + "\n" for r in keep).encode()
+        atomic_write(runs_path, lambda fh: fh.write(text))
     return keep, phases
 
 

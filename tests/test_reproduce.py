@@ -123,6 +123,30 @@ def test_plan_redoes_stale_runs_and_takes_over_reused_ones(tmp_path):
     assert len(load_runs(out / "runs.jsonl")) == 2                       # the store was rewritten
 
 
+def test_plan_stores_a_redone_fp_run_once_and_drops_twins(tmp_path):
+    """An FP run whose model file is gone while a run to do needs it is redone: its old line
+    leaves the store at once (the redone run is appended when it finishes, so it is never
+    stored twice); a run already stored twice counts once, the later line."""
+    from _runs import append_run, load_runs, model_kwargs, plan
+
+    def rec(method, bits, seed, acc=0.9):
+        return {**_run(method, bits, seed, acc), "params": model_kwargs("seeds", method, bits), "augmentation": None}
+
+    out = tmp_path / "a"
+    out.mkdir()
+    append_run(out / "runs.jsonl", rec("fp", "fp", 0))            # no model file: redone for TWN
+    append_run(out / "runs.jsonl", rec("fp", "fp", 1, 0.8))
+    append_run(out / "runs.jsonl", rec("fp", "fp", 1, 0.7))       # the same run twice
+    (out / "models").mkdir()
+    (out / "models" / "fp_seeds_seed1.npz").write_bytes(b"")
+    runs, phases = plan(out, ["seeds"], ["fp", "twn"], {1}, 2)
+    assert [(t[2], t[4]) for t in phases[0]] == [("fp", 0)]
+    assert sorted((t[2], t[4]) for t in phases[1]) == [("twn", 0), ("twn", 1)]
+    stored = load_runs(out / "runs.jsonl")
+    assert [(r["method"], r["seed"], r["test_accuracy"]) for r in stored] == [("fp", 1, 0.7)]
+    assert [(r["method"], r["seed"]) for r in runs] == [("fp", 1)]
+
+
 def test_pendigits_protocols(real_data, tmp_path):
     """The study runs Pendigits with both test protocols: "pendigits-wd" is writer-dependent
     (pendigits.tra split 80/20 by the run's seed), with Pendigits' presets, augmentation and
