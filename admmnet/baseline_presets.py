@@ -108,6 +108,11 @@ METHOD_PRESETS["md-softmax-s"]["seeds"].update(md_lr=1e-2)
 # Pendigits QNN-STE at 1-2 bits needs more epochs on the augmented rows (seed 0, from the FP net):
 # 1 bit: 5 epochs lr 1e-3 73.0%, 20 epochs 86.0% (lr 3e-4 80.5%, 3e-3 77.6%), 40 epochs 82.7%;
 # 2 bits: 5 epochs 95.1%, 20 epochs lr 3e-3 96.0%; 4 bits: 5 epochs 97.6%.
+# Budget (Yang et al., docs/budget.md): rho = 0.05 as the source, one projection per epoch (its tau');
+# the ADMM stage's epochs and learning rate follow the ternary ADMM's presets (not tuned).
+METHOD_PRESETS["budget"] = {"seeds": dict(budget_epochs=100, budget_lr=3e-3),
+                            "pendigits": dict(budget_epochs=20, budget_lr=1e-3),
+                            "mnist": dict(budget_epochs=20, budget_lr=1e-3)}
 METHOD_PRESETS["ste"]["pendigits/2"] = dict(ste_epochs=20, ste_lr=3e-3)
 METHOD_PRESETS["ste"]["pendigits/1"] = dict(ste_epochs=20, ste_lr=1e-3)
 
@@ -123,6 +128,7 @@ _CNN_PRESET = {
     "ste": dict(ste_epochs=3, ste_lr=1e-3),
     "qat": dict(qat_epochs=1, qat_lr=1e-4),
     "lq": dict(rho=0.1, admm_iters=2, w_epochs=1, retrain_epochs=1, lq_lr=1e-3),
+    "budget": dict(budget_epochs=3, budget_lr=1e-3),
 }
 ARCH_PRESETS: dict[str, dict[str, dict]] = {"lenet5": _CNN_PRESET, "lenet5-caffe": _CNN_PRESET}
 
