@@ -228,6 +228,26 @@ class NetworkModel(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         return self.network_.model_bytes
 
+    def compression_report(self, path=None) -> dict:
+        """Sizes of a network with pruned layers of their own bit widths (the budget methods,
+        docs/budget.md; :func:`admmnet.quant.compressed.compression_report`), from the fitted
+        network's stored arrays (``path=None``) or from those a saved file holds (then also
+        ``file_bytes``, the file's size on disk with its headers and metadata)."""
+        import os
+
+        from .quant.compressed import compression_report
+
+        self._check_fitted()
+        if not all(layer.compressed is not None for layer in self.network_.layers):
+            raise ValueError(f"this {type(self).__name__} has no budget-compressed layers (method budget, "
+                             "or qnn-admm with a budget)")
+        if path is None:
+            return compression_report(self.network_.payload(), self.network_.meta())
+        arrays, meta = _io.load_npz(path, kind="model")
+        rep = compression_report(arrays, meta["network"])
+        rep["file_bytes"] = os.path.getsize(path)
+        return rep
+
     # -- persistence -------------------------------------------------------------
     def save(self, path, *, history: bool = True) -> Path:
         """Save the trained network atomically (.npz): packed integer codes and scales

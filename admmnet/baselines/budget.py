@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from .._backend import get_namespace, to_float, to_numpy
-from .._validation import check_choice, check_int, check_real
+from .._validation import check_int, check_real
 from ..backprop import Objective
 from ..model import register_model
 from ..network import Layer, Network
@@ -39,25 +39,7 @@ from ._base import BackpropModel
 from ._ternary import EpochSnapshots
 from .fp import _FP_DOC
 
-__all__ = ["Budget", "BudgetObjective", "check_budget_params", "compress_layers", "compression_report"]
-
-
-def check_budget_params(budget, bit_choices, quantizer):
-    """The shared checks of ``budget``, ``bit_choices`` and ``quantizer`` (Budget, QNN-ADMM)."""
-    if budget is None:
-        raise ValueError("budget must be given, e.g. '2000x', '800B', '12KB', '0.5bpw' or an integer of bits")
-    QB.parse_budget(budget, 10 ** 9)           # the syntax; the size is checked against the network at fit
-    if isinstance(bit_choices, (str, bytes)) or not hasattr(bit_choices, "__iter__"):
-        raise ValueError(f"bit_choices must be a sequence of integers in 1..8, got {bit_choices!r}")
-    ch = tuple(bit_choices)
-    if not ch:
-        raise ValueError("bit_choices must not be empty")
-    for j in ch:
-        check_int("bit_choices", j, lo=1, hi=8)
-    if len(set(int(j) for j in ch)) != len(ch):
-        raise ValueError(f"bit_choices has repeated widths: {ch!r}")
-    check_choice("quantizer", quantizer, QB.QUANTIZERS)
-    return tuple(sorted(int(j) for j in ch))
+__all__ = ["Budget", "BudgetObjective", "compress_layers"]
 
 
 def compress_layers(Ws, bits, budget: int, quantizer: str, dtype: str):
@@ -129,57 +111,8 @@ class BudgetObjective(EpochSnapshots, Objective):
         return [self.xp.asarray(c.dense(self.dtype)) for c in self.compressed(Ws)]
 
 
-def compression_report(arrays: dict, meta_network: dict, float_bits: int = 32) -> dict:
-    """Sizes of a budget-compressed network read from its stored arrays (``payload()`` or the
-    arrays of a saved file): per layer bit width, non-zeros and bytes; ``weight_bits`` (the
-    source's metric, ``sum b_l nnz_l``), ``codes_bytes`` (the packed codes), ``index_bytes``,
-    ``codebook_bytes``, ``bias_bytes``, ``model_bytes`` (every stored array: the honest
-    total), ``compression`` (``float_bits n / weight_bits``) and ``compression_total``
-    (``float_bits n / (8 model_bytes)``), ``nz_fraction``, ``avg_bits`` (over non-zeros)."""
-    shapes = [tuple(int(v) for v in s) for s in meta_network["shapes"]]
-    n = sum(a * b for a, b in shapes)
-    layers, wb = [], 0
-    tot = {"codes_bytes": 0, "index_bytes": 0, "codebook_bytes": 0, "header_bytes": 0}
-    for l, s in enumerate(shapes):
-        hdr = np.asarray(arrays[f"cw{l}_header"])
-        b, nnz = int(hdr[0]), int(hdr[1])
-        wb += b * nnz
-        row = {"shape": list(s), "bits": b, "nnz": nnz, "nz_fraction": nnz / (s[0] * s[1])}
-        for k in ("codes", "index", "codebook", "header"):
-            row[f"{k}_bytes"] = int(np.asarray(arrays[f"cw{l}_{k}"]).nbytes)
-            tot[f"{k}_bytes"] += row[f"{k}_bytes"]
-        layers.append(row)
-    model_bytes = int(sum(np.asarray(a).nbytes for a in arrays.values()))
-    nnz = sum(r["nnz"] for r in layers)
-    return {"layers": layers, "n_weights": n, "nnz": nnz, "nz_fraction": nnz / n,
-            "avg_bits": wb / nnz if nnz else 0.0, "weight_bits": wb, **tot,
-            "bias_bytes": int(sum(np.asarray(v).nbytes for k, v in arrays.items() if k.startswith("bias"))),
-            "model_bytes": model_bytes, "compression": float_bits * n / wb if wb else float("inf"),
-            "compression_total": float_bits * n / (8 * model_bytes)}
-
-
-class _CompressedReport:
-    """``compression_report()`` for the estimators whose network has compressed layers."""
-
-    def compression_report(self, path=None) -> dict:
-        """:func:`compression_report` of the fitted network (``path=None``) or of a saved file
-        (its arrays as stored; ``file_bytes``: the file's size on disk, headers and metadata
-        included)."""
-        import os
-
-        if path is None:
-            self._check_fitted()
-            return compression_report(self.network_.payload(), self.network_.meta())
-        from .. import io as _io
-
-        arrays, meta = _io.load_npz(path, kind="model")
-        rep = compression_report(arrays, meta["network"])
-        rep["file_bytes"] = os.path.getsize(path)
-        return rep
-
-
 @register_model
-class Budget(_CompressedReport, BackpropModel):
+class Budget(BackpropModel):
     __doc__ = """Joint pruning + mixed precision under a model-size budget (Yang et al.'s ADMM,
     module docstring): the method decides per layer how many weights survive and how many
     bits each gets, so that ``sum_l b_l nnz_l <= budget``.
@@ -193,7 +126,8 @@ class Budget(_CompressedReport, BackpropModel):
         The size: a compression rate over 32-bit weights (``"2000x"``), bytes of weight data
         (``"800B"``, ``"12KB"`` = 12000 bytes, ``"12KiB"``), bits per weight (``"0.5bpw"``) or
         bits (an integer, ``"6888bits"``). Weight bits only (the source's metric); the stored
-        positions, codebooks and biases are reported beside it (:meth:`compression_report`).
+        positions, codebooks and biases are reported beside it
+        (:meth:`~admmnet.model.NetworkModel.compression_report`).
     bit_choices : sequence of int in 1..8, default (1, ..., 8)
         The candidate widths B of every layer.
     quantizer : {"kmeans", "uniform"}, default "kmeans"
@@ -227,7 +161,7 @@ class Budget(_CompressedReport, BackpropModel):
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
     def _validate(self):
-        check_budget_params(self.budget, self.bit_choices, self.quantizer)
+        QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
         check_int("budget_epochs", self.budget_epochs, lo=0)
         check_int("admm_interval", self.admm_interval, lo=1)
         for name in ("budget_lr", "rho"):
@@ -235,7 +169,7 @@ class Budget(_CompressedReport, BackpropModel):
         check_real("budget_weight_decay", self.budget_weight_decay, lo=0)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
-        choices = check_budget_params(self.budget, self.bit_choices, self.quantizer)
+        choices = QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
         Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)
         n = sum(int(np.prod(W.shape)) for W in Ws)
         S = QB.parse_budget(self.budget, n)

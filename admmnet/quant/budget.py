@@ -56,11 +56,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_choice, check_int
 from .levels import LevelSet
 
 __all__ = ["parse_budget", "BudgetQuantizer", "kmeans_1d", "kmeans_errors", "quant_errors", "quantize_values",
            "knapsack_greedy", "mckp_greedy", "MCKPResult", "project_sparsity", "project_bits",
-           "budget_project", "BudgetProjection", "QUANTIZERS", "DEFAULT_BIT_CHOICES", "weight_bits"]
+           "budget_project", "BudgetProjection", "QUANTIZERS", "DEFAULT_BIT_CHOICES", "weight_bits",
+           "check_budget_params"]
 
 QUANTIZERS = ("kmeans", "uniform")
 DEFAULT_BIT_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8)
@@ -110,6 +112,24 @@ def parse_budget(spec, n_weights: int, float_bits: int = 32) -> int:
 def weight_bits(bits, nnz) -> int:
     """The source's size, ``sum_l b_l n_l`` bits."""
     return int(sum(int(b) * int(n) for b, n in zip(bits, nnz)))
+
+
+def check_budget_params(budget, bit_choices, quantizer):
+    """The shared checks of ``budget``, ``bit_choices`` and ``quantizer`` (Budget, QNN-ADMM)."""
+    if budget is None:
+        raise ValueError("budget must be given, e.g. '2000x', '800B', '12KB', '0.5bpw' or an integer of bits")
+    parse_budget(budget, 10 ** 9)           # the syntax; the size is checked against the network at fit
+    if isinstance(bit_choices, (str, bytes)) or not hasattr(bit_choices, "__iter__"):
+        raise ValueError(f"bit_choices must be a sequence of integers in 1..8, got {bit_choices!r}")
+    ch = tuple(bit_choices)
+    if not ch:
+        raise ValueError("bit_choices must not be empty")
+    for j in ch:
+        check_int("bit_choices", j, lo=1, hi=8)
+    if len(set(int(j) for j in ch)) != len(ch):
+        raise ValueError(f"bit_choices has repeated widths: {ch!r}")
+    check_choice("quantizer", quantizer, QUANTIZERS)
+    return tuple(sorted(int(j) for j in ch))
 
 
 # ----------------------------------------------------------------------------- k-means DP

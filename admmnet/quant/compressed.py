@@ -33,7 +33,8 @@ import numpy as np
 
 from .budget import BudgetQuantizer, codebook_values
 
-__all__ = ["CompressedWeight", "pack_uint", "unpack_uint", "encode_positions", "decode_positions"]
+__all__ = ["CompressedWeight", "pack_uint", "unpack_uint", "encode_positions", "decode_positions",
+           "compression_report"]
 
 _KINDS = ("kmeans", "uniform")
 
@@ -252,3 +253,32 @@ class CompressedWeight:
         """Bytes of each stored array: ``codes``, ``codebook``, ``index``, ``header``."""
         p = self.payload("", dtype)
         return {k: int(v.nbytes) for k, v in p.items()}
+
+
+def compression_report(arrays: dict, meta_network: dict, float_bits: int = 32) -> dict:
+    """Sizes of a budget-compressed network read from its stored arrays (``payload()`` or the
+    arrays of a saved file): per layer bit width, non-zeros and bytes; ``weight_bits`` (the
+    source's metric, ``sum b_l nnz_l``), ``codes_bytes`` (the packed codes), ``index_bytes``,
+    ``codebook_bytes``, ``bias_bytes``, ``model_bytes`` (every stored array: the honest
+    total), ``compression`` (``float_bits n / weight_bits``) and ``compression_total``
+    (``float_bits n / (8 model_bytes)``), ``nz_fraction``, ``avg_bits`` (over non-zeros)."""
+    shapes = [tuple(int(v) for v in s) for s in meta_network["shapes"]]
+    n = sum(a * b for a, b in shapes)
+    layers, wb = [], 0
+    tot = {"codes_bytes": 0, "index_bytes": 0, "codebook_bytes": 0, "header_bytes": 0}
+    for l, s in enumerate(shapes):
+        hdr = np.asarray(arrays[f"cw{l}_header"])
+        b, nnz = int(hdr[0]), int(hdr[1])
+        wb += b * nnz
+        row = {"shape": list(s), "bits": b, "nnz": nnz, "nz_fraction": nnz / (s[0] * s[1])}
+        for k in ("codes", "index", "codebook", "header"):
+            row[f"{k}_bytes"] = int(np.asarray(arrays[f"cw{l}_{k}"]).nbytes)
+            tot[f"{k}_bytes"] += row[f"{k}_bytes"]
+        layers.append(row)
+    model_bytes = int(sum(np.asarray(a).nbytes for a in arrays.values()))
+    nnz = sum(r["nnz"] for r in layers)
+    return {"layers": layers, "n_weights": n, "nnz": nnz, "nz_fraction": nnz / n,
+            "avg_bits": wb / nnz if nnz else 0.0, "weight_bits": wb, **tot,
+            "bias_bytes": int(sum(np.asarray(v).nbytes for k, v in arrays.items() if k.startswith("bias"))),
+            "model_bytes": model_bytes, "compression": float_bits * n / wb if wb else float("inf"),
+            "compression_total": float_bits * n / (8 * model_bytes)}
