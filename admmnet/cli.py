@@ -254,12 +254,23 @@ def _gpu_environment() -> dict | None:
 
 def _build_qnn_admm(args, bits, shape=None):
     quantized = bits is not None or args.levels in ("binary", "ternary")
-    if args.dataset is None:     # own data: the automatic preset of the data's shape
-        from .presets import auto_params
+    from .presets import auto_params
 
+    if args.dataset is None:     # own data: the automatic preset of the data's shape
         kw = auto_params(*shape, "q" if quantized else None)
     else:
         kw = qnn_admm_params(args.dataset, "q" if quantized else None)
+    if args.budget is not None:         # the budget's own schedule (QNNADMM.BUDGET_ITERS, docs/budget.md)
+        if quantized:
+            raise ValueError("give either --bits or --budget: a budget picks every layer's bit width itself")
+        kw = qnn_admm_params(args.dataset, "q") if args.dataset is not None else auto_params(*shape, "q")
+        for k in ("layerwise", "fp_iter", "max_iter"):
+            kw.pop(k, None)
+        kw.update(budget=args.budget, **{k: v for k, v in (("bit_choices", args.bit_choices and
+                                                                  tuple(args.bit_choices)),
+                                                                 ("quantizer", args.quantizer)) if v is not None})
+    elif args.bit_choices is not None or args.quantizer is not None:
+        raise ValueError("--bit-choices and --quantizer apply with --budget")
     if args.hidden is not None:
         kw["hidden_sizes"] = args.hidden
     if args.iters is not None:
@@ -519,7 +530,7 @@ def cmd_train(args) -> int:
     bits_out = 8 if int8 else bits
     levels_out = "int8" if int8 else args.levels
     granularity_out = "row" if int8 else args.granularity
-    desc = (f"budget {args.budget}" if args.method == "budget" else "full precision" if bits_out is None else
+    desc = (f"budget {args.budget}" if args.budget is not None else "full precision" if bits_out is None else
             "int8 weights per row, int8 activations per batch" if int8 else f"{bits} bits ({args.levels} levels)")
     n_train = f"{X_real.shape[0]} train" + (f" + {ds.n_augmented} augmented" if getattr(ds, "n_augmented", 0) else "")
     net_desc = (f"layers {[ds.n_features, *model.hidden_sizes, ds.n_classes]}" if args.arch in (None, "mlp")
