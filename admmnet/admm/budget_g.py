@@ -79,9 +79,11 @@ class BudgetG:
                                 stop="converged")
 
     def compressed(self, G, l: int, dtype: str) -> CompressedWeight:
-        """G_l as stored: its distinct non-zero values as the codebook, at the width it was projected with."""
+        """G_l as stored: its distinct non-zero values as the codebook, at ``b(G) = ceil(log2 #values)``
+        bits (at most the width it was projected with; G may also be an earlier iterate the
+        solver went back to, so the width is read off G itself)."""
         g = np.asarray(to_numpy(G), dtype=dtype).reshape(-1)
         pos = np.flatnonzero(g)
         values, codes = np.unique(g[pos], return_inverse=True)
-        bits = self.bits.get(l, max(1, int(np.ceil(np.log2(max(values.size, 2))))))
+        bits = max(1, int(np.ceil(np.log2(max(values.size, 1)))))
         return CompressedWeight(tuple(np.shape(G)), bits, "kmeans", values, codes, pos)
