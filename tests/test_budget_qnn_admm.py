@@ -34,8 +34,8 @@ def test_project_layer_meets_its_share_and_beats_every_fixed_width():
             keep[idx] = W.ravel()[idx]
             q = QB.quantize_values(keep, j, "kmeans")
             assert res.loss <= np.sum((W.ravel() - q.dequantized()) ** 2) + 1e-9
-        # the share is what the joint projection's layer uses
-        assert g.alloc[l] == joint.bits[l] * int(np.count_nonzero(joint.masks[l]))
+        # the share is the joint projection's width times the entries its knapsack keeps
+        assert g.alloc[l] == joint.bits[l] * int(np.count_nonzero(QB.project_sparsity(Ws, joint.bits, 120)[l]))
         cw = g.compressed(res.G, l, "float64")
         np.testing.assert_array_equal(cw.dense("float64"), G)
 

@@ -10,7 +10,7 @@ split like their ADMM's two projections, with no gradient anywhere:
   :meth:`BudgetG.allocate` runs the joint projection of all W_l
   (:func:`admmnet.quant.budget.budget_project`: knapsack on W^2 at fixed widths, MCKP over
   widths at fixed sparsity, alternated) and gives layer l the bits it uses there,
-  ``S_l = b_l nnz_l`` (``sum_l S_l <= S``);
+  ``S_l = b_l n_l``, n_l the entries its knapsack keeps (``sum_l S_l <= S``);
 * every G_l-update of the sweeps is then the projection of W_l onto its own share,
   ``min ||W_l - G||^2 s.t. b(G) ||G||_0 <= S_l`` (:meth:`BudgetG.project_layer`): for each
   width j of the candidates the knapsack with equal weights j is exact (keep the
@@ -49,10 +49,13 @@ class BudgetG:
         self.n_allocations = 0
 
     def allocate(self, Ws) -> None:
-        """Shares ``S_l = b_l nnz_l`` of the joint projection of the layers ``Ws``."""
-        r = QB.budget_project([np.asarray(to_numpy(W), dtype=np.float64) for W in Ws], self.S, self.choices,
-                              self.quantizer)
-        self.alloc = [int(b) * int(np.count_nonzero(m)) for b, m in zip(r.bits, r.masks)]
+        """Shares ``S_l = b_l n_l`` of the joint projection of the layers ``Ws``: its widths b_l and
+        the entries n_l its knapsack keeps at those widths (before quantizing, whose free zero
+        may drop some: counting only the survivors would lose that part of the budget for good)."""
+        flat = [np.asarray(to_numpy(W), dtype=np.float64) for W in Ws]
+        r = QB.budget_project(flat, self.S, self.choices, self.quantizer)
+        masks = QB.project_sparsity(flat, r.bits, self.S)
+        self.alloc = [int(b) * int(np.count_nonzero(m)) for b, m in zip(r.bits, masks)]
         self.n_allocations += 1
 
     def project_layer(self, W, l: int) -> ProjectionResult:
