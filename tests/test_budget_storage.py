@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import admmnet
-from admmnet.baselines import Budget, FPMLP
+from admmnet.baselines import Budget
 from admmnet.quant import budget as QB
 from admmnet.quant.compressed import (CompressedWeight, decode_positions, encode_positions, pack_uint,
                                       unpack_uint)
