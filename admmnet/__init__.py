@@ -28,9 +28,9 @@ from .exceptions import CheckpointError, DivergenceError, DivergenceWarning, Inv
 from .model import QNNADMM, History, load
 from .network import Network, with_standardisation
 from . import backprop, baselines, export
-from .baselines import DQ, LQ, PTQ, QAT, QNNSTE, FPMLP, TWN, TTQ, ADMMTernary, MirrorDescent
+from .baselines import DQ, LQ, PTQ, QAT, QNNSTE, FPMLP, TWN, TTQ, ADMMTernary, MirrorDescent, Budget
 
 __all__ = ["__version__", "QNNADMM", "FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "TWN", "TTQ", "ADMMTernary",
-           "MirrorDescent", "History", "Network", "load", "with_standardisation",
+           "MirrorDescent", "Budget", "History", "Network", "load", "with_standardisation",
            "CheckpointError", "DivergenceError", "DivergenceWarning", "InvalidParameterError",
            "datasets", "quant", "backprop", "baselines", "export"]

@@ -38,9 +38,9 @@ from .presets import qnn_admm_params
 #: The ternary methods of the other sources (docs/baselines.md, "Ternary methods"):
 #: ternary with ``--bits 1`` or ``--levels ternary``; admm-ternary and md-* also ``--levels binary``.
 TERNARY_METHODS = ("twn", "ttq", "admm-ternary", "md-tanh", "md-softmax", "md-tanh-s", "md-softmax-s")
-METHODS = ("qnn-admm", "fp", "ptq", "ste", "dq", "qat", "lq") + TERNARY_METHODS
+METHODS = ("qnn-admm", "fp", "ptq", "ste", "dq", "qat", "lq") + TERNARY_METHODS + ("budget",)
 #: Methods that start from an FP network: a saved one (``--from``), else one trained first.
-FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste") + TERNARY_METHODS
+FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste") + TERNARY_METHODS + ("budget",)
 #: Datasets whose rows are images, and their (C, H, W): what a convolutional --arch needs.
 IMAGE_SHAPES = {"mnist": (1, 28, 28)}
 _BITS_HELP = ("quantization bits N, or 'fp' for full precision. With --levels thesis (the default) "
@@ -103,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="backprop methods: the network, mlp (the --hidden layers, default) or a convolutional "
                         "one on the 28x28 images (lenet5: conv 32-64, dense 512; lenet5-caffe: conv 20-50, "
                         "dense 500; docs/cnn.md)")
+    t.add_argument("--budget", default=None, metavar="SIZE",
+                   help="--method budget (docs/budget.md): the model-size budget of the weights, a compression "
+                        "rate over 32-bit weights (2000x), bytes (800B, 12KB, 12KiB), bits per weight (0.5bpw) "
+                        "or bits (6888bits); the method picks every layer's sparsity and bit width")
+    t.add_argument("--bit-choices", type=int, nargs="+", default=None, metavar="B",
+                   help="--budget: the candidate bit widths of every layer (default 1 2 3 4 5 6 7 8)")
+    t.add_argument("--quantizer", default=None, choices=("kmeans", "uniform"),
+                   help="--budget: non-uniform (k-means, exact 1-D DP; default) or uniform levels")
     t.add_argument("--iters", type=int, default=None, help="ADMM iterations (default: the dataset preset)")
     t.add_argument("--epochs", type=int, default=None,
                    help="backprop methods: epochs of the FP training stage (default: the preset)")
@@ -246,12 +254,23 @@ def _gpu_environment() -> dict | None:
 
 def _build_qnn_admm(args, bits, shape=None):
     quantized = bits is not None or args.levels in ("binary", "ternary")
-    if args.dataset is None:     # own data: the automatic preset of the data's shape
-        from .presets import auto_params
+    from .presets import auto_params
 
+    if args.dataset is None:     # own data: the automatic preset of the data's shape
         kw = auto_params(*shape, "q" if quantized else None)
     else:
         kw = qnn_admm_params(args.dataset, "q" if quantized else None)
+    if args.budget is not None:         # the budget's own schedule (QNNADMM.BUDGET_ITERS, docs/budget.md)
+        if quantized:
+            raise ValueError("give either --bits or --budget: a budget picks every layer's bit width itself")
+        kw = qnn_admm_params(args.dataset, "q") if args.dataset is not None else auto_params(*shape, "q")
+        for k in ("layerwise", "fp_iter", "max_iter"):
+            kw.pop(k, None)
+        kw.update(budget=args.budget, **{k: v for k, v in (("bit_choices", args.bit_choices and
+                                                                  tuple(args.bit_choices)),
+                                                                 ("quantizer", args.quantizer)) if v is not None})
+    elif args.bit_choices is not None or args.quantizer is not None:
+        raise ValueError("--bit-choices and --quantizer apply with --budget")
     if args.hidden is not None:
         kw["hidden_sizes"] = args.hidden
     if args.iters is not None:
@@ -310,6 +329,17 @@ def _build_baseline(args, bits, shape=None):
         kw["momentum"] = args.momentum
     common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
                   verbose=not args.quiet)
+    if args.method == "budget":
+        if bits is not None:
+            raise ValueError("--method budget picks every layer's bit width itself: leave out --bits "
+                             "(candidates: --bit-choices)")
+        if args.budget is None:
+            raise ValueError("--method budget needs --budget SIZE (e.g. 2000x, 800B, 12KB, 0.5bpw)")
+        budget_kw = {k: v for k, v in (("bit_choices", args.bit_choices and tuple(args.bit_choices)),
+                                       ("quantizer", args.quantizer)) if v is not None}
+        return B.Budget(budget=args.budget, **budget_kw, **common, **kw)
+    if args.budget is not None or args.bit_choices is not None or args.quantizer is not None:
+        raise ValueError("--budget, --bit-choices and --quantizer apply to --method budget")
     if args.method == "fp":
         if bits is not None:
             raise ValueError("--method fp trains full precision: leave out --bits (or pass --bits fp)")
@@ -500,7 +530,7 @@ def cmd_train(args) -> int:
     bits_out = 8 if int8 else bits
     levels_out = "int8" if int8 else args.levels
     granularity_out = "row" if int8 else args.granularity
-    desc = ("full precision" if bits_out is None else
+    desc = (f"budget {args.budget}" if args.budget is not None else "full precision" if bits_out is None else
             "int8 weights per row, int8 activations per batch" if int8 else f"{bits} bits ({args.levels} levels)")
     n_train = f"{X_real.shape[0]} train" + (f" + {ds.n_augmented} augmented" if getattr(ds, "n_augmented", 0) else "")
     net_desc = (f"layers {[ds.n_features, *model.hidden_sizes, ds.n_classes]}" if args.arch in (None, "mlp")
@@ -537,6 +567,7 @@ def cmd_train(args) -> int:
             print(f"saved model to {args.save}", file=sys.stderr)
         else:
             ok = False
+    compression = _compression(args, model)
     if args.json:
         it_seconds = [r["seconds"] for r in history]
         record = {
@@ -554,10 +585,26 @@ def cmd_train(args) -> int:
             "params": model.json_params(), "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),
         }
+        if compression is not None:
+            record["compression"] = compression
         ok = _write_or_rescue("result JSON", args.json, lambda p: write_json(p, record)) and ok
     if history.interrupted:
         return 130
     return 0 if ok else 1
+
+
+def _compression(args, model):
+    """A budget-compressed model's sizes (read back from the saved file when there is one), printed."""
+    if not hasattr(model, "compression_report") or not any(
+            layer.compressed is not None for layer in model.network_.layers):
+        return None
+    rep = model.compression_report(args.save if args.save and Path(args.save).is_file() else None)
+    print(f"size: {rep['weight_bits']} weight bits = {rep['compression']:.1f}x smaller than float32 "
+          f"({100 * rep['nz_fraction']:.2f}% non-zero, {rep['avg_bits']:.2f} bits each; per layer bits "
+          f"{[r['bits'] for r in rep['layers']]}); with positions, codebooks and biases {rep['model_bytes']} "
+          f"bytes ({rep['compression_total']:.1f}x)"
+          + (f", file {rep['file_bytes']} bytes" if "file_bytes" in rep else ""))
+    return rep
 
 
 def _model_file_data(args, model, *, require_target):
@@ -582,7 +629,7 @@ def cmd_evaluate(args) -> int:
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{args.data}: {exc}") from None
         print(f"accuracy {acc:.4f} on {fd.X.shape[0]} rows of {args.data}  ({getattr(model, 'method', '?')}, "
-              f"{model.storage_bits_per_weight} bits/weight, {model.model_bytes} bytes)")
+              f"{model.storage_bits_per_weight:.4g} bits/weight, {model.model_bytes} bytes)")
         if args.json:
             record = {"model": args.model, "method": getattr(model, "method", None), "data": str(args.data),
                       "target": fd.target, "n_rows": int(fd.X.shape[0]), "test_accuracy": acc,
@@ -609,7 +656,7 @@ def cmd_evaluate(args) -> int:
                       split_seed=split_seed)
     acc = model.score(ds.X_test, ds.y_test)
     print(f"test accuracy {acc:.4f}  ({getattr(model, 'method', '?')}, "
-          f"{model.storage_bits_per_weight} bits/weight, {model.model_bytes} bytes)")
+          f"{model.storage_bits_per_weight:.4g} bits/weight, {model.model_bytes} bytes)")
     if args.json:
         record = {"model": args.model, "method": getattr(model, "method", None),
                   "dataset": dataset, "split": ds.split, "split_seed": split_seed, "test_accuracy": acc,

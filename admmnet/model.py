@@ -228,6 +228,26 @@ class NetworkModel(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         return self.network_.model_bytes
 
+    def compression_report(self, path=None) -> dict:
+        """Sizes of a network with pruned layers of their own bit widths (the budget methods,
+        docs/budget.md; :func:`admmnet.quant.compressed.compression_report`), from the fitted
+        network's stored arrays (``path=None``) or from those a saved file holds (then also
+        ``file_bytes``, the file's size on disk with its headers and metadata)."""
+        import os
+
+        from .quant.compressed import compression_report
+
+        self._check_fitted()
+        if not all(layer.compressed is not None for layer in self.network_.layers):
+            raise ValueError(f"this {type(self).__name__} has no budget-compressed layers (method budget, "
+                             "or qnn-admm with a budget)")
+        if path is None:
+            return compression_report(self.network_.payload(), self.network_.meta())
+        arrays, meta = _io.load_npz(path, kind="model")
+        rep = compression_report(arrays, meta["network"])
+        rep["file_bytes"] = os.path.getsize(path)
+        return rep
+
     # -- persistence -------------------------------------------------------------
     def save(self, path, *, history: bool = True) -> Path:
         """Save the trained network atomically (.npz): packed integer codes and scales
@@ -382,9 +402,23 @@ class QNNADMM(NetworkModel):
         within float tolerance on either.
     verbose : bool
         Print one progress line per iteration (to stderr).
+    budget : str, int or None, default None
+        A model-size budget instead of ``bits`` (docs/budget.md): ``"2000x"``, ``"800B"``,
+        ``"12KB"``, ``"0.5bpw"`` or bits. The G-update becomes the budget projection
+        (:mod:`admmnet.admm.budget_g`: per-layer widths from ``bit_choices`` and sparsity,
+        ``sum_l b_l nnz_l <= budget``), still without gradients; the fitted layers are stored
+        pruned at their own widths (:meth:`compression_report`). With a budget the preset's
+        schedule is its FP phase (``fp_iter`` = the preset's ``max_iter``) followed by
+        ``BUDGET_ITERS`` quantized iterations (with ``max_iter`` given: its last
+        ``BUDGET_ITERS``), without the layerwise quantizer; checkpoints are not supported.
+    bit_choices : sequence of int in 1..8, default 1..8
+    quantizer : {"kmeans", "uniform"}, default "kmeans"
+        The budget's candidate widths and quantizer (see :class:`admmnet.baselines.Budget`).
     """
 
     method = "qnn-admm"
+    #: quantized iterations after the preset's FP phase when a budget is given
+    BUDGET_ITERS = 10
 
     def __init__(self, hidden_sizes=None, *, activation="relu", bits=None, levels="thesis",
                  granularity="layer", bias=True, beta=None, gamma=None, mu=None, penalty_growth=1.0,
@@ -395,7 +429,8 @@ class QNNADMM(NetworkModel):
                  layerwise=None,
                  layerwise_iter=30, layerwise_rho=1e-2, layerwise_rho_growth=1.25,
                  max_iter=None, preset="auto", seed=0,
-                 dtype="float32", device="auto", verbose=False):
+                 dtype="float32", device="auto", verbose=False, budget=None,
+                 bit_choices=(1, 2, 3, 4, 5, 6, 7, 8), quantizer="kmeans"):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.bits = bits
@@ -437,6 +472,9 @@ class QNNADMM(NetworkModel):
         self.dtype = dtype
         self.device = device
         self.verbose = verbose
+        self.budget = budget
+        self.bit_choices = bit_choices
+        self.quantizer = quantizer
 
     # parameters that None leaves to the preset, and their values when preset=None
     PRESET_PARAMS = {"hidden_sizes": (200, 200), "beta": 0.1, "gamma": 0.1, "mu": 1.0, "mu_growth": 1.1,
@@ -452,7 +490,7 @@ class QNNADMM(NetworkModel):
         from . import presets
 
         # quantized (bits, or a binary/ternary level set): the preset's quantized schedule
-        bits = "q" if _bits_to_level_set(self.bits, self.levels) is not None else None
+        bits = "q" if (_bits_to_level_set(self.bits, self.levels) is not None or self.budget is not None) else None
         if self.preset == "auto":
             base = presets.auto_params(int(n_samples), int(n_features), int(n_classes), bits)
         elif self.preset is None:
@@ -468,6 +506,14 @@ class QNNADMM(NetworkModel):
                 out[name] = base.get(name, fallback)
         if self.fp_iter is None and base.get("fp_iter") is not None and base.get("fp_iter") == base.get("max_iter"):
             out["fp_iter"] = out["max_iter"]
+        if self.budget is not None:        # FP phase, then quantized iterations with the budget G-update
+            if self.layerwise is None:
+                out["layerwise"] = False
+            if self.fp_iter is None:
+                out["fp_iter"] = int(base.get("max_iter", out["max_iter"])) if self.max_iter is None else \
+                    max(0, int(out["max_iter"]) - self.BUDGET_ITERS)
+            if self.max_iter is None:
+                out["max_iter"] = int(out["fp_iter"]) + self.BUDGET_ITERS
         if isinstance(out["hidden_sizes"], list):      # (JSON form) a sequence stays a tuple
             out["hidden_sizes"] = tuple(out["hidden_sizes"])
         return out
@@ -509,6 +555,23 @@ class QNNADMM(NetworkModel):
         P["hidden_sizes"] = hidden
         self.params_ = P
         level_set = _bits_to_level_set(self.bits, self.levels)
+        if self.budget is not None:
+            from .admm.budget_g import BudgetG
+            from .quant import budget as QB
+
+            choices = QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
+            if level_set is not None:
+                raise ValueError(f"give either bits ({self.bits!r}) or budget ({self.budget!r}): a budget picks "
+                                 "every layer's bit width itself")
+            if P["layerwise"]:
+                raise ValueError("layerwise=True does not apply with a budget (its G-update is the budget projection)")
+            sizes = (int(n_features),) + tuple(hidden) + (int(n_classes),)
+            s_bits = QB.parse_budget(self.budget, sum(a * b for a, b in zip(sizes[:-1], sizes[1:])))
+            if s_bits < min(choices):
+                raise ValueError(f"budget {self.budget!r} is {s_bits} bits: less than one weight at "
+                                 f"{min(choices)} bit(s)")
+            level_set = BudgetG(s_bits, choices, self.quantizer)
+            self.budget_bits_ = s_bits
         resolve_device(self.device)
         activation = get_activation(self.activation)
         params = S.ADMMParams(
@@ -567,6 +630,8 @@ class QNNADMM(NetworkModel):
             raise TypeError(f"callback must be callable, got {callback!r}")
         X, y_enc, classes = self._validate_fit_data(X, y, self.dtype)
         hidden, level_set, activation, params, lw = self._validate_params(X.shape[0], X.shape[1], classes.size)
+        if self.budget is not None and checkpoint is not None:
+            raise ValueError("checkpoint is not supported with a budget (its layer shares are not saved)")
         X_val = None
         if eval_set is not None:
             X_val, yv_enc = _check_eval_set(eval_set, X.shape[1], classes, self.dtype)
@@ -734,13 +799,16 @@ class QNNADMM(NetworkModel):
         for l in range(state.n_layers):
             shape = tuple(int(s) for s in state.W[l].shape)
             bias = to_numpy(state.b[l]).copy() if state.b is not None else None
-            if state.G is not None:
+            if state.G is not None and getattr(self._level_set, "kind", None) == "budget":
+                layers.append(Layer(shape, bias=bias, compressed=self._level_set.compressed(state.G[l], l, self.dtype)))
+            elif state.G is not None:
                 codes = to_numpy(state.Q[l]).astype(self._level_set.code_dtype)
                 layers.append(Layer(shape, codes=codes, scale=to_numpy(state.alpha[l]).copy(), bias=bias))
             else:
                 layers.append(Layer(shape, weight=to_numpy(state.W[l]).copy(), bias=bias))
         self.network_ = Network(layers, activation=activation.name,
-                                level_set=self._level_set if state.G is not None else None,
+                                level_set=self._level_set if state.G is not None and
+                                getattr(self._level_set, "kind", None) != "budget" else None,
                                 granularity=self.granularity, dtype=self.dtype)
 
     def _from_fp_model(self, fp, A0, activation, level_set, params, hidden):

@@ -12,6 +12,10 @@ activation on the last layer (its outputs are logits for softmax).
 A quantized layer may also hold a second scale for its negative codes (``scale_neg``,
 TTQ's asymmetric ternary weights ``{-alpha_n, 0, +alpha_p}``).
 
+A layer may instead be pruned and quantized at its own bit width (``compressed``, a
+:class:`~admmnet.quant.compressed.CompressedWeight`: the budget methods, docs/budget.md):
+codes packed at that width, a codebook and the encoded positions of the non-zeros.
+
 Storage is counted as it is really stored (docs/method.md, "Level sets"): codes
 packed at ``ceil(log2(#levels))`` bits per weight
 (:func:`admmnet.quant.pack_codes`), scales and biases in the network's float
@@ -44,6 +48,8 @@ class Layer:
     scale: np.ndarray | None = None
     bias: np.ndarray | None = None
     scale_neg: np.ndarray | None = None
+    #: a :class:`~admmnet.quant.compressed.CompressedWeight` (pruned, per-layer bit width), else None
+    compressed: object | None = None
 
     @property
     def quantized(self) -> bool:
@@ -51,6 +57,8 @@ class Layer:
 
     def dequantized(self, dtype) -> np.ndarray:
         """The effective weight matrix: ``scale * codes`` in ``dtype`` arithmetic, or the FP weight."""
+        if self.compressed is not None:
+            return self.compressed.dense(dtype)
         if self.quantized:
             c = self.codes.astype(dtype)
             W = np.asarray(self.scale, dtype=dtype) * c
@@ -222,7 +230,12 @@ class Network:
 
     @property
     def storage_bits_per_weight(self) -> int:
-        """Bits one weight occupies on disk: ceil(log2(#levels)), or the float width."""
+        """Bits one weight occupies on disk: ceil(log2(#levels)), or the float width; for
+        pruned layers of their own widths (``compressed``), sum_l b_l nnz_l / n_weights."""
+        if any(layer.compressed is not None for layer in self.layers):
+            wb = sum(layer.compressed.weight_bits if layer.compressed is not None
+                     else layer.shape[0] * layer.shape[1] * 8 * np.dtype(self.dtype).itemsize for layer in self.layers)
+            return wb / self.n_weights
         if self.level_set is None:
             return 8 * np.dtype(self.dtype).itemsize
         return self.level_set.storage_bits
@@ -231,7 +244,9 @@ class Network:
         """The arrays that make up the model on disk (packed codes, scales, biases or FP weights)."""
         out = {}
         for l, layer in enumerate(self.layers):
-            if layer.quantized:
+            if layer.compressed is not None:
+                out.update(layer.compressed.payload(f"cw{l}_", self.dtype))
+            elif layer.quantized:
                 out[f"codes{l}"] = pack_codes(layer.codes, self.level_set)
                 out[f"scale{l}"] = np.asarray(layer.scale, dtype=self.dtype)
                 if layer.scale_neg is not None:
@@ -252,7 +267,9 @@ class Network:
         for layer in self.layers:
             n = layer.shape[0] * layer.shape[1]
             item = np.dtype(self.dtype).itemsize
-            if layer.quantized:
+            if layer.compressed is not None:
+                total += sum(layer.compressed.nbytes(self.dtype).values())
+            elif layer.quantized:
                 total += packed_nbytes(n, self.level_set) + np.asarray(layer.scale).size * item
                 if layer.scale_neg is not None:
                     total += np.asarray(layer.scale_neg).size * item
@@ -280,6 +297,7 @@ class Network:
             "dtype": self.dtype,
             "bias": self.layers[0].bias is not None,
             "quantized": [layer.quantized for layer in self.layers],
+            "compressed": [layer.compressed is not None for layer in self.layers],
             "inference": self.inference,
             "act_batch": self.act_batch,
             "arch": self.arch,
@@ -297,7 +315,11 @@ class Network:
         for l, shape in enumerate(shapes):
             shape = (int(shape[0]), int(shape[1]))
             bias = arrays.get(f"bias{l}")
-            if meta["quantized"][l]:
+            if (meta.get("compressed") or [False] * len(shapes))[l]:
+                from .quant.compressed import CompressedWeight
+
+                layers.append(Layer(shape, bias=bias, compressed=CompressedWeight.from_payload(arrays, f"cw{l}_", shape)))
+            elif meta["quantized"][l]:
                 codes = unpack_codes(arrays[f"codes{l}"], shape, level_set)
                 layers.append(Layer(shape, codes=codes, scale=arrays[f"scale{l}"], bias=bias,
                                     scale_neg=arrays.get(f"scale_neg{l}")))

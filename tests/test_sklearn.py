@@ -27,6 +27,8 @@ ESTIMATORS = [
     admmnet.TTQ(max_epochs=8, ttq_epochs=3, ttq_lr=0.01, **_BP),
     admmnet.ADMMTernary(max_epochs=8, admm_epochs=3, admm_lr=0.01, **_BP),
     admmnet.MirrorDescent(variant="tanh-s", max_epochs=8, md_epochs=3, **_BP),
+    admmnet.Budget(budget="8x", max_epochs=8, budget_epochs=3, bit_choices=(1, 2, 4), **_BP),
+    admmnet.QNNADMM(hidden_sizes=(8,), max_iter=5, budget="8x", bit_choices=(1, 2), preset=None),
 ]
 
 #: Checks that fail by design, with the reason (also listed in the README).

@@ -302,7 +302,10 @@ class ADMMState:
         return self.G if self.G is not None else self.W
 
 
-def _project(W, level_set: LevelSet, params: ADMMParams, alpha0=None, kern: Kernels | None = None):
+def _project(W, level_set: LevelSet, params: ADMMParams, alpha0=None, kern: Kernels | None = None,
+             layer: int | None = None):
+    if getattr(level_set, "kind", None) == "budget":     # the budget set (admm/budget_g.py) of layer ``layer``
+        return level_set.project_layer(W, layer)
     return project(W, level_set, granularity=params.granularity, max_iter=params.proj_max_iter,
                    patience=params.proj_patience, alpha0=alpha0,
                    kernel=kern.proj_step if kern is not None else None)
@@ -348,7 +351,9 @@ def init_state(X, layer_sizes, activation: Activation, level_set: LevelSet | Non
             a.append(activation(zl))
     G = alpha = Q = None
     if level_set is not None:
-        res = [_project(Wl, level_set, params) for Wl in W]
+        if getattr(level_set, "kind", None) == "budget":
+            level_set.allocate(W)
+        res = [_project(Wl, level_set, params, layer=l) for l, Wl in enumerate(W)]
         G, alpha, Q = [r.G for r in res], [r.alpha for r in res], [r.Q for r in res]
     m = X.shape[1]
     return ADMMState(
@@ -462,7 +467,7 @@ def _update_W(state, l, params, kern, stats):
 def _update_G(state, l, level_set, params, stats, kern=None):
     if level_set is None:
         return
-    res = _project(state.W[l], level_set, params, alpha0=state.alpha[l], kern=kern)
+    res = _project(state.W[l], level_set, params, alpha0=state.alpha[l], kern=kern, layer=l)
     state.G[l], state.alpha[l], state.Q[l] = res.G, res.alpha, res.Q
     stats.proj_iters += res.n_iter
 
@@ -571,6 +576,8 @@ def _iteration(state: ADMMState, Y, activation: Activation, level_set: LevelSet 
     L = state.n_layers
     stats = IterationStats()
     state.memo.enabled = params.reuse_products
+    if getattr(level_set, "kind", None) == "budget":     # the layers' shares of the budget (admm/budget_g.py)
+        level_set.allocate(state.W)
     if params.momentum:
         extrapolate(state, params.momentum, level_set, params, kern)
     if params.forward_reset and state.k > 0 and state.k % params.forward_reset == 0:
@@ -635,7 +642,7 @@ def extrapolate(state: ADMMState, omega: float, level_set: LevelSet | None, para
             if cur_b is not None:
                 state.b[l] = cur_b[l] + omega * (cur_b[l] - state.b_prev[l])
             if level_set is not None:
-                res = _project(state.W[l], level_set, params, alpha0=state.alpha[l], kern=kern)
+                res = _project(state.W[l], level_set, params, alpha0=state.alpha[l], kern=kern, layer=l)
                 state.G[l], state.alpha[l], state.Q[l] = res.G, res.alpha, res.Q
     state.W_prev, state.b_prev = cur_W, cur_b
 
@@ -688,7 +695,7 @@ def refit_output(state: ADMMState, Y, activation: Activation, level_set: LevelSe
         mu = 1e-2 * m
         for r in range(rounds):
             W, b, _ = U.refit_output_layer(a, Y, W, b, G=GL, mu=mu, ridge=ridge, **kw)
-            res = _project(W, level_set, params, alpha0=aL, kern=kern)
+            res = _project(W, level_set, params, alpha0=aL, kern=kern, layer=L - 1)
             GL, aL, QL = res.G, res.alpha, res.Q
             mu *= 4.0
         if b0 is not None:  # the bias that fits the final, fixed G_L
@@ -728,7 +735,9 @@ def start_quantized(state: ADMMState, activation: Activation, level_set: LevelSe
     """
     from .layerwise import quantize_network
 
-    res = [_project(W, level_set, params, kern=kern) for W in state.W]
+    if getattr(level_set, "kind", None) == "budget":
+        level_set.allocate(state.W)
+    res = [_project(W, level_set, params, kern=kern, layer=l) for l, W in enumerate(state.W)]
     G, alpha, Q, b, W = [r.G for r in res], [r.alpha for r in res], [r.Q for r in res], state.b, state.W
     kept = "projection"
     if layerwise is not None:

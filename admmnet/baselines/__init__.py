@@ -22,6 +22,9 @@ method            class          what
 ``admm-ternary``  ADMMTernary    ADMM with the exact ternary projection (admm_ternary.py)
 ``md-<variant>``  MirrorDescent  mirror descent: tanh, softmax, tanh-s, softmax-s (mirror.py)
 ================  =============  ===========================================================
+
+``budget``: joint pruning + mixed precision under a model-size budget (Yang et al.; budget.py,
+docs/budget.md).
 """
 from .fp import FPMLP
 from .int8 import DQ, QAT
@@ -32,5 +35,6 @@ from .twn import TWN
 from .ttq import TTQ
 from .admm_ternary import ADMMTernary
 from .mirror import MirrorDescent
+from .budget import Budget
 
-__all__ = ["FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "TWN", "TTQ", "ADMMTernary", "MirrorDescent"]
+__all__ = ["FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "TWN", "TTQ", "ADMMTernary", "MirrorDescent", "Budget"]

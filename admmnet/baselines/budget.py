@@ -1,0 +1,200 @@
+r"""Budget: joint pruning and mixed precision under a model-size budget, "Automatic Neural
+Network Compression by Sparsity-Quantization Joint Learning" (Yang et al.; docs/budget.md).
+
+The constrained problem (their eq. 1) ``min l(W) s.t. sum_l b(W_l) ||W_l||_0 <= S`` is split
+with a copy V and the dual Y (eq. 2-7, their Algorithm 1), all layers at once:
+
+* W-step: ``budget_epochs`` epochs of mini-batch training (the optimizer of the FP stage) on
+  ``l(W) + sum_l <Y_l, W_l - V_l> + rho/2 ||W_l - V_l||^2`` (gradient ``Y_l + rho (W_l - V_l)``):
+  the source's proximal step ``W <- (W - a grad l + a rho (V - Y/rho)) / (1 + a rho)`` is the
+  implicit form of the same gradient step;
+* every ``admm_interval`` epochs (the source's tau', one epoch there), and before the first:
+  W <- the projection with fixed bit widths (eq. 8: knapsack on W^2 at V's widths,
+  :func:`admmnet.quant.budget.project_sparsity`), then V <- the projection with fixed
+  sparsity of ``W + Y / rho`` (eq. 10: MCKP over widths on ``-E_j``,
+  :func:`admmnet.quant.budget.project_bits`), then ``Y <- Y + rho (W - V)``.
+
+The starting widths (Algorithm 1 line 1 quantizes the pretrained W "uniformly" at widths it
+leaves open) are those of :func:`admmnet.quant.budget.budget_project` of the FP weights.
+
+The evaluated and fitted network is the source's final step: W projected with V's widths
+(knapsack) and its kept entries quantized at those widths (zero free), stored as
+:class:`admmnet.quant.compressed.CompressedWeight` layers; it meets the budget exactly
+(``sum_l b_l nnz_l <= S``) and every epoch's held-out score is of that network.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._backend import get_namespace, to_float, to_numpy
+from .._validation import check_int, check_real
+from ..backprop import Objective
+from ..model import register_model
+from ..network import Layer, Network
+from ..quant import budget as QB
+from ..quant.compressed import CompressedWeight
+from ._base import BackpropModel
+from ._ternary import EpochSnapshots
+from .fp import _FP_DOC
+
+__all__ = ["Budget", "BudgetObjective", "compress_layers"]
+
+
+def compress_layers(Ws, bits, budget: int, quantizer: str, dtype: str):
+    """The final compression (module docstring): knapsack masks at ``bits``, then the kept
+    entries quantized at ``bits``; a list of :class:`CompressedWeight`."""
+    Wn = [np.asarray(to_numpy(W), dtype=np.float64) for W in Ws]
+    masks = QB.project_sparsity(Wn, bits, budget)
+    out = []
+    for W, m, b in zip(Wn, masks, bits):
+        q = QB.quantize_values((W * m).reshape(-1), int(b), quantizer)
+        out.append(CompressedWeight.from_quantizer(q, W.shape, dtype))
+    return out
+
+
+class BudgetObjective(EpochSnapshots, Objective):
+    """Penalty ``<Y, W - V> + rho/2 ||W - V||^2``; projections and dual step every ``interval`` epochs."""
+
+    def __init__(self, Ws, budget: int, bit_choices, quantizer: str, rho: float, interval: int, dtype: str):
+        self.S, self.choices, self.quantizer = budget, tuple(bit_choices), quantizer
+        self.rho, self.interval, self.dtype = rho, interval, dtype
+        xp = get_namespace(Ws[0])
+        self.xp = xp
+        init = QB.budget_project([to_numpy(W) for W in Ws], budget, self.choices, quantizer)
+        self.bits = list(init.bits)
+        self.V = [xp.asarray(v.astype(dtype)) for v in init.weights([tuple(W.shape) for W in Ws])]
+        self.Y = [xp.zeros_like(W) for W in Ws]
+        self._cache = (None, None)
+        self.rounds = 0
+
+    def state(self):
+        return {"bits": list(self.bits), "Y": list(self.Y), "V": list(self.V)}
+
+    def start_epoch(self, Ws, epoch):
+        self.snapshot(epoch)          # the state the previous epoch was evaluated with
+        if epoch % self.interval != 0:
+            return Ws
+        xp = self.xp
+        Wn = [np.asarray(to_numpy(W), dtype=np.float64) for W in Ws]
+        masks = QB.project_sparsity(Wn, self.bits, self.S)                       # eq. 8
+        Wn = [W * m for W, m in zip(Wn, masks)]
+        nnz = [int(m.sum()) for m in masks]
+        Vbar = [W + np.asarray(to_numpy(Y), dtype=np.float64) / self.rho for W, Y in zip(Wn, self.Y)]
+        bits, qs, _ = QB.project_bits(Vbar, nnz, self.S, self.choices, self.quantizer)   # eq. 10
+        self.bits = bits
+        self.V = [xp.asarray(q.dequantized().reshape(W.shape).astype(self.dtype)) for q, W in zip(qs, Wn)]
+        Ws = [xp.asarray(W.astype(self.dtype)) for W in Wn]
+        self.Y = [Y + self.rho * (W - V) for Y, W, V in zip(self.Y, Ws, self.V)]    # eq. 7
+        self.rounds += 1
+        return Ws
+
+    def penalty(self, Ws):
+        xp = get_namespace(Ws[0])
+        total, grads = 0.0, []
+        for W, V, Y in zip(Ws, self.V, self.Y):
+            D = W - V
+            grads.append(Y + self.rho * D)
+            total += to_float(xp.sum(Y * D)) + 0.5 * self.rho * to_float(xp.sum(D * D))
+        return total, grads
+
+    def compressed(self, Ws, bits=None):
+        key = (tuple(id(W) for W in Ws), tuple(float(to_float(self.xp.sum(W))) for W in Ws),
+               tuple(self.bits if bits is None else bits))
+        if self._cache[0] != key:
+            self._cache = (key, compress_layers(Ws, self.bits if bits is None else bits, self.S,
+                                                self.quantizer, self.dtype))
+        return self._cache[1]
+
+    def eval_weights(self, Ws):
+        return [self.xp.asarray(c.dense(self.dtype)) for c in self.compressed(Ws)]
+
+
+@register_model
+class Budget(BackpropModel):
+    __doc__ = """Joint pruning + mixed precision under a model-size budget (Yang et al.'s ADMM,
+    module docstring): the method decides per layer how many weights survive and how many
+    bits each gets, so that ``sum_l b_l nnz_l <= budget``.
+
+    ``fit`` trains the FP network (or takes ``fit(..., fp_model=fp)``), then runs
+    ``budget_epochs`` epochs of ADMM, keeping the best held-out epoch of the compressed network.
+
+    Parameters
+    ----------
+    budget : str or int
+        The size: a compression rate over 32-bit weights (``"2000x"``), bytes of weight data
+        (``"800B"``, ``"12KB"`` = 12000 bytes, ``"12KiB"``), bits per weight (``"0.5bpw"``) or
+        bits (an integer, ``"6888bits"``). Weight bits only (the source's metric); the stored
+        positions, codebooks and biases are reported beside it
+        (:meth:`~admmnet.model.NetworkModel.compression_report`).
+    bit_choices : sequence of int in 1..8, default (1, ..., 8)
+        The candidate widths B of every layer.
+    quantizer : {"kmeans", "uniform"}, default "kmeans"
+        Non-uniform (the 2^b values free: exact 1-D k-means by DP) or uniform
+        (``alpha {+-1, .., +-2^(b-1)}``); zero is free in both.
+    rho : float, default 0.05
+        The ADMM penalty (the source's value for every experiment).
+    budget_epochs : int, default 30
+    budget_lr : float, default 1e-3
+        Epochs and (initial) learning rate of the ADMM stage.
+    admm_interval : int, default 1
+        Epochs between projections / dual steps (the source's tau' = one epoch).
+    budget_weight_decay : float, default 0.0""" + _FP_DOC
+
+    method = "budget"
+
+    def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
+                 quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
+                 budget_weight_decay=0.0, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+                 lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
+                 holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
+        self.budget = budget
+        self.bit_choices = bit_choices
+        self.quantizer = quantizer
+        self.rho = rho
+        self.budget_epochs = budget_epochs
+        self.budget_lr = budget_lr
+        self.admm_interval = admm_interval
+        self.budget_weight_decay = budget_weight_decay
+        self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
+                            batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
+
+    def _validate(self):
+        QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
+        check_int("budget_epochs", self.budget_epochs, lo=0)
+        check_int("admm_interval", self.admm_interval, lo=1)
+        for name in ("budget_lr", "rho"):
+            check_real(name, getattr(self, name), lo=0, lo_open=True)
+        check_real("budget_weight_decay", self.budget_weight_decay, lo=0)
+
+    def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
+        choices = QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
+        Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)
+        n = sum(int(np.prod(W.shape)) for W in Ws)
+        S = QB.parse_budget(self.budget, n)
+        if S < min(choices):
+            raise ValueError(f"budget {self.budget!r} is {S} bits: less than one weight at {min(choices)} bit(s)")
+        self.budget_bits_ = S
+        obj = BudgetObjective(Ws, S, choices, self.quantizer, float(self.rho), int(self.admm_interval), self.dtype)
+        state = obj.state()
+        if self.budget_epochs > 0:
+            res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.budget_epochs, lr=self.budget_lr, objective=obj,
+                            report=self._report(obj), stage="budget", weight_decay=float(self.budget_weight_decay))
+            Ws, bs, stop = res.Ws, res.bs, res.stop
+            records = records + res.records
+            state = obj.state_after(res.best_epoch)
+        t0 = time.perf_counter()
+        cws = compress_layers(Ws, state["bits"], S, self.quantizer, self.dtype)
+        net = self._compressed_network(cws, bs)
+        rec = self._stage_record(net, "budget-final", len(records) + 1, time.perf_counter() - t0, Xt, yt)
+        rec.update(bits=[c.bits for c in cws], nnz=[c.nnz for c in cws], weight_bits=sum(c.weight_bits for c in cws))
+        return net, records + [rec], stop
+
+    def _compressed_network(self, cws, bs):
+        layers = []
+        for l, c in enumerate(cws):
+            b = None if bs is None else np.asarray(to_numpy(bs[l])).astype(self.dtype).reshape(-1, 1)
+            layers.append(Layer(c.shape, bias=b, compressed=c))
+        return Network(layers, activation=self.activation, dtype=self.dtype,
+                       arch=None if self._arch is None else self._arch.to_json())

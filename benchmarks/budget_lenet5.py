@@ -1,0 +1,120 @@
+"""The budget source's LeNet-5/MNIST table (Yang et al. Table 3), reproduced (docs/budget.md).
+
+LeNet-5 of Deep Compression (``arch="lenet5-caffe"``: conv 1->20 5x5, pool, conv 20->50 5x5,
+pool, dense 800->500, dense 500->10; 430,500 weights) on MNIST. Per seed:
+
+1. the dense network (Algorithm 1 starts from a pretrained model): ``--fp-epochs`` epochs of
+   Adam, lr 1e-3, batch 128, cosine, best of a 10% held-out part;
+2. ``Budget(budget=...)`` from it under the source's protocol (Section 4.1): momentum SGD,
+   lr 0.1, cosine, batch 256, rho 0.05, one projection per epoch, ``--epochs`` epochs (the
+   source: 120), k-means quantizer, widths 1..8.
+
+Each (budget, seed) run is appended to ``<out>/runs.jsonl`` as it finishes (resumable);
+``summary.json`` and ``table.md`` hold the source's rows beside ours (non-zero %, average
+bits, compression from the saved file's weight bits and from all its bytes, accuracy and
+its drop from our FP network).
+
+    python benchmarks/budget_lenet5.py --budgets 2000x --seeds 5               # the source's protocol
+    python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 2 --fp-epochs 1   # a smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import admmnet
+from admmnet import baselines as B
+from admmnet.datasets import load_dataset
+
+from _runs import append_runs, blas_threads, load_runs, write_results
+
+#: The source's Table 3: method -> (non-zero %, average bits, compression, accuracy drop %); FP 99.2%.
+SOURCE = {"Deep Compression": (8.3, 5.3, 70, 0.1), "BC-GNJ": (0.9, 5, 573, 0.1), "BC-GHS": (0.6, 5, 771, 0.1),
+          "Ye et al.": (0.6, 2.8, 1910, 0.1), "Yang et al. (the source)": (1.0, 1.46, 2120, 0.0)}
+FP = dict(arch="lenet5-caffe", optimizer="adam", lr=1e-3, lr_schedule="cosine", batch_size=128, patience=None,
+          holdout_fraction=0.1)
+PROTOCOL = dict(arch="lenet5-caffe", optimizer="sgd", momentum=0.9, lr_schedule="cosine", batch_size=256,
+                budget_lr=0.1, rho=0.05, admm_interval=1, quantizer="kmeans", bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
+                patience=None, holdout_fraction=0.1)
+
+
+def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int) -> list[dict]:
+    t0 = time.perf_counter()
+    fp = B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed).fit(ds.X_train, ds.y_train)
+    fp_acc, fp_s = fp.score(ds.X_test, ds.y_test), time.perf_counter() - t0
+    out = []
+    for b in budgets:
+        t0 = time.perf_counter()
+        m = B.Budget(budget=b, budget_epochs=epochs, max_epochs=0, seed=seed, **PROTOCOL)
+        m.fit(ds.X_train, ds.y_train, fp_model=fp)
+        seconds = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as tmp:
+            path = m.save(Path(tmp) / "m.npz", history=False)
+            rep = m.compression_report(path)
+        out.append(dict(budget=b, seed=seed, epochs=epochs, fp_epochs=fp_epochs, fp_accuracy=fp_acc,
+                        fp_seconds=fp_s, test_accuracy=m.score(ds.X_test, ds.y_test), seconds=seconds,
+                        compression=rep, threads=blas_threads(), params=m.json_params(), admmnet=admmnet.__version__))
+        print(f"  {b} seed {seed}: {100 * out[-1]['test_accuracy']:.2f}% (FP {100 * fp_acc:.2f}%), "
+              f"{rep['compression']:.0f}x weight bits, {rep['model_bytes']:,} bytes in all, bits "
+              f"{[l['bits'] for l in rep['layers']]}, {seconds:.0f} s", file=sys.stderr, flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--budgets", nargs="+", default=["2000x"])
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=120, help="budget ADMM epochs (the source: 120)")
+    p.add_argument("--fp-epochs", type=int, default=20)
+    p.add_argument("--out", default="benchmarks/results/budget_lenet5")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+    ds = load_dataset("mnist")
+    log = out / "runs.jsonl"
+    runs = load_runs(log)
+    same = [r for r in runs if r["epochs"] == args.epochs and r["fp_epochs"] == args.fp_epochs]
+    for seed in range(args.seeds):
+        todo = [b for b in args.budgets if not any(r["budget"] == b and r["seed"] == seed for r in same)]
+        if todo:
+            rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs)
+            append_runs(log, rs)
+            runs += rs
+            same += rs
+    lines = [f"LeNet-5 (lenet5-caffe, 430,500 weights) on MNIST under a size budget: {args.epochs} ADMM epochs from "
+             f"{args.fp_epochs} FP epochs; sizes from the saved file. The source's Table 3 first.", "",
+             "| method | seeds | non-zero | avg bits | compression (weight bits) | compression (all bytes) | "
+             "accuracy | drop |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, (nz, bits, comp, drop) in SOURCE.items():
+        lines.append(f"| {name} | | {nz}% | {bits} | {comp:,}x | | 99.2 - drop (FP 99.2) | {drop}% |")
+    cells = {}
+    for b in args.budgets:
+        rs = [r for r in same if r["budget"] == b and r["seed"] < args.seeds]
+        if not rs:
+            continue
+        acc = [100 * r["test_accuracy"] for r in rs]
+        fp = [100 * r["fp_accuracy"] for r in rs]
+        c = dict(seeds=len(rs), mean=float(np.mean(acc)), std=float(np.std(acc)), fp_mean=float(np.mean(fp)),
+                 drop=float(np.mean(np.array(fp) - np.array(acc))),
+                 nz=float(np.mean([100 * r["compression"]["nz_fraction"] for r in rs])),
+                 avg_bits=float(np.mean([r["compression"]["avg_bits"] for r in rs])),
+                 compression=float(np.mean([r["compression"]["compression"] for r in rs])),
+                 compression_total=float(np.mean([r["compression"]["compression_total"] for r in rs])),
+                 bits=[[l["bits"] for l in r["compression"]["layers"]] for r in rs])
+        cells[b] = c
+        lines.append(f"| admmnet budget {b} | {c['seeds']} | {c['nz']:.2f}% | {c['avg_bits']:.2f} | "
+                     f"{c['compression']:,.0f}x | {c['compression_total']:,.0f}x | {c['mean']:.2f} ± {c['std']:.2f} "
+                     f"(FP {c['fp_mean']:.2f}) | {c['drop']:.2f}% |")
+    write_results(out, {"epochs": args.epochs, "fp_epochs": args.fp_epochs, "cells": cells, "source": SOURCE},
+                  "\n".join(lines) + "\n", t_all)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Accuracy against model size under a budget (docs/budget.md): MNIST [784,200,200,10].
+
+For every seed and budget (a compression rate over float32 weights, e.g. 16x .. 2000x) it runs
+
+* ``budget``: :class:`admmnet.baselines.Budget` (Yang et al.'s ADMM, backprop) from the seed's
+  FP network (:data:`admmnet.baseline_presets.FP_STAGE`, trained once per seed and kept);
+* ``qnn-admm-budget``: :class:`admmnet.QNNADMM` with ``budget=`` (no gradients), from the
+  seed's full-precision QNN-ADMM phase (the MNIST preset's 75 iterations, trained once per
+  seed and kept), then its ``BUDGET_ITERS`` quantized iterations with the budget G-update;
+
+and records the test accuracy and the sizes read back from the saved file (weight bits: the
+source's metric; ``model_bytes``: every stored array, positions, codebooks and biases
+included; ``file_bytes``). Runs are appended to ``<out>/runs.jsonl`` as they finish (a rerun
+resumes). ``summary.json``, ``table.md``, ``accuracy_vs_bytes.png`` (beside the uniform
+8/4/2/1-bit PTQ, QNN-STE, LQ and QNN-ADMM of ``benchmarks/results/runs.csv``) and
+``layers.png`` (per-layer bit widths and non-zeros of one run, the source's Figure 3).
+
+    python benchmarks/budget_sweep.py --budgets 16x 64x 256x 1000x --seeds 1
+    python benchmarks/budget_sweep.py --methods qnn-admm-budget --budgets 74550B 49700B --seeds 1
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import admmnet
+from admmnet import QNNADMM
+from admmnet import baselines as B
+from admmnet.baseline_presets import baseline_params
+from admmnet.datasets import load_dataset
+from admmnet.presets import qnn_admm_params
+
+from _runs import append_runs, blas_threads, load_runs, write_results
+
+METHODS = ("budget", "qnn-admm-budget")
+BUDGETS = ("16x", "32x", "64x", "128x", "256x", "512x", "1000x", "2000x")
+REFERENCE = Path(__file__).parent / "results" / "runs.csv"
+
+
+def fp_model(out: Path, seed: int, ds):
+    path = out / "models" / f"fp_seed{seed}.npz"
+    if path.exists():
+        return admmnet.load(path)
+    m = B.FPMLP(**baseline_params("fp", "mnist"), seed=seed).fit(ds.X_train, ds.y_train)
+    m.save(path, history=False)
+    return m
+
+
+def qnn_fp_model(out: Path, seed: int, ds):
+    path = out / "models" / f"qnn_fp_seed{seed}.npz"
+    if path.exists():
+        return admmnet.load(path)
+    kw = qnn_admm_params("mnist", None)
+    m = QNNADMM(**kw, preset="mnist", seed=seed, device="cpu").fit(ds.X_train, ds.y_train)
+    m.save(path)             # the history is part of what a quantized fit continues from
+    return m
+
+
+def run_one(out: Path, method: str, budget: str, seed: int, ds, epochs=None) -> dict:
+    t0 = time.perf_counter()
+    if method == "budget":
+        kw = baseline_params("budget", "mnist")
+        if epochs is not None:
+            kw["budget_epochs"] = epochs
+        model = B.Budget(budget=budget, **kw, seed=seed).fit(ds.X_train, ds.y_train,
+                                                             fp_model=fp_model(out, seed, ds))
+    else:
+        fp = qnn_fp_model(out, seed, ds)
+        model = QNNADMM(budget=budget, preset="mnist", seed=seed, device="cpu").fit(ds.X_train, ds.y_train,
+                                                                                  fp_model=fp)
+    seconds = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = model.save(Path(tmp) / "m.npz", history=False)
+        rep = model.compression_report(path)
+    return dict(method=method, budget=budget, seed=seed, budget_bits=int(model.budget_bits_),
+                test_accuracy=model.score(ds.X_test, ds.y_test), seconds=seconds, compression=rep,
+                threads=blas_threads(), params=model.json_params(), admmnet=admmnet.__version__)
+
+
+def reference_points() -> dict:
+    """Mean MNIST test accuracy and model bytes of the uniform methods, from runs.csv."""
+    if not REFERENCE.exists():
+        return {}
+    cells: dict = {}
+    for r in csv.DictReader(REFERENCE.open()):
+        if r["dataset"] != "mnist" or r["method"] not in ("ptq", "ste", "lq", "qnn-admm") or r["bits"] == "fp":
+            continue
+        cells.setdefault((r["method"], int(r["bits"])), []).append((float(r["test_accuracy"]), int(r["model_bytes"])))
+    out = {}
+    for (m, b), v in sorted(cells.items()):
+        out.setdefault(m, []).append(dict(bits=b, accuracy=100 * float(np.mean([a for a, _ in v])),
+                                          model_bytes=v[0][1], seeds=len(v)))
+    return out
+
+
+def plot(out: Path, runs: list[dict], ref: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for m, pts in ref.items():
+        pts = sorted(pts, key=lambda p: p["model_bytes"])
+        ax.plot([p["model_bytes"] for p in pts], [p["accuracy"] for p in pts], "o--", alpha=0.6,
+                label=f"{m} (uniform 1/2/4/8 bits)")
+    for method, marker in (("budget", "s-"), ("qnn-admm-budget", "D-")):
+        cells = _cells([r for r in runs if r["method"] == method])
+        if not cells:
+            continue
+        cells = sorted(cells, key=lambda c: c["model_bytes"])
+        ax.plot([c["model_bytes"] for c in cells], [c["mean"] for c in cells], marker, label=f"{method} (all bytes)")
+        ax.plot([c["weight_bits"] / 8 for c in cells], [c["mean"] for c in cells], marker[0], mfc="none",
+                label=f"{method} (weight bits only, the source's metric)")
+    ax.set_xscale("log")
+    ax.set_xlabel("model bytes")
+    ax.set_ylabel("MNIST test accuracy (%)")
+    ax.set_title("MNIST [784,200,200,10]: accuracy against model size")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_bytes.png", dpi=120)
+    plt.close(fig)
+    ones = [r for r in runs if r["method"] == "budget"] or runs
+    if ones:
+        r = min(ones, key=lambda r: r["compression"]["weight_bits"])
+        lay = r["compression"]["layers"]
+        fig, ax = plt.subplots(1, 2, figsize=(8, 3.2))
+        x = np.arange(1, len(lay) + 1)
+        ax[0].bar(x, [np.log10(max(l["nnz"], 1)) for l in lay])
+        ax[0].set_title("non-zero weights (log10)")
+        ax[1].bar(x, [l["bits"] for l in lay], color="tab:orange")
+        ax[1].set_title("bit width")
+        for a in ax:
+            a.set_xlabel("layer")
+            a.set_xticks(x)
+        fig.suptitle(f"{r['method']} {r['budget']} seed {r['seed']}: {100 * r['test_accuracy']:.2f}%", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(out / "layers.png", dpi=120)
+        plt.close(fig)
+
+
+def _cells(rs: list[dict]) -> list[dict]:
+    out = []
+    for b in sorted({r["budget"] for r in rs}, key=lambda b: -min(r["budget_bits"] for r in rs if r["budget"] == b)):
+        g = [r for r in rs if r["budget"] == b]
+        acc = [100 * r["test_accuracy"] for r in g]
+        c = g[0]["compression"]
+        out.append(dict(method=g[0]["method"], budget=b, seeds=len(g), mean=float(np.mean(acc)), std=float(np.std(acc)),
+                        weight_bits=int(np.mean([r["compression"]["weight_bits"] for r in g])),
+                        model_bytes=int(np.mean([r["compression"]["model_bytes"] for r in g])),
+                        compression=float(np.mean([r["compression"]["compression"] for r in g])),
+                        compression_total=float(np.mean([r["compression"]["compression_total"] for r in g])),
+                        nz_fraction=c["nz_fraction"], avg_bits=c["avg_bits"], bits=[l["bits"] for l in c["layers"]],
+                        seconds=float(np.mean([r["seconds"] for r in g]))))
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--budgets", nargs="+", default=list(BUDGETS))
+    p.add_argument("--methods", nargs="+", default=["budget"], choices=METHODS)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=None, help="budget: epochs of the ADMM stage (default: preset)")
+    p.add_argument("--out", default="benchmarks/results/budget_sweep")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+    ds = load_dataset("mnist")
+    log = out / "runs.jsonl"
+    runs = load_runs(log)
+    for seed in range(args.seeds):
+        for method in args.methods:
+            for b in args.budgets:
+                if any(r["method"] == method and r["budget"] == b and r["seed"] == seed for r in runs):
+                    continue
+                rec = run_one(out, method, b, seed, ds, args.epochs)
+                append_runs(log, [rec])
+                runs.append(rec)
+                c = rec["compression"]
+                print(f"  {method} {b} seed {seed}: {100 * rec['test_accuracy']:.2f}%  {c['weight_bits']} weight bits "
+                      f"({c['compression']:.0f}x), {c['model_bytes']:,} bytes in all, bits {[l['bits'] for l in c['layers']]}"
+                      f", {rec['seconds']:.0f} s", file=sys.stderr, flush=True)
+    ref = reference_points()
+    lines = ["MNIST [784,200,200,10] under a size budget: test accuracy %, mean ± std over seeds; sizes read "
+             "back from the saved file.", "",
+             "| method | budget | seeds | accuracy | weight bits | compression (weight bits) | all bytes | "
+             "compression (all bytes) | non-zero | avg bits | bits per layer | seconds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    cells = {}
+    for method in METHODS:
+        cs = _cells([r for r in runs if r["method"] == method and r["seed"] < args.seeds])
+        cells[method] = cs
+        for c in cs:
+            lines.append(f"| {method} | {c['budget']} | {c['seeds']} | {c['mean']:.2f} ± {c['std']:.2f} | "
+                         f"{c['weight_bits']:,} | {c['compression']:.0f}x | {c['model_bytes']:,} | "
+                         f"{c['compression_total']:.1f}x | {100 * c['nz_fraction']:.2f}% | {c['avg_bits']:.2f} | "
+                         f"{c['bits']} | {c['seconds']:.0f} |")
+    if ref:
+        lines += ["", "Uniform methods (benchmarks/results/runs.csv, mean over their seeds): accuracy % at model bytes",
+                  ""] + [f"- {m}: " + ", ".join(f"{p['bits']} bits {p['accuracy']:.2f} ({p['model_bytes']:,} B)"
+                                                for p in pts) for m, pts in ref.items()]
+    plot(out, [r for r in runs if r["seed"] < args.seeds], ref)
+    write_results(out, {"cells": cells, "reference": ref}, "\n".join(lines) + "\n", t_all)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
