@@ -192,9 +192,12 @@ def is_stale(rec: dict) -> bool:
     study redoes it): the preset's keyword arguments and the training-data augmentation must match."""
     d, m, b = rec["dataset"], rec["method"], rec["bits"]
     want = model_kwargs(d, m, b)
+    absent = {}
     if m == "qnn-admm":     # every estimator parameter, so a changed default (not only a preset) counts
         want = {k: v for k, v in QNNADMM(**want).json_params().items() if k not in ("seed", "device", "verbose")}
-    have = {k: rec.get("params", {}).get(k, "<absent>") for k in want}
+        # a parameter added after the run was made counts at its default (e.g. budget=None)
+        absent = QNNADMM().json_params()
+    have = {k: rec.get("params", {}).get(k, absent.get(k, "<absent>")) for k in want}
     return _plain(want) != _plain(have) or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d)))
 
 

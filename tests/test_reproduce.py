@@ -204,3 +204,18 @@ def test_ternary_and_binary_runs_of_the_new_methods(real_data, tmp_path):
     for r in rows.values():
         assert float(r["test_accuracy"]) > 0.6      # 3 classes: far above chance on Seeds
     assert "binary" in (out / "tables.md").read_text()
+
+
+def test_a_parameter_added_later_counts_at_its_default():
+    """A stored QNN-ADMM run made before an estimator parameter existed (e.g. ``budget``) is
+    not stale while the preset leaves that parameter at its default; it is when it differs."""
+    from admmnet import QNNADMM
+    from _runs import is_stale, model_kwargs
+
+    params = {k: v for k, v in QNNADMM(**model_kwargs("seeds", "qnn-admm", 2)).json_params().items()}
+    rec = {**_run("qnn-admm", 2, 0, 0.9), "params": params, "augmentation": None}
+    assert not is_stale(rec)
+    old = {**rec, "params": {k: v for k, v in params.items() if k != "budget"}}
+    assert not is_stale(old)
+    assert is_stale({**rec, "params": {**params, "budget": "100B"}})
+    assert is_stale({**rec, "params": {**params, "max_iter": 1}})
