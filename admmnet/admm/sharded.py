@@ -97,14 +97,24 @@ class Shard:
     holding them, so the per-sample updates are the single-process ones.
     """
 
-    def __init__(self, data, n_classes: int, sizes, *, activation: str, params: dict, dtype: str = "float32",
-                 device: str = "cpu", mon_idx=None):
+    def __init__(self, data, n_classes: int, *, dtype: str = "float32", device: str = "cpu"):
         if callable(data):
             data = data()
         X, y = data
         X = np.asarray(X, dtype=dtype)
         y = np.asarray(y, dtype=np.int64)
+        if X.ndim != 2 or y.shape != (X.shape[0],):
+            raise ValueError(f"a shard needs X of shape (rows, features) and y of shape (rows,), got "
+                             f"{X.shape} and {y.shape}")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("a shard's X holds NaN or inf")
+        if y.size and (y.min() < 0 or y.max() >= int(n_classes)):
+            raise ValueError(f"a shard's labels must be encoded 0..{int(n_classes) - 1}")
         Y = np.ascontiguousarray(np.eye(int(n_classes), dtype=dtype)[y].T)
+        if device == "auto":
+            from ..kernels import cupy_gpu
+
+            device = "gpu" if cupy_gpu.available() else "cpu"
         if device == "gpu":
             from ..kernels import cupy_gpu
 
@@ -116,18 +126,22 @@ class Shard:
         self.m = int(A0.shape[1])
         self.A0, self.Y = A0, Y
         self.kern = get_kernels(A0)
+        self.state = None
+        self._fista = None
+        self._feat = None
+        self.sent_bytes = 0
+
+    def _op_configure(self, sizes, activation: str, params: dict, mon_idx):
+        """The network, the solver's parameters and this shard's monitored columns (None: all)."""
         self.activation = get_activation(activation)
         self.params = S.ADMMParams(**params)
         self.sizes = tuple(int(s) for s in sizes)
         if mon_idx is None:
-            self.A_mon, self.Y_mon = A0, Y
+            self.A_mon, self.Y_mon = self.A0, self.Y
         else:
-            xp = get_namespace(A0)
+            xp = self._xp()
             idx = xp.asarray(np.asarray(mon_idx, dtype=np.int64))
-            self.A_mon, self.Y_mon = xp.take(A0, idx, axis=1), xp.take(Y, idx, axis=1)
-        self.state = None
-        self._fista = None
-        self.sent_bytes = 0
+            self.A_mon, self.Y_mon = xp.take(self.A0, idx, axis=1), xp.take(self.Y, idx, axis=1)
 
     # -- the op table -------------------------------------------------------------------
     def run(self, ops: list) -> list:
@@ -204,8 +218,11 @@ class Shard:
         from .. import io as _io
 
         arrays, meta = _io.load_npz(path, kind="checkpoint")
+        if tuple(np.shape(arrays.get("lam"))) != (self.sizes[-1], self.m):
+            raise _io.CheckpointError(f"{path}: holds {np.shape(arrays.get('lam'))[-1:]} samples, this shard "
+                                      f"{self.m}")
         self._op_load(arrays)
-        return meta
+        return int(meta["k"])
 
     def _op_set(self, l, W, b, G):
         """Layer l's weights (b, G may be None) from the driver."""
@@ -299,10 +316,12 @@ class Shard:
             st.memo.discard("hz")
 
     # -- sums over samples outside the sweep -----------------------------------------------
-    def _op_monitor(self):
-        """Summed cross-entropy and correct count of the evaluated network on the monitored columns."""
+    def _op_monitor(self, all_rows=False):
+        """Summed cross-entropy and correct count of the evaluated network on the monitored
+        columns (``all_rows``: on every column)."""
         st = self.state
-        loss, correct = S.network_loss(st.weights(), st.b, self.A_mon, self.Y_mon, self.activation, self.kern)
+        A, Y = (self.A0, self.Y) if all_rows else (self.A_mon, self.Y_mon)
+        loss, correct = S.network_loss(st.weights(), st.b, A, Y, self.activation, self.kern)
         return (loss, correct)
 
     def _op_objective(self):
@@ -597,8 +616,9 @@ class ShardedSolver:
             ops.append(("unquantize",))
         self.call(ops + ([("reset",)] if reset else []))
 
-    def network_loss(self) -> tuple[float, int]:
-        parts = self.call([("monitor",)])
+    def network_loss(self, all_rows: bool = False) -> tuple[float, int]:
+        """Summed cross-entropy and correct count of the evaluated network on the monitored rows."""
+        parts = self.call([("monitor", all_rows)])
         return sum(r[-1][0] for r in parts), int(sum(r[-1][1] for r in parts))
 
     def evaluate_objective(self) -> dict:
