@@ -96,6 +96,92 @@ def run_single(iters: int, seed: int, data_home) -> dict:
     return _record(model, "single", 60000, 1, iters, seed, time.perf_counter() - t0, [_peak_rss()], data_home)
 
 
+class _Ping:
+    """A trivial actor: the cost of one round trip with no work in it."""
+
+    def run(self, ops):
+        return [0.0]
+
+
+def measure_overheads(workers: int = 2, calls: int = 200) -> dict:
+    """Round-trip latency of the actor calls with 1 and ``workers`` actors (one per worker),
+    and the driver's own compute per iteration (the W-solves and projections of MNIST's
+    layers, the sums added): the constants of the scaling model."""
+    from distributed import Client, LocalCluster
+
+    from admmnet.admm import solver as S
+    from admmnet.admm import updates as U
+    from admmnet.kernels import get_kernels
+
+    out = {}
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        ws = sorted(client.scheduler_info()["workers"])
+        actors = [client.submit(_Ping, actor=True, workers=[w]).result() for w in ws]
+        for n in (1, workers):
+            for a in actors[:n]:
+                a.run([]).result()
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                futs = [a.run([]) for a in actors[:n]]
+                [f.result() for f in futs]
+            out[f"round_trip_seconds_{n}"] = (time.perf_counter() - t0) / calls
+    # the driver's compute of one iteration: 2 W-solves per layer from float64 sums (the input
+    # layer's factor reused), the sums of 2 shards added
+    rng = np.random.default_rng(0)
+    kern = get_kernels(np.zeros((1, 1), np.float32))
+    L = len(SIZES) - 1
+    t0 = time.perf_counter()
+    reps = 5
+    for _ in range(reps):
+        for sweep in range(2):
+            for l in range(L):
+                n_in, n_out = SIZES[l], SIZES[l + 1]
+                a = rng.standard_normal((n_in, 64)).astype(np.float32)
+                parts = [(a @ a.T, a.sum(1, keepdims=True)) for _ in range(2)]
+                gram = (parts[0][0].astype(np.float64) + parts[1][0], parts[0][1].astype(np.float64) + parts[1][1])
+                taT = rng.standard_normal((n_out, n_in))
+                tsum = rng.standard_normal((n_out, 1))
+                U.W_exact_from_sums(gram, taT, tsum, 64, 1.0, ridge=1.0, bias=True, solve=kern.spd_solve,
+                                    dtype=np.float32)
+    out["driver_seconds_per_iteration"] = (time.perf_counter() - t0) / reps
+    del S
+    return out
+
+
+def scaling_model(runs, over: dict, rows=(1_000_000, 10_000_000, 100_000_000), workers=(8, 32, 128, 1000),
+                  bandwidth: float = 1.25e9) -> list[dict]:
+    r"""Iterations per second predicted for ``P`` workers and ``N`` rows (docs/distributed.md):
+
+    .. math:: T(P) = c\,N/P + r\,(\lambda_0 + o\,P) + P\,(B_{down} + B_{up})/\text{bw} + D,
+
+    ``c`` the shard compute per row and iteration (the 1-worker run, less its round trips and
+    the driver's part), ``r`` round trips per iteration, ``lambda_0 + o P`` the round trip of
+    P actors (measured with 1 and 2: the driver issues and collects P calls), ``B`` the bytes
+    per worker and iteration (measured), ``bw`` the driver's link (10 GbE), ``D`` the driver's
+    own compute."""
+    one = next((r for r in runs if r["kind"] == "sharded" and r["workers"] == 1), None)
+    if one is None:
+        return []
+    s_it = float(np.median(one["seconds_per_iteration"][1:]))
+    trips = float(np.median(one["round_trips_per_iteration"]))
+    l1, l2 = over["round_trip_seconds_1"], over["round_trip_seconds_2"]
+    o = max(l2 - l1, 0.0)
+    lam0 = l1 - o
+    D = over["driver_seconds_per_iteration"]
+    c = max(s_it - trips * l1 - D, 1e-12) / one["rows"]
+    B = float(np.median(one["bytes_down_per_iteration"][1:])) + float(np.median(one["bytes_up_per_iteration"][1:]))
+    out = []
+    for N in rows:
+        for P in workers:
+            parts = {"compute": c * N / P, "latency": trips * (lam0 + o * P), "transfer": P * B / bandwidth,
+                     "driver": D}
+            T = sum(parts.values())
+            out.append({"rows": N, "workers": P, "seconds_per_iteration": T, "iterations_per_second": 1 / T,
+                        **{f"{k}_seconds": v for k, v in parts.items()}})
+    return out
+
+
 def _record(model, kind, rows, workers, iters, seed, seconds, peaks, data_home) -> dict:
     ds = load_mnist(data_home=data_home, download=False)
     h = model.history_
@@ -139,6 +225,25 @@ def table(runs) -> str:
     return "\n".join(lines) + "\n"
 
 
+def model_table(model, over) -> str:
+    if not model:
+        return ""
+    rows = sorted({m["rows"] for m in model})
+    workers = sorted({m["workers"] for m in model})
+    lines = [f"Scaling model, iterations/s (round trip {1e3 * over['round_trip_seconds_1']:.1f} ms with 1 actor, "
+             f"{1e3 * over['round_trip_seconds_2']:.1f} ms with 2; driver {over['driver_seconds_per_iteration']:.2f} "
+             "s/iteration; 10 GbE at the driver):", "",
+             "| rows \\ workers | " + " | ".join(str(w) for w in workers) + " |",
+             "|---|" + "---:|" * len(workers)]
+    for N in rows:
+        cells = []
+        for P in workers:
+            m = next(x for x in model if x["rows"] == N and x["workers"] == P)
+            cells.append(f"{m['iterations_per_second']:.3g}")
+        lines.append(f"| {N:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=300_000, help="rows of the enlarged training set")
@@ -162,10 +267,17 @@ def main(argv=None) -> int:
                else run_sharded(rows, w, args.iters, args.seed, args.data_dir))
         append_run(log, rec)
         runs.append(rec)
-    runs = [r for r in runs if r["iters"] == args.iters and r["seed"] == args.seed]
+    over = next((r for r in runs if r["kind"] == "overheads"), None)
+    if over is None:
+        over = dict(measure_overheads(), kind="overheads", rows=0, workers=2, iters=args.iters, seed=args.seed)
+        append_run(log, over)
+        runs.append(over)
+    runs = [r for r in runs if r["iters"] == args.iters and r["seed"] == args.seed and r["kind"] != "overheads"]
+    model = scaling_model(runs, over)
     write_results(args.out, {"rows": args.rows, "iters": args.iters, "seed": args.seed,
-                             "layer_sizes": list(SIZES), "protocol": protocol_bytes(SIZES), "runs": runs},
-                  table(runs), t_start)
+                             "layer_sizes": list(SIZES), "protocol": protocol_bytes(SIZES), "runs": runs,
+                             "overheads": over, "scaling_model": model},
+                  table(runs) + "\n" + model_table(model, over), t_start)
     return 0
 
 

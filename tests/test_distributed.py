@@ -258,3 +258,40 @@ def test_dead_worker_is_reported_and_the_fit_resumes(client, tmp_path):
     resumed = QNNADMM(**kw).fit(X, y, client=client, checkpoint=ck)
     assert resumed.history_.resumed_from == 2
     _assert_same_fit(full, resumed, X, y)
+
+
+# -- the on-worker enlargement of MNIST (benchmarks/dask_scale.py) -----------------------------------
+
+def test_distort_without_distortion_is_the_identity_and_a_shift_moves_the_digit():
+    from admmnet.datasets.distort import distort
+
+    rng = np.random.default_rng(0)
+    img = np.zeros((3, 28, 28), np.float32)
+    img[:, 10:18, 12:15] = rng.uniform(0.2, 1.0, (3, 8, 3))
+    none = dict(max_rotate=0.0, max_scale=0.0, max_shear=0.0, max_shift=0.0, alpha=0.0)
+    np.testing.assert_allclose(distort(img, np.random.default_rng(1), **none), img, atol=1e-6)
+    # a pure shift by t pixels: the output samples the input at p - t (|t| <= 2, bilinear)
+    out = distort(img, np.random.default_rng(2), **dict(none, max_shift=2.0))
+    t = np.random.default_rng(2)
+    t.uniform(size=3), t.uniform(size=3), t.uniform(size=3)
+    shift = t.uniform(-2.0, 2.0, (3, 2))
+    from scipy import ndimage
+
+    for i in range(3):
+        ref = ndimage.shift(img[i], shift[i], order=1, mode="constant")
+        np.testing.assert_allclose(out[i], ref, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_distorted_mnist_does_not_depend_on_the_split(mnist_data):
+    from admmnet.datasets.distort import DistortedMNIST
+
+    whole = DistortedMNIST(mnist_data, 59_990, 60_030, seed=4, block=16)()
+    a = DistortedMNIST(mnist_data, 59_990, 60_007, seed=4, block=16)()
+    b = DistortedMNIST(mnist_data, 60_007, 60_030, seed=4, block=16)()
+    np.testing.assert_array_equal(whole[0], np.concatenate([a[0], b[0]]))
+    np.testing.assert_array_equal(whole[1], np.concatenate([a[1], b[1]]))
+    orig = DistortedMNIST(mnist_data, 59_990, 60_000, seed=4)()[0]
+    assert np.array_equal(whole[0][:10], orig) and not np.array_equal(whole[0][10:20], whole[0][:10])
+    again = DistortedMNIST(mnist_data, 60_000, 60_030, seed=4, block=16)()
+    np.testing.assert_array_equal(again[0], whole[0][10:])
