@@ -596,9 +596,9 @@ def _dask_client(args):
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     cluster = LocalCluster(n_workers=args.workers, threads_per_worker=threads, processes=True,
-                           dashboard_address=None)
-    print(f"admmnet: Dask LocalCluster of {args.workers} worker process(es), {threads} thread(s) each",
-          file=sys.stderr)
+                           dashboard_address=":0")
+    print(f"admmnet: Dask LocalCluster of {args.workers} worker process(es), {threads} thread(s) each; "
+          f"dashboard {cluster.dashboard_link}", file=sys.stderr)
     return (cluster, Client(cluster))
 
 

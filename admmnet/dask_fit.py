@@ -61,8 +61,8 @@ class DaskShards:
         self.workers = [workers[i % len(workers)] for i in range(len(data))]
         futs = []
         for item, w in zip(data, self.workers):
-            if not callable(item):      # the rows: scattered to their worker once
-                item = client.scatter(item, workers=[w], direct=True)
+            if not callable(item):      # the rows (X, y): scattered to their worker once
+                item = tuple(client.scatter(list(item), workers=[w], direct=True))
             futs.append(client.submit(Shard, item, int(n_classes), dtype=dtype, device=device, actor=True,
                                       workers=[w], allow_other_workers=False, pure=False))
         self.actors = [f.result() for f in futs]
@@ -175,7 +175,7 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
     else:
         data = list(sources)
     dtype = model.dtype
-    device = model.device if model.device != "auto" else "auto"
+    device = model.device          # "auto": each worker takes its GPU if CuPy sees one
     if client is not None:
         shards = DaskShards(client, data, classes.size, dtype=dtype, device=device)
     else:
@@ -193,7 +193,7 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
                                         "the backtracking searches are not sharded")
         if lw is not None:
             raise InvalidParameterError("a sharded fit (client=...) quantizes by projection: pass layerwise=False "
-                                        "(the layerwise quantizer is not sharded)")
+                                        "(admmnet train --no-layerwise); the layerwise quantizer is not sharded")
         sizes = (d,) + hidden + (classes.size,)
         model.classes_ = classes
         model.layer_sizes_ = sizes
@@ -251,6 +251,7 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
             while state.k < max_iter:
                 t0 = time.perf_counter()
                 sent0, recv0, trips0 = drv.sent_bytes, drv.received_bytes, drv.round_trips
+                cpu0 = [i["cpu_seconds"] for i in shards.info()]
                 switch_if_due()
                 ls_now = level_set if state.G is not None else None
                 extrapolated = restart and state.W_prev is not None
@@ -278,6 +279,7 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
                     rejected = True
                 prev = (train_loss, correct)
                 dt = time.perf_counter() - t0
+                cpu = [i["cpu_seconds"] - c for i, c in zip(shards.info(), cpu0)]
                 model._set_network(state, activation)
                 rec = drv.evaluate_objective()
                 rec = {"iteration": state.k, **rec, "train_loss": train_loss, "train_accuracy": correct / m_mon,
@@ -289,7 +291,7 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
                        "extrapolated": extrapolated, "restart": rejected, **vars(stats),
                        "shards": n_shards, "bytes_sent_per_shard": drv.sent_bytes - sent0,
                        "bytes_received_per_shard": drv.received_bytes - recv0,
-                       "round_trips": drv.round_trips - trips0}
+                       "round_trips": drv.round_trips - trips0, "shard_cpu_seconds": cpu}
                 history.append(rec)
                 if model.verbose:
                     from .model import _print_progress

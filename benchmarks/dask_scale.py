@@ -73,7 +73,7 @@ def run_sharded(rows: int, workers: int, iters: int, seed: int, data_home) -> di
     sources = [DistortedMNIST(data_home, a, b, seed=seed) for a, b in bounds]
     env = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       memory_limit=0, env=env) as cluster, Client(cluster) as client:
         _fit_sources(model, client, sources)
         peaks = list(client.run(_peak_rss).values())
@@ -114,7 +114,7 @@ def measure_overheads(workers: int = 2, calls: int = 200) -> dict:
     from admmnet.kernels import get_kernels
 
     out = {}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         ws = sorted(client.scheduler_info()["workers"])
         actors = [client.submit(_Ping, actor=True, workers=[w]).result() for w in ws]
@@ -155,21 +155,22 @@ def scaling_model(runs, over: dict, rows=(1_000_000, 10_000_000, 100_000_000), w
 
     .. math:: T(P) = c\,N/P + r\,(\lambda_0 + o\,P) + P\,(B_{down} + B_{up})/\text{bw} + D,
 
-    ``c`` the shard compute per row and iteration (the 1-worker run, less its round trips and
-    the driver's part), ``r`` round trips per iteration, ``lambda_0 + o P`` the round trip of
+    ``c`` the shard compute per row and iteration (the CPU seconds of the 1-worker run's shard,
+    iterations 2.., over its rows), ``r`` round trips per iteration, ``lambda_0 + o P`` the round trip of
     P actors (measured with 1 and 2: the driver issues and collects P calls), ``B`` the bytes
     per worker and iteration (measured), ``bw`` the driver's link (10 GbE), ``D`` the driver's
     own compute."""
     one = next((r for r in runs if r["kind"] == "sharded" and r["workers"] == 1), None)
     if one is None:
         return []
-    s_it = float(np.median(one["seconds_per_iteration"][1:]))
     trips = float(np.median(one["round_trips_per_iteration"]))
     l1, l2 = over["round_trip_seconds_1"], over["round_trip_seconds_2"]
     o = max(l2 - l1, 0.0)
     lam0 = l1 - o
     D = over["driver_seconds_per_iteration"]
-    c = max(s_it - trips * l1 - D, 1e-12) / one["rows"]
+    # the shard's own CPU seconds per iteration (not wall time: the machine was shared)
+    cpu = [sum(c) for c in one["shard_cpu_seconds_per_iteration"][1:]]
+    c = float(np.median(cpu)) / one["rows"]
     B = float(np.median(one["bytes_down_per_iteration"][1:])) + float(np.median(one["bytes_up_per_iteration"][1:]))
     out = []
     for N in rows:
@@ -196,15 +197,17 @@ def _record(model, kind, rows, workers, iters, seed, seconds, peaks, data_home) 
         rec.update({"bytes_down_per_iteration": [r["bytes_sent_per_shard"] for r in h],
                     "bytes_up_per_iteration": [r["bytes_received_per_shard"] for r in h],
                     "round_trips_per_iteration": [r["round_trips"] for r in h],
-                    "fista_iters": [r["fista_iters"] for r in h]})
+                    "fista_iters": [r["fista_iters"] for r in h],
+                    "shard_cpu_seconds_per_iteration": [r["shard_cpu_seconds"] for r in h]})
+    rec["load_average_1min_at_end"] = os.getloadavg()[0]
     return rec
 
 
 def table(runs) -> str:
     proto = protocol_bytes(SIZES)
-    lines = ["| run | rows | workers | s/iteration | round trips/it | MB down/it/worker | MB up/it/worker "
-             "| peak RSS/worker (GB) | estimate/worker (GB) | test acc |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| run | rows | workers | s/iteration | shard CPU s/it | round trips/it | MB down/it/worker "
+             "| MB up/it/worker | peak RSS/worker (GB) | estimate/worker (GB) | test acc |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(runs, key=lambda r: (r["kind"] != "single", r["rows"], r["workers"])):
         s = r["seconds_per_iteration"]
         s_it = float(np.median(s[1:] if len(s) > 1 else s))
@@ -212,9 +215,12 @@ def table(runs) -> str:
             down = float(np.median(r["bytes_down_per_iteration"][1:] or r["bytes_down_per_iteration"])) / 1e6
             up = float(np.median(r["bytes_up_per_iteration"][1:] or r["bytes_up_per_iteration"])) / 1e6
             trips = int(np.median(r["round_trips_per_iteration"]))
-            comm = f"{trips} | {down:.2f} | {up:.2f}"
+            cpu = r.get("shard_cpu_seconds_per_iteration")
+            cpu = "/".join(f"{float(np.median([c[i] for c in cpu[1:]])):.1f}" for i in range(len(cpu[0]))) \
+                if cpu else "-"
+            comm = f"{cpu} | {trips} | {down:.2f} | {up:.2f}"
         else:
-            comm = "- | - | -"
+            comm = "- | - | - | -"
         lines.append(f"| {r['kind']} | {r['rows']:,} | {r['workers']} | {s_it:.1f} | {comm} "
                      f"| {max(r['peak_rss_bytes']) / 2**30:.2f} | {r['solver_bytes_estimate_per_worker'] / 2**30:.2f} "
                      f"| {100 * r['test_accuracy']:.2f} |")

@@ -206,7 +206,7 @@ def client():
     pytest.importorskip("distributed", reason="the Dask tests need dask and distributed (pip install 'admmnet[dask]')")
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
                       env={k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                             "NUMBA_NUM_THREADS")}) as cluster, Client(cluster) as c:
         yield c
@@ -295,3 +295,39 @@ def test_distorted_mnist_does_not_depend_on_the_split(mnist_data):
     assert np.array_equal(whole[0][:10], orig) and not np.array_equal(whole[0][10:20], whole[0][:10])
     again = DistortedMNIST(mnist_data, 60_000, 60_030, seed=4, block=16)()
     np.testing.assert_array_equal(again[0], whole[0][10:])
+
+
+# -- command line ---------------------------------------------------------------------------------------
+
+def test_cli_dry_run_prints_the_estimate_and_trains_nothing(tmp_path, capsys):
+    import json
+
+    from admmnet.cli import main
+
+    out = tmp_path / "dry.json"
+    assert main(["train", "--dataset", "seeds", "--dry-run", "--workers", "2", "--json", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "per sample" in text and "per worker (2 workers)" in text
+    rec = json.loads(out.read_text())
+    sizes = rec["layer_sizes"]
+    assert sizes[0] == 7 and sizes[-1] == 3
+    assert rec["bytes_total"] == SH.solver_bytes(rec["n_samples"], sizes, "float32")["total"]
+
+
+def test_cli_refuses_a_fit_that_does_not_fit(monkeypatch, capsys):
+    import admmnet.memory as M
+    from admmnet.cli import main
+
+    monkeypatch.setattr(M, "available_bytes", lambda: 50_000)
+    assert main(["train", "--dataset", "seeds", "--iters", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "available" in err and "--workers" in err
+
+
+@pytest.mark.slow
+def test_cli_trains_on_a_local_cluster(capsys):
+    pytest.importorskip("distributed")
+    from admmnet.cli import main
+
+    assert main(["train", "--dataset", "seeds", "--iters", "3", "--workers", "2", "--quiet"]) == 0
+    assert "test accuracy" in capsys.readouterr().out

@@ -34,6 +34,7 @@ a solvers only (the backtracking searches need a global sum per trial: not shard
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -130,6 +131,7 @@ class Shard:
         self._fista = None
         self._feat = None
         self.sent_bytes = 0
+        self.cpu_seconds = 0.0
 
     def _op_configure(self, sizes, activation: str, params: dict, mon_idx):
         """The network, the solver's parameters and this shard's monitored columns (None: all)."""
@@ -148,16 +150,20 @@ class Shard:
         """Run ``ops`` (a list of ``(name, *args)``) in order; return the results of those that
         give one, as host NumPy arrays / Python numbers. One call is one round trip."""
         out = []
+        c0 = time.thread_time()
         with gemm.pooled(self.kern.pool), np.errstate(over="ignore", invalid="ignore"):
             for op in ops:
                 r = getattr(self, "_op_" + op[0])(*op[1:])
                 if r is not None:
                     out.append(r)
+        self.cpu_seconds += time.thread_time() - c0
         self.sent_bytes += _nbytes(out)
         return out
 
     def info(self) -> dict:
-        return {"m": self.m, "sent_bytes": int(self.sent_bytes)}
+        """Rows, bytes sent so far, and the CPU seconds spent in :meth:`run` (this thread's:
+        what the shard computed, whatever else the machine ran meanwhile)."""
+        return {"m": self.m, "sent_bytes": int(self.sent_bytes), "cpu_seconds": float(self.cpu_seconds)}
 
     def _xp(self):
         return get_namespace(self.A0)
