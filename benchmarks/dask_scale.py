@@ -119,32 +119,37 @@ def measure_overheads(workers: int = 2, calls: int = 200) -> dict:
         ws = sorted(client.scheduler_info()["workers"])
         actors = [client.submit(_Ping, actor=True, workers=[w]).result() for w in ws]
         for n in (1, workers):
-            for a in actors[:n]:
-                a.run([]).result()
+            for _ in range(10):          # warm up
+                [f.result() for f in [a.run([]) for a in actors[:n]]]
             t0 = time.perf_counter()
             for _ in range(calls):
                 futs = [a.run([]) for a in actors[:n]]
                 [f.result() for f in futs]
             out[f"round_trip_seconds_{n}"] = (time.perf_counter() - t0) / calls
-    # the driver's compute of one iteration: 2 W-solves per layer from float64 sums (the input
-    # layer's factor reused), the sums of 2 shards added
+    # the driver's compute of one iteration: 2 W-solves per layer from the float64 sum of 2
+    # shards' float32 parts (inputs made before the clock starts)
     rng = np.random.default_rng(0)
     kern = get_kernels(np.zeros((1, 1), np.float32))
     L = len(SIZES) - 1
-    t0 = time.perf_counter()
+    inputs = []
+    for l in range(L):
+        n_in, n_out = SIZES[l], SIZES[l + 1]
+        a = rng.standard_normal((n_in, 4 * n_in)).astype(np.float32)
+        parts = [(a @ a.T, a.sum(1, keepdims=True), rng.standard_normal((n_out, n_in)).astype(np.float32),
+                  rng.standard_normal((n_out, 1)).astype(np.float32)) for _ in range(2)]
+        inputs.append(parts)
     reps = 5
+    t0 = time.perf_counter()
     for _ in range(reps):
         for sweep in range(2):
-            for l in range(L):
-                n_in, n_out = SIZES[l], SIZES[l + 1]
-                a = rng.standard_normal((n_in, 64)).astype(np.float32)
-                parts = [(a @ a.T, a.sum(1, keepdims=True)) for _ in range(2)]
+            for parts in inputs:
                 gram = (parts[0][0].astype(np.float64) + parts[1][0], parts[0][1].astype(np.float64) + parts[1][1])
-                taT = rng.standard_normal((n_out, n_in))
-                tsum = rng.standard_normal((n_out, 1))
-                U.W_exact_from_sums(gram, taT, tsum, 64, 1.0, ridge=1.0, bias=True, solve=kern.spd_solve,
+                taT = parts[0][2].astype(np.float64) + parts[1][2]
+                tsum = parts[0][3].astype(np.float64) + parts[1][3]
+                U.W_exact_from_sums(gram, taT, tsum, 1000, 1.0, ridge=1.0, bias=True, solve=kern.spd_solve,
                                     dtype=np.float32)
     out["driver_seconds_per_iteration"] = (time.perf_counter() - t0) / reps
+    out["load_average_1min"] = os.getloadavg()[0]
     del S
     return out
 
