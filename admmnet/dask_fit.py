@@ -52,7 +52,7 @@ class DaskShards:
     """The shards of a fit as Dask actors, one per block; ``self(lists)`` runs
     ``lists[i]`` on shard i (all at once) and returns their results."""
 
-    def __init__(self, client, data, n_classes: int, *, dtype: str, device: str, workers=None):
+    def __init__(self, client, data, n_classes: int, *, dtype: str, device: str, workers=None, classes=None):
         info = client.scheduler_info()["workers"]
         workers = list(workers) if workers is not None else sorted(info)
         if not workers:
@@ -61,10 +61,12 @@ class DaskShards:
         self.workers = [workers[i % len(workers)] for i in range(len(data))]
         futs = []
         for item, w in zip(data, self.workers):
-            if not callable(item):      # the rows (X, y): scattered to their worker once
+            if isinstance(item, _DaskBlock):  # row chunks of dask arrays: computed on their worker
+                item = client.compute(item.delayed, workers=[w])
+            elif not callable(item):      # the rows (X, y): scattered to their worker once
                 item = tuple(client.scatter(list(item), workers=[w], direct=True))
-            futs.append(client.submit(Shard, item, int(n_classes), dtype=dtype, device=device, actor=True,
-                                      workers=[w], allow_other_workers=False, pure=False))
+            futs.append(client.submit(Shard, item, int(n_classes), dtype=dtype, device=device, classes=classes,
+                                      actor=True, workers=[w], allow_other_workers=False, pure=False))
         self.actors = [f.result() for f in futs]
         self._futures = futs          # an actor lives while its future is held
         self.memory_limits = [int(info.get(w, {}).get("memory_limit") or 0) for w in self.workers]
@@ -93,6 +95,45 @@ class DaskShards:
         for f in self._futures:
             f.release()
         self._futures = []
+
+
+class _DaskBlock:
+    """Consecutive row chunks of a dask array X (and of y) that make one shard."""
+
+    def __init__(self, delayed):
+        self.delayed = delayed
+
+
+def _stack(xs, ys):
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _dask_blocks(X, y, n_shards: int) -> tuple[list, list[tuple[int, int]]]:
+    """Group the row chunks of the dask arrays ``X`` (one chunk across the columns) and ``y``
+    into ``n_shards`` blocks of about equal rows; their row ranges."""
+    import dask
+    import dask.array as da
+
+    X = X.rechunk({1: -1})
+    y = y.rechunk((X.chunks[0],)) if hasattr(y, "rechunk") else da.from_array(np.asarray(y), chunks=(X.chunks[0],))
+    sizes = list(X.chunks[0])
+    if any(math.isnan(s) for s in sizes):
+        raise ValueError("X is a dask array of unknown chunk sizes: call X.compute_chunk_sizes() first")
+    xs, ys = X.to_delayed().ravel(), y.to_delayed().ravel()
+    starts = np.cumsum([0] + sizes)
+    m = int(starts[-1])
+    n_shards = max(1, min(int(n_shards), len(sizes)))
+    # chunk i goes to the shard of its first row's position among n_shards equal parts
+    owner = [min(n_shards - 1, int(starts[i] * n_shards // max(m, 1))) for i in range(len(sizes))]
+    blocks, bounds = [], []
+    for s in range(n_shards):
+        idx = [i for i in range(len(sizes)) if owner[i] == s]
+        if not idx:
+            continue
+        stack = dask.delayed(_stack, pure=True)
+        blocks.append(_DaskBlock(stack([xs[i] for i in idx], [ys[i] for i in idx])))
+        bounds.append((int(starts[idx[0]]), int(starts[idx[-1] + 1])))
+    return blocks, bounds
 
 
 class LocalShards:
@@ -148,7 +189,27 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, lo=1)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
-    if sources is None:
+    is_dask = sources is None and hasattr(X, "to_delayed") and hasattr(X, "chunks")
+    if is_dask:        # a dask array: its chunks are computed on the workers, never here
+        if client is None:
+            from distributed import default_client
+
+            client = default_client()
+        if X.ndim != 2 or X.shape[0] != (y.shape[0] if hasattr(y, "shape") else len(y)):
+            raise ValueError(f"X, y: X must be a 2-D dask array with one label per row, got {X.shape} and "
+                             f"{getattr(y, 'shape', None)}")
+        m, d = int(X.shape[0]), int(X.shape[1])
+        if hasattr(y, "compute"):       # only the distinct labels come here
+            import dask.array as da
+
+            classes = np.asarray(client.compute(da.unique(y)).result())
+        else:
+            classes = np.unique(np.asarray(y))
+        if classes.size < 2:
+            raise ValueError(f"y: need at least 2 classes, got {classes.size}")
+        model.n_features_in_ = d
+        fingerprint = ["dask", X.name, getattr(y, "name", None), [m, d]]
+    elif sources is None:
         X, y_enc, classes = model._validate_fit_data(X, y, model.dtype)
         m, d = int(X.shape[0]), int(X.shape[1])
         fingerprint = _fingerprint(X, y_enc)
@@ -168,7 +229,12 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
     if sources is not None and len(sources) != n_shards:
         raise ValueError(f"n_shards={n_shards} but {len(sources)} sources")
 
-    if sources is None:
+    raw_classes = None
+    if is_dask:
+        data, bounds = _dask_blocks(X, y, n_shards)
+        n_shards = len(bounds)
+        raw_classes = classes
+    elif sources is None:
         bounds = shard_bounds(m, n_shards)
         n_shards = len(bounds)
         data = [(X[a:b], y_enc[a:b]) for a, b in bounds]
@@ -177,7 +243,7 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
     dtype = model.dtype
     device = model.device          # "auto": each worker takes its GPU if CuPy sees one
     if client is not None:
-        shards = DaskShards(client, data, classes.size, dtype=dtype, device=device)
+        shards = DaskShards(client, data, classes.size, dtype=dtype, device=device, classes=raw_classes)
     else:
         shards = LocalShards(data, classes.size, dtype=dtype, device=device)
     del data

@@ -64,17 +64,22 @@ def _peak_rss() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def run_sharded(rows: int, workers: int, iters: int, seed: int, data_home) -> dict:
+def _params(iters: int, refit: bool) -> dict:
+    return dict(qnn_admm_params("mnist", None), max_iter=iters, refit_output=refit)
+
+
+def run_sharded(rows: int, workers: int, iters: int, seed: int, data_home, refit: bool = True,
+                memory_limit=0) -> dict:
     from distributed import Client, LocalCluster
 
-    params = dict(qnn_admm_params("mnist", None), max_iter=iters)
+    params = _params(iters, refit)
     model = QNNADMM(preset="mnist", seed=seed, device="cpu", verbose=True, **params)
     bounds = shard_bounds(rows, workers)
     sources = [DistortedMNIST(data_home, a, b, seed=seed) for a, b in bounds]
     env = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
     t0 = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit=0, env=env) as cluster, Client(cluster) as client:
+                      memory_limit=memory_limit, env=env) as cluster, Client(cluster) as client:
         _fit_sources(model, client, sources)
         peaks = list(client.run(_peak_rss).values())
     seconds = time.perf_counter() - t0
@@ -87,9 +92,9 @@ def _fit_sources(model, client, sources):
     return fit_sharded(model, client=client, sources=sources, classes=np.arange(10), n_features=784)
 
 
-def run_single(iters: int, seed: int, data_home) -> dict:
+def run_single(iters: int, seed: int, data_home, refit: bool = True) -> dict:
     ds = load_mnist(data_home=data_home, download=False)
-    params = dict(qnn_admm_params("mnist", None), max_iter=iters)
+    params = _params(iters, refit)
     model = QNNADMM(preset="mnist", seed=seed, device="cpu", verbose=True, **params)
     t0 = time.perf_counter()
     model.fit(ds.X_train, ds.y_train)
@@ -263,6 +268,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=os.environ.get("ADMMNET_DATA"))
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--no-refit", dest="refit", action="store_false",
+                    help="leave out the preset's output refit (in every run: the comparison stays like for like)")
+    ap.add_argument("--memory-limit", default="0",
+                    help="Dask memory limit per worker, e.g. 7GB (0: none); the nanny stops a worker beyond it")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -274,8 +283,10 @@ def main(argv=None) -> int:
         if (kind, rows, w, args.iters, args.seed) in done:
             continue
         print(f"dask_scale: {kind} {rows} rows, {w} worker(s), {args.iters} iterations", file=sys.stderr, flush=True)
-        rec = (run_single(args.iters, args.seed, args.data_dir) if kind == "single"
-               else run_sharded(rows, w, args.iters, args.seed, args.data_dir))
+        rec = (run_single(args.iters, args.seed, args.data_dir, args.refit) if kind == "single"
+               else run_sharded(rows, w, args.iters, args.seed, args.data_dir, args.refit,
+                                0 if args.memory_limit == "0" else args.memory_limit))
+        rec["refit_output"] = args.refit
         append_run(log, rec)
         runs.append(rec)
     over = next((r for r in runs if r["kind"] == "overheads"), None)

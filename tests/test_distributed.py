@@ -331,3 +331,17 @@ def test_cli_trains_on_a_local_cluster(capsys):
 
     assert main(["train", "--dataset", "seeds", "--iters", "3", "--workers", "2", "--quiet"]) == 0
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_dask_array_input_is_sharded_by_its_row_chunks(client):
+    """fit(X_dask, y_dask, client=...): each shard is computed from X's row chunks on its worker;
+    raw labels are encoded there; the result is the single-process one."""
+    da = pytest.importorskip("dask.array")
+    X, y = _blobs(m=300)
+    labels = np.array(["a", "b", "c", "d"])[y]
+    kw = dict(hidden_sizes=(8,), max_iter=2, monitor_rows=None, seed=5, device="cpu", dtype="float64")
+    a = QNNADMM(**kw).fit(X, labels)
+    b = QNNADMM(**kw).fit(da.from_array(X, chunks=(70, 5)), da.from_array(labels, chunks=70), client=client)
+    assert b.sharding_["shards"] == 2 and sum(b.sharding_["rows"]) == 300
+    assert list(b.classes_) == ["a", "b", "c", "d"]
+    _assert_same_fit(a, b, X, labels)

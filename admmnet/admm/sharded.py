@@ -98,11 +98,18 @@ class Shard:
     holding them, so the per-sample updates are the single-process ones.
     """
 
-    def __init__(self, data, n_classes: int, *, dtype: str = "float32", device: str = "cpu"):
+    def __init__(self, data, n_classes: int, *, dtype: str = "float32", device: str = "cpu", classes=None):
         if callable(data):
             data = data()
         X, y = data
         X = np.asarray(X, dtype=dtype)
+        if classes is not None:         # raw labels: encoded here, against the sorted classes
+            classes = np.asarray(classes)
+            y = np.asarray(y)
+            enc = np.searchsorted(classes, y)
+            if y.size and (enc.max() >= classes.size or np.any(classes[np.minimum(enc, classes.size - 1)] != y)):
+                raise ValueError("a shard's labels include a class that is not among the fit's classes")
+            y = enc
         y = np.asarray(y, dtype=np.int64)
         if X.ndim != 2 or y.shape != (X.shape[0],):
             raise ValueError(f"a shard needs X of shape (rows, features) and y of shape (rows,), got "
