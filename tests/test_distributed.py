@@ -333,6 +333,7 @@ def test_cli_trains_on_a_local_cluster(capsys):
     assert "test accuracy" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_dask_array_input_is_sharded_by_its_row_chunks(client):
     """fit(X_dask, y_dask, client=...): each shard is computed from X's row chunks on its worker;
     raw labels are encoded there; the result is the single-process one."""
