@@ -509,7 +509,7 @@ def cmd_train(args) -> int:
         return _dry_run(args, model, shape)
     cluster = _dask_client(args)
     if cluster is not None:
-        fit_kw["client"] = cluster[1]
+        fit_kw["client"] = cluster[-1]
     int8 = args.method in ("dq", "qat")
     bits_out = 8 if int8 else bits
     levels_out = "int8" if int8 else args.levels

@@ -346,3 +346,13 @@ def test_dask_array_input_is_sharded_by_its_row_chunks(client):
     assert b.sharding_["shards"] == 2 and sum(b.sharding_["rows"]) == 300
     assert list(b.classes_) == ["a", "b", "c", "d"]
     _assert_same_fit(a, b, X, labels)
+
+
+@pytest.mark.slow
+def test_cli_joins_an_existing_cluster(client, capsys):
+    from admmnet.cli import main
+
+    address = client.scheduler.address
+    assert main(["train", "--dataset", "seeds", "--iters", "2", "--scheduler", address, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "test accuracy" in captured.out and f"Dask cluster at {address}, 2 worker(s)" in captured.err
