@@ -71,8 +71,8 @@ class DaskShards:
         self._futures = futs          # an actor lives while its future is held
         self.memory_limits = [int(info.get(w, {}).get("memory_limit") or 0) for w in self.workers]
 
-    def __call__(self, lists):
-        futs = [a.run(ops) for a, ops in zip(self.actors, lists)]
+    def _gather(self, futs) -> list:
+        """The results of one call per shard; a lost worker becomes a :class:`WorkerLostError`."""
         out = []
         for i, f in enumerate(futs):
             try:
@@ -82,13 +82,16 @@ class DaskShards:
                     raise WorkerLostError(f"the Dask worker {self.workers[i]} holding shard {i} was lost "
                                           f"({exc})") from None
                 raise
-            except OSError as exc:       # connection closed
+            except OSError as exc:       # connection closed, or the worker cannot be contacted
                 raise WorkerLostError(f"the connection to the Dask worker {self.workers[i]} holding shard {i} "
                                       f"was lost ({type(exc).__name__}: {exc})") from None
         return out
 
+    def __call__(self, lists):
+        return self._gather([a.run(ops) for a, ops in zip(self.actors, lists)])
+
     def info(self) -> list[dict]:
-        return [a.info().result() for a in self.actors]
+        return self._gather([a.info() for a in self.actors])
 
     def close(self) -> None:
         self.actors = []
