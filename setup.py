@@ -33,8 +33,11 @@ setup(
         # preset on data no preset has seen (tests/test_presets.py, benchmarks/auto_preset.py)
         # hypothesis: the fuzz suite of tests/test_fuzz.py
         # onnx + onnxruntime: tests/test_export.py runs every exported graph (skipped without them)
+        # dask + distributed: the LocalCluster equality tests of tests/test_distributed.py
         "test": ["pytest>=7", "array-api-strict>=2.3", "numba>=0.59", "scikit-learn>=1.2", "hypothesis>=6.0",
-                 "onnx>=1.17", "onnxruntime>=1.20"],
+                 "onnx>=1.17", "onnxruntime>=1.20", "dask>=2024.1", "distributed>=2024.1"],
+        # data-parallel QNN-ADMM on a Dask cluster (QNNADMM.fit(X, y, client=...), admmnet train --workers N)
+        "dask": ["dask>=2024.1", "distributed>=2024.1"],
         # 'admmnet export --format onnx' (admmnet.export); onnxruntime checks the graph it writes.
         # INT4/INT16 DequantizeLinear need opset 21, INT2 opset 25 (tested: onnx 1.23, onnxruntime 1.32;
         # an onnx without INT2 gets INT4, an older runtime: admmnet export --weight-type int8)

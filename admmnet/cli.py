@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", metavar="STATE.npz",
                    help="save the solver state every few iterations and on Ctrl-C; "
                         "if the file exists, resume from it")
+    t.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="qnn-admm: train data-parallel on a Dask LocalCluster of N worker processes started "
+                        "here (pip install 'admmnet[dask]'; docs/distributed.md)")
+    t.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="qnn-admm: train data-parallel on the workers of an existing Dask cluster")
+    t.add_argument("--dry-run", action="store_true",
+                   help="qnn-admm: print the solver's memory estimate (total and per worker) and stop")
     t.add_argument("--data-dir", default=None, help="dataset folder (default: $ADMMNET_DATA, then data/)")
     t.add_argument("--quiet", action="store_true",
                    help="no per-iteration progress (default: a progress bar when stderr is a terminal "
@@ -526,6 +533,13 @@ def cmd_train(args) -> int:
                 raise ValueError(f"{args.from_model} holds a {fp_arch} network: pass --arch {fp_arch}")
             if args.hidden is None and fp_net is not None and fp_net.arch is None:
                 model.hidden_sizes = tuple(fp_net.layer_sizes[1:-1])
+    if args.method != "qnn-admm" and (args.workers is not None or args.scheduler is not None or args.dry_run):
+        raise ValueError("--workers, --scheduler and --dry-run apply to --method qnn-admm")
+    if args.dry_run:
+        return _dry_run(args, model, shape)
+    cluster = _dask_client(args)
+    if cluster is not None:
+        fit_kw["client"] = cluster[-1]
     int8 = args.method in ("dq", "qat")
     bits_out = 8 if int8 else bits
     levels_out = "int8" if int8 else args.levels
@@ -544,6 +558,8 @@ def cmd_train(args) -> int:
     finally:
         if progress is not None:
             progress.close()
+        for c in reversed(cluster or ()):
+            c.close()
     history = model.history_
     final = getattr(history, "final", None)
     if progress is not None and final:      # the line verbose=True prints after the iterations
@@ -605,6 +621,56 @@ def _compression(args, model):
           f"bytes ({rep['compression_total']:.1f}x)"
           + (f", file {rep['file_bytes']} bytes" if "file_bytes" in rep else ""))
     return rep
+
+
+def _dask_client(args):
+    """``(cluster, client)`` for ``--workers N`` (a LocalCluster started here), ``(client,)`` for
+    ``--scheduler ADDRESS``, None for neither."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    if args.workers is not None and args.scheduler is not None:
+        raise ValueError("give --workers N (a local cluster) or --scheduler ADDRESS (an existing one), not both")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError("--workers and --scheduler need Dask: pip install 'admmnet[dask]'") from None
+    if args.scheduler is not None:
+        client = Client(args.scheduler)
+        print(f"admmnet: Dask cluster at {args.scheduler}, {len(client.scheduler_info()['workers'])} worker(s)",
+              file=sys.stderr)
+        return (client,)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=threads, processes=True,
+                           dashboard_address=":0")
+    print(f"admmnet: Dask LocalCluster of {args.workers} worker process(es), {threads} thread(s) each; "
+          f"dashboard {cluster.dashboard_link}", file=sys.stderr)
+    return (cluster, Client(cluster))
+
+
+def _dry_run(args, model, shape) -> int:
+    """``admmnet train --dry-run``: the memory the solver state would take, in total and per
+    worker, against the memory available here; no training."""
+    from .dask_fit import dry_run_report
+    from .memory import format_bytes
+
+    hidden = model.hidden_sizes if model.hidden_sizes is not None else model.resolved_params(*shape)["hidden_sizes"]
+    sizes = (shape[1], *hidden, shape[2])
+    workers = args.workers or 1
+    rep = dry_run_report(shape[0], sizes, args.dtype, workers)
+    avail = rep["available_bytes"]
+    print(f"QNN-ADMM solver state for {shape[0]} samples, layers {list(sizes)}, {args.dtype}: "
+          f"{format_bytes(rep['bytes_per_sample'])} per sample, {format_bytes(rep['bytes_total'])} in total"
+          + (f", {format_bytes(rep['bytes_per_worker'])} per worker ({workers} workers)" if workers > 1 else ""))
+    if avail is not None:
+        fits = rep["bytes_per_worker"] <= avail
+        print(f"available memory here: {format_bytes(avail)}: "
+              + ("fits" if fits else f"does NOT fit: use --workers {-(-rep['bytes_total'] // avail) + 1} "
+                 "(or --scheduler) to spread the rows"))
+    if args.json:
+        write_json(args.json, dict(rep, command=" ".join(sys.argv)))
+    return 0
 
 
 def _model_file_data(args, model, *, require_target):
@@ -737,6 +803,16 @@ def main(argv=None) -> int:
     except (DatasetError, CheckpointError, ValueError, TypeError, ImportError) as exc:
         print(f"admmnet: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:    # the memory guard's refusal (it says what to do)
+        print(f"admmnet: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        from .dask_fit import WorkerLostError
+
+        if not isinstance(exc, WorkerLostError):
+            raise
+        print(f"admmnet: error: {exc}", file=sys.stderr)
+        return 3
     except OSError as exc:    # reading a file the checks above could not foresee
         print(f"admmnet: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
               file=sys.stderr)

@@ -597,7 +597,7 @@ class QNNADMM(NetworkModel):
 
     # -- training ------------------------------------------------------------
     def fit(self, X, y, *, eval_set=None, checkpoint=None, checkpoint_every: int = 5,
-            callback=None, fp_model=None) -> "QNNADMM":
+            callback=None, fp_model=None, client=None, n_shards=None) -> "QNNADMM":
         """Train on ``X`` (n_samples x n_features) and labels ``y``; returns ``self``, the
         per-iteration records in ``history_`` (a :class:`History`).
 
@@ -621,8 +621,22 @@ class QNNADMM(NetworkModel):
         the result is the one of the uninterrupted fit; otherwise the quantized
         iterations start with the multiplier at 0. ``benchmarks/`` use it to train
         the FP network of a seed once for every bit width.
+
+        ``client``: a ``distributed.Client``: the fit runs data-parallel on its workers, the
+        rows split into ``n_shards`` blocks (default: one per worker) held in the workers'
+        memory, with the iterates of this single-process fit up to the order of
+        floating-point sums (:mod:`admmnet.dask_fit`, docs/distributed.md). ``n_shards``
+        without a client runs the same split in this process.
         """
         from ._validation import check_choice, check_int
+
+        if client is not None or n_shards is not None:
+            if fp_model is not None:
+                raise ValueError("fp_model is not supported by a sharded fit (client=/n_shards=)")
+            from .dask_fit import fit_sharded
+
+            return fit_sharded(self, X, y, client=client, n_shards=n_shards, eval_set=eval_set,
+                               checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
 
         check_choice("dtype", self.dtype, ("float32", "float64"))
         checkpoint_every = check_int("checkpoint_every", checkpoint_every, lo=1)
@@ -639,6 +653,12 @@ class QNNADMM(NetworkModel):
         sizes = (X.shape[1],) + hidden + (classes.size,)
         self.layer_sizes_ = sizes
 
+        if resolve_device(self.device) == "cpu":     # the memory guard: refuse before allocating
+            from .admm.sharded import solver_bytes
+            from .memory import available_bytes, check_memory
+
+            check_memory(solver_bytes(X.shape[0], sizes, self.dtype)["total"] - X.nbytes, available_bytes(),
+                         f"fitting {X.shape[0]} samples")
         # samples as columns (on the CPU a view of X: no second copy of the data), moved to the
         # solver's device once
         A0, Y = _solver_arrays(X.T,

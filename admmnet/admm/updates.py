@@ -33,6 +33,7 @@ __all__ = [
     "coupling_objective",
     "W_exact_system",
     "update_W_exact",
+    "W_exact_from_sums",
     "update_W_backtracking",
     "update_bias",
     "update_a_exact",
@@ -123,27 +124,43 @@ def update_W_exact(t, a, beta: float, *, G=None, mu: float = 0.0, ridge: float =
 
     Returns ``(W, b)`` with ``b=None`` when ``bias`` is false.
     """
-    xp = get_namespace(t, a)
-    n_in, m = a.shape[0], a.shape[1]
-    f64 = xp.float64
     row_sums = row_sums or _ref.row_sums
     if gram is None:
         gram = (gemm.gram(a), row_sums(a))
+    taT = gemm.mm(t, a.T) if taT is None else taT
+    return W_exact_from_sums(gram, taT, row_sums(t) if bias else None, int(a.shape[1]), beta, G=G, mu=mu,
+                             ridge=ridge, bias=bias, solve=solve, factor=factor, dtype=t.dtype)
+
+
+def W_exact_from_sums(gram, taT, t_sum, m: int, beta: float, *, G=None, mu: float = 0.0, ridge: float = 0.0,
+                      bias: bool = False, solve=None, factor=None, dtype=None):
+    r"""Eq. 4.4 from the sums over samples alone: ``gram = (a a^T, a 1)``, ``taT = t a^T``,
+    ``t_sum = t 1`` (with the bias; else None) and the number of samples ``m``.
+
+    These are all of the data :func:`update_W_exact` needs, and each is a sum of
+    per-sample terms: the sharded solver (:mod:`admmnet.admm.sharded`) adds them over
+    the shards and solves here, so both paths share one solve. Returns ``(W, b)``
+    in ``dtype`` (default: ``taT``'s).
+    """
+    xp = get_namespace(taT)
+    n_in = gram[0].shape[0]
+    f64 = xp.float64
+    dtype = taT.dtype if dtype is None else dtype
     reg = mu + ridge
     if reg <= 0:
         # mu = ridge = 0: the limit ridge -> 0+ (the minimum-norm minimiser when a a^T is
         # singular), taken with a ridge of 1e-10 x the mean diagonal of beta a a^T
         reg = 1e-10 * max(beta * float(xp.sum(xp.linalg.diagonal(xp.astype(gram[0], f64)))) / max(n_in, 1), 1e-30)
-    rhs = beta * xp.astype(gemm.mm(t, a.T) if taT is None else taT, f64)
+    rhs = beta * xp.astype(taT, f64)
     if G is not None and mu:
         rhs = rhs + mu * xp.astype(G, f64)
     if bias:
-        rhs = xp.concat([rhs, beta * xp.astype(row_sums(t), f64)], axis=1)
+        rhs = xp.concat([rhs, beta * xp.astype(t_sum, f64)], axis=1)
     if factor is None:
         sol = solve(W_exact_system(gram, m, beta, reg, bias), rhs.T)
     else:
         sol = factor(rhs.T)
-    sol = xp.astype(sol.T, t.dtype)
+    sol = xp.astype(sol.T, dtype)
     if bias:
         return sol[:, :n_in], sol[:, n_in:]
     return sol, None
@@ -415,7 +432,7 @@ def update_lambda(lam, zL, pL, beta: float):
 
 def refit_output_layer(a, Y, W0, b0, *, G=None, mu: float = 0.0, ridge: float = 0.0,
                        max_iter: int = 200, tol: float = 1e-5, update_W: bool = True, xent,
-                       factor=None, gram=None):
+                       factor=None, gram=None, data_grad=None, m: int | None = None):
     r"""Exact refit of the output layer on fixed features (the "output refit" of docs/fp_admm_levers.md).
 
     Minimises the convex problem
@@ -444,9 +461,20 @@ def refit_output_layer(a, Y, W0, b0, *, G=None, mu: float = 0.0, ridge: float = 
     ``(a a^T, a 1)``). Stops when the step is below ``tol`` relative to X, or
     after ``max_iter`` steps. ``update_W=False`` keeps W fixed and fits the bias
     alone. Returns ``(W, b, SearchInfo)``.
+
+    ``data_grad``: the sharded solver's way in (:mod:`admmnet.admm.sharded`). The data
+    enter F only through sums over samples: with ``g = S(W a + b) - y`` the gradient's
+    data part is ``(g a^T, g 1)``. A callable ``[W b] -> (g a^T, g 1)`` (summed over
+    every shard) then replaces ``a`` and ``Y`` (pass None for both), with ``m`` and
+    ``gram`` given.
     """
-    xp = get_namespace(a, Y, W0)
-    m = a.shape[1]
+    if data_grad is None:
+        xp = get_namespace(a, Y, W0)
+        m = a.shape[1]
+    else:
+        xp = get_namespace(W0)
+        if gram is None or m is None:
+            raise ValueError("refit_output_layer with data_grad needs gram and m")
     n_in = W0.shape[1]
     f64 = xp.float64
     if gram is None:
@@ -467,19 +495,24 @@ def refit_output_layer(a, Y, W0, b0, *, G=None, mu: float = 0.0, ridge: float = 
 
     def grad_F(X):
         W = X[:, :n_in]
-        z = gemm.mm(W, a)
-        if has_b:
-            z = z + X[:, n_in:]
-        _, g = xent(z, Y)
+        if data_grad is not None:
+            gaT, g1 = data_grad(X)
+        else:
+            z = gemm.mm(W, a)
+            if has_b:
+                z = z + X[:, n_in:]
+            _, g = xent(z, Y)
+            gaT = gemm.mm(g, a.T) if update_W else None
+            g1 = xp.sum(g, axis=1, keepdims=True) if has_b else None
         if update_W:
-            gW = gemm.mm(g, a.T) + float(ridge) * W
+            gW = gaT + float(ridge) * W
             if mu_eff:
                 gW = gW + mu_eff * (W - G)
         else:
             gW = xp.zeros_like(W)
         if not has_b:
             return gW
-        return xp.concat([gW, xp.sum(g, axis=1, keepdims=True)], axis=1)
+        return xp.concat([gW, g1], axis=1)
 
     def precond(grad):
         if apply_inv is None:       # bias alone (W fixed): its Hessian bound is m/2
