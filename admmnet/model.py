@@ -633,6 +633,9 @@ class QNNADMM(NetworkModel):
         if client is not None or n_shards is not None:
             if fp_model is not None:
                 raise ValueError("fp_model is not supported by a sharded fit (client=/n_shards=)")
+            if self.budget is not None:
+                raise ValueError("budget is not supported by a sharded fit (client=/n_shards=): its G-update "
+                                 "splits the budget over the layers in one process; fit without a client")
             from .dask_fit import fit_sharded
 
             return fit_sharded(self, X, y, client=client, n_shards=n_shards, eval_set=eval_set,

@@ -131,6 +131,8 @@ def test_sharded_fit_refuses_what_it_does_not_shard():
         QNNADMM(hidden_sizes=(8,), max_iter=1, w_solver="backtracking", device="cpu").fit(X, y, n_shards=2)
     with pytest.raises(InvalidParameterError, match="layerwise=False"):
         QNNADMM(hidden_sizes=(8,), max_iter=1, bits=2, layerwise=True, device="cpu").fit(X, y, n_shards=2)
+    with pytest.raises(ValueError, match="budget is not supported by a sharded fit"):
+        QNNADMM(hidden_sizes=(8,), max_iter=1, budget="200B", device="cpu").fit(X, y, n_shards=2)
 
 
 def test_sharded_checkpoint_resumes_the_uninterrupted_run(tmp_path):
