@@ -21,10 +21,10 @@ each shard from its file. A worker that dies mid-fit raises :class:`WorkerLostEr
 naming the shard and the checkpoint to resume from.
 
 Supported: the exact W and a solvers (the presets' choice), full precision and quantized
-with G started by projection (``layerwise=False``), forward reset, momentum with its
-restart, the output refit, eval sets, callbacks and checkpoints. Not sharded (an
-:class:`InvalidParameterError` says so): the backtracking solvers and the layerwise
-quantizer.
+(the presets' layerwise quantizer, run on each layer's sums over the shards, or G by
+projection with ``layerwise=False``), forward reset, momentum with its restart, the output
+refit, eval sets, callbacks and checkpoints. Not sharded (an :class:`InvalidParameterError`
+says so): the backtracking solvers; a budget is refused too.
 """
 from __future__ import annotations
 
@@ -260,9 +260,6 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
         if params.w_solver != "exact" or params.a_solver != "exact":
             raise InvalidParameterError("a sharded fit (client=...) needs w_solver='exact' and a_solver='exact': "
                                         "the backtracking searches are not sharded")
-        if lw is not None:
-            raise InvalidParameterError("a sharded fit (client=...) quantizes by projection: pass layerwise=False "
-                                        "(admmnet train --no-layerwise); the layerwise quantizer is not sharded")
         sizes = (d,) + hidden + (classes.size,)
         model.classes_ = classes
         model.layer_sizes_ = sizes
@@ -307,7 +304,7 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
             if level_set is not None and state.G is None and (state.k >= fp_iter or force):
                 if params.refit_output and state.k > 0:
                     drv.refit_output(None)
-                switched.append(drv.start_quantized())
+                switched.append(drv.start_quantized(layerwise=lw))
 
         prev = (history[-1].get("train_loss"), round(history[-1]["train_accuracy"] * m_mon)) if history else None
         restart = bool(params.momentum) and bool(P["momentum_restart"])

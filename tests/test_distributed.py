@@ -123,14 +123,60 @@ def test_fit_with_in_process_shards_matches_single_process(bits, dtype):
     assert a.history_.final["stage"] == b.history_.final["stage"]
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_layerwise_quantizer_from_shard_sums_matches_single_process(dtype):
+    """The presets' quantized schedule (FP iterations, then the layerwise quantizer) on 3
+    shards: each layer's quantizer runs on its sums over the shards. float64: the fit is the
+    single-process one within the module's tolerance. float32: the round-off of the sums
+    can move a weight across a projection threshold, and one code of the 48-weight output
+    layer is a large step (measured: 399 of 400 codes agree; training accuracy 86.33 vs
+    84.56, predictions equal on 95% of the rows), so only that is asserted: at least 97%
+    of the codes agree and the training accuracy is within 3 points."""
+    X, y = _blobs()
+    kw = dict(hidden_sizes=(16, 12), bits=2, max_iter=5, fp_iter=3, layerwise=True, monitor_rows=300,
+              seed=1, device="cpu", dtype=dtype)
+    a = QNNADMM(**kw).fit(X, y)
+    b = QNNADMM(**kw).fit(X, y, n_shards=3)
+    if dtype == "float64":
+        _assert_same_fit(a, b, X, y)
+    else:
+        same = sum(int(np.sum(la.codes == lb.codes)) for la, lb in zip(a.network_.layers, b.network_.layers))
+        total = sum(la.codes.size for la in a.network_.layers)
+        assert same >= 0.97 * total
+        assert abs(a.score(X, y) - b.score(X, y)) <= 0.03
+
+
+def test_layerwise_quantizer_from_sums_is_the_quantizer():
+    """:func:`quantize_layer_from_sums` on the sums of a layer's samples gives
+    :func:`quantize_layer`'s codes, scale, bias and objectives (float64)."""
+    from admmnet.admm.layerwise import LayerSums, quantize_layer, quantize_layer_from_sums
+
+    rng = np.random.default_rng(0)
+    a = np.maximum(rng.standard_normal((7, 300)), 0.0)
+    W0 = rng.standard_normal((5, 7))
+    T = W0 @ a + 0.3 * rng.standard_normal((5, 300)) + 0.5
+    ls = make_level_set("thesis", 2)
+    for gran in ("layer", "row"):
+        f1 = quantize_layer(a, T, ls, W0=W0, granularity=gran)
+        S_ = LayerSums(gram=(a @ a.T, a.sum(1, keepdims=True)), taT=T @ a.T, t_sum=T.sum(1, keepdims=True),
+                       tt=float(np.sum(T * T)), m=300)
+        f2 = quantize_layer_from_sums(S_, ls, W0=W0, granularity=gran)
+        np.testing.assert_array_equal(f1.Q, f2.Q)
+        np.testing.assert_allclose(f1.alpha, f2.alpha, rtol=1e-10)
+        np.testing.assert_allclose(f1.b, f2.b, rtol=1e-10, atol=1e-12)
+        assert f2.objective == pytest.approx(f1.objective, rel=1e-8)
+        assert f2.objective_before_refit == pytest.approx(f1.objective_before_refit, rel=1e-8)
+        assert f2.objective <= f2.objective_before_refit
+    with pytest.raises(ValueError, match="cd_sweeps"):
+        quantize_layer_from_sums(S_, ls, W0=W0, cd_sweeps=1)
+
+
 def test_sharded_fit_refuses_what_it_does_not_shard():
     X, y = _blobs(m=60)
     from admmnet.exceptions import InvalidParameterError
 
     with pytest.raises(InvalidParameterError, match="w_solver"):
         QNNADMM(hidden_sizes=(8,), max_iter=1, w_solver="backtracking", device="cpu").fit(X, y, n_shards=2)
-    with pytest.raises(InvalidParameterError, match="layerwise=False"):
-        QNNADMM(hidden_sizes=(8,), max_iter=1, bits=2, layerwise=True, device="cpu").fit(X, y, n_shards=2)
     with pytest.raises(ValueError, match="budget is not supported by a sharded fit"):
         QNNADMM(hidden_sizes=(8,), max_iter=1, budget="200B", device="cpu").fit(X, y, n_shards=2)
 

@@ -45,7 +45,8 @@ from ..quant import LevelSet, project
 from ..quant.levels import round_to_codes
 from . import updates as U_
 
-__all__ = ["LayerFit", "layer_objective", "refit_scale_bias", "refine_codes", "quantize_layer", "quantize_network"]
+__all__ = ["LayerFit", "LayerSums", "layer_objective", "layer_objective_from_sums", "refit_scale_bias", "refine_codes",
+           "quantize_layer", "quantize_layer_from_sums", "quantize_network"]
 
 
 @dataclass
@@ -96,8 +97,16 @@ def refit_scale_bias(Q, a, T, *, granularity: str = "layer", bias: bool = True, 
         return xp.sum(x, axis=1, keepdims=True, dtype=f64)
 
     cov, var = rsum(P * T), rsum(P * P)
+    sP, sT = (rsum(P), rsum(T)) if bias else (None, None)
+    return _scale_bias(xp, cov, var, sP, sT, m, granularity, alpha_prev, T.dtype)
+
+
+def _scale_bias(xp, cov, var, sP, sT, m: int, granularity: str, alpha_prev, dtype):
+    """:func:`refit_scale_bias` from the float64 row moments ``cov = (P T^T)_rr``,
+    ``var = (P P^T)_rr`` and, with a bias, ``sP = P 1``, ``sT = T 1`` (else None)."""
+    f64 = xp.float64
+    bias = sP is not None
     if bias:
-        sP, sT = rsum(P), rsum(T)
         cov, var = cov - sP * sT / m, var - sP * sP / m
     if granularity == "row":
         ok = (var > 0) & (cov > 0)
@@ -110,8 +119,8 @@ def refit_scale_bias(Q, a, T, *, granularity: str = "layer", bias: bool = True, 
         alpha = xp.asarray(alpha, dtype=f64)
     b = None
     if bias:
-        b = xp.astype((sT - alpha * sP) / m, T.dtype)
-    return xp.astype(alpha, T.dtype), b
+        b = xp.astype((sT - alpha * sP) / m, dtype)
+    return xp.astype(alpha, dtype), b
 
 
 def refine_codes(Q, alpha, a, T, level_set: LevelSet, *, bias: bool = True, sweeps: int = 2):
@@ -179,41 +188,16 @@ def quantize_layer(a, T, level_set: LevelSet, *, W0, bias: bool = True, ridge: f
     returned objective is never above the one of the ADMM's last G with its own
     best bias (the refit is the exact minimiser over scale and bias).
     """
-    if not (isinstance(n_iter, int) and n_iter >= 0):
-        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
-    if not (math.isfinite(rho) and rho > 0):
-        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
-    if not (math.isfinite(rho_growth) and rho_growth >= 1):
-        raise ValueError(f"rho_growth must be >= 1, got {rho_growth!r}")
+    _check_layer_args(n_iter, rho, rho_growth)
     xp = get_namespace(a, T, W0)
-    n_in, m = int(a.shape[0]), int(a.shape[1])
-    solve = kern.spd_solve if kern is not None else None
-    factor_of = kern.spd_factor if kern is not None else None
-    row_sums = kern.row_sums if kern is not None else None
-    step = kern.proj_step if kern is not None else None
-    gram = (gemm.gram(a), (row_sums or _row_sums)(a))
+    m = int(a.shape[1])
+    row_sums = (kern.row_sums if kern is not None else None) or _row_sums
+    gram = (gemm.gram(a), row_sums(a))
     TaT = gemm.mm(T, a.T)
-    r = float(rho) * max(to_float(xp.sum(xp.linalg.diagonal(gram[0]))) / max(n_in, 1), 1e-12)
-
-    def proj(V, alpha0=None):
-        return project(V, level_set, granularity=granularity, max_iter=proj_max_iter,
-                       patience=proj_patience, alpha0=alpha0, kernel=step)
-
-    res = proj(W0)
-    G, alpha = res.G, res.alpha
-    Ud = xp.zeros_like(W0)
-    residuals = []
-    for _ in range(n_iter):
-        factor = factor_of(U_.W_exact_system(gram, m, 1.0, r + ridge, bias)) if factor_of else None
-        V, _b = U_.update_W_exact(T, a, 1.0, G=G - Ud, mu=r, ridge=ridge, bias=bias, gram=gram, taT=TaT,
-                                  solve=solve or _solve, factor=factor, row_sums=row_sums)
-        res = proj(V + Ud, alpha0=alpha)
-        G, alpha = res.G, res.alpha
-        D = V - G
-        Ud = Ud + D
-        residuals.append(math.sqrt(to_float(xp.sum(D * D))) / (math.sqrt(to_float(xp.sum(V * V))) + 1e-30))
-        r *= float(rho_growth)
-        Ud = Ud / float(rho_growth)
+    res, G, alpha, residuals = _layer_admm(gram, TaT, row_sums(T) if bias else None, m, level_set, W0=W0, bias=bias,
+                                           ridge=ridge, rho=rho, rho_growth=rho_growth, n_iter=n_iter,
+                                           granularity=granularity, proj_max_iter=proj_max_iter,
+                                           proj_patience=proj_patience, kern=kern)
     Q = res.Q
     # objective of the ADMM's G with its best bias (the bias alone is a mean)
     b_before = xp.mean(T - gemm.mm(G, a), axis=1, keepdims=True) if bias else None
@@ -229,6 +213,112 @@ def quantize_layer(a, T, level_set: LevelSet, *, W0, bias: bool = True, ridge: f
         G_new, alpha_new, b_new, after, Q = G, alpha, b_before, before, res.Q
     return LayerFit(G=G_new, alpha=alpha_new, Q=Q, b=b_new, objective=after,
                     objective_before_refit=before, residuals=residuals)
+
+
+@dataclass
+class LayerSums:
+    """What one layer of the quantizer needs from its samples, each a sum over them:
+    ``gram = (a a^T, a 1)``, ``taT = T a^T``, ``t_sum = T 1`` (None without a bias),
+    ``tt = ||T||^2`` and the number of samples ``m``. The sharded solver adds these over
+    its shards (:mod:`admmnet.admm.sharded`); no per-sample array is needed."""
+
+    gram: tuple
+    taT: object
+    t_sum: object
+    tt: float
+    m: int
+
+
+def layer_objective_from_sums(G, b, S: LayerSums) -> float:
+    r""":func:`layer_objective` from the sums: ``1/2 ||G a + b 1^T - T||^2 = 1/2 [tr(G a a^T G^T)
+    - 2 tr(G (T a^T)^T) + ||T||^2 + 2 b^T G a 1 - 2 b^T T 1 + m ||b||^2]`` (in float64)."""
+    xp = get_namespace(G)
+    f64 = xp.float64
+    G64, A, TA = xp.astype(G, f64), xp.astype(S.gram[0], f64), xp.astype(S.taT, f64)
+    val = to_float(xp.sum((G64 @ A) * G64)) - 2.0 * to_float(xp.sum(G64 * TA)) + float(S.tt)
+    if b is not None:
+        b64 = xp.astype(xp.reshape(b, (-1, 1)), f64)
+        Ga1 = G64 @ xp.astype(S.gram[1], f64)
+        val += to_float(2.0 * xp.sum(b64 * Ga1) - 2.0 * xp.sum(b64 * xp.astype(S.t_sum, f64))
+                        + S.m * xp.sum(b64 * b64))
+    return 0.5 * max(val, 0.0)
+
+
+def quantize_layer_from_sums(S: LayerSums, level_set: LevelSet, *, W0, bias: bool = True, ridge: float = 0.0,
+                             rho: float = 1e-2, rho_growth: float = 1.25, n_iter: int = 30,
+                             granularity: str = "layer", proj_max_iter: int = 50, proj_patience: int = 3,
+                             cd_sweeps: int = 0, kern: Kernels | None = None) -> LayerFit:
+    """:func:`quantize_layer` from the layer's sums over samples alone (:class:`LayerSums`):
+    the same ADMM, and the scale/bias refit and objectives from the moments
+    ``(Q T a^T)_rr``, ``(Q a a^T Q^T)_rr``, ``Q a 1``, ``T 1``. Equal to :func:`quantize_layer`
+    up to the order of floating-point sums. The coordinate-descent sweeps on the codes need
+    the samples themselves (``cd_sweeps`` must be 0)."""
+    if cd_sweeps:
+        raise ValueError("cd_sweeps needs the samples (quantize_layer); from sums it must be 0")
+    _check_layer_args(n_iter, rho, rho_growth)
+    xp = get_namespace(S.taT, W0)
+    f64 = xp.float64
+    res, G, alpha, residuals = _layer_admm(S.gram, S.taT, S.t_sum, S.m, level_set, W0=W0, bias=bias, ridge=ridge,
+                                           rho=rho, rho_growth=rho_growth, n_iter=n_iter, granularity=granularity,
+                                           proj_max_iter=proj_max_iter, proj_patience=proj_patience, kern=kern)
+    Q = res.Q
+    b_before = xp.astype((S.t_sum - G @ S.gram[1]) / S.m, G.dtype) if bias else None
+    before = layer_objective_from_sums(G, b_before, S)
+    Q64 = xp.astype(Q, f64)
+    cov = xp.sum(Q64 * xp.astype(S.taT, f64), axis=1, keepdims=True)
+    var = xp.sum((Q64 @ xp.astype(S.gram[0], f64)) * Q64, axis=1, keepdims=True)
+    sP = Q64 @ xp.astype(S.gram[1], f64) if bias else None
+    sT = xp.astype(S.t_sum, f64) if bias else None
+    alpha_new, b_new = _scale_bias(xp, cov, var, sP, sT, S.m, granularity, alpha, G.dtype)
+    alpha_new = xp.reshape(alpha_new, (-1, 1) if granularity == "row" else ())
+    G_new = alpha_new * Q
+    after = layer_objective_from_sums(G_new, b_new, S)
+    if not after <= before:
+        G_new, alpha_new, b_new, after, Q = G, alpha, b_before, before, res.Q
+    return LayerFit(G=G_new, alpha=alpha_new, Q=Q, b=b_new, objective=after,
+                    objective_before_refit=before, residuals=residuals)
+
+
+def _check_layer_args(n_iter, rho, rho_growth) -> None:
+    if not (isinstance(n_iter, int) and n_iter >= 0):
+        raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
+    if not (math.isfinite(rho) and rho > 0):
+        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
+    if not (math.isfinite(rho_growth) and rho_growth >= 1):
+        raise ValueError(f"rho_growth must be >= 1, got {rho_growth!r}")
+
+
+def _layer_admm(gram, TaT, t_sum, m: int, level_set, *, W0, bias, ridge, rho, rho_growth, n_iter, granularity,
+                proj_max_iter, proj_patience, kern):
+    """The ADMM of :func:`quantize_layer` (V-step, G-step, dual, rho growth) on the layer's
+    sums; returns ``(last projection result, G, alpha, residuals)``."""
+    xp = get_namespace(TaT, W0)
+    n_in = int(gram[0].shape[0])
+    solve = kern.spd_solve if kern is not None else None
+    factor_of = kern.spd_factor if kern is not None else None
+    step = kern.proj_step if kern is not None else None
+    r = float(rho) * max(to_float(xp.sum(xp.linalg.diagonal(gram[0]))) / max(n_in, 1), 1e-12)
+
+    def proj(V, alpha0=None):
+        return project(V, level_set, granularity=granularity, max_iter=proj_max_iter,
+                       patience=proj_patience, alpha0=alpha0, kernel=step)
+
+    res = proj(W0)
+    G, alpha = res.G, res.alpha
+    Ud = xp.zeros_like(W0)
+    residuals = []
+    for _ in range(n_iter):
+        factor = factor_of(U_.W_exact_system(gram, m, 1.0, r + ridge, bias)) if factor_of else None
+        V, _b = U_.W_exact_from_sums(gram, TaT, t_sum, m, 1.0, G=G - Ud, mu=r, ridge=ridge, bias=bias,
+                                     solve=solve or _solve, factor=factor, dtype=W0.dtype)
+        res = proj(V + Ud, alpha0=alpha)
+        G, alpha = res.G, res.alpha
+        D = V - G
+        Ud = Ud + D
+        residuals.append(math.sqrt(to_float(xp.sum(D * D))) / (math.sqrt(to_float(xp.sum(V * V))) + 1e-30))
+        r *= float(rho_growth)
+        Ud = Ud / float(rho_growth)
+    return res, G, alpha, residuals
 
 
 def quantize_network(X, Ws, bs, activation, level_set: LevelSet, *, ridge: float = 0.0,

@@ -409,6 +409,42 @@ class Shard:
         st.z[L - 1] = z + st.b[L - 1] if st.b is not None else z
 
 
+    # -- the layerwise quantizer (the switch to quantized iterations) --------------------------
+    def _op_lw_begin(self):
+        """Layerwise quantizer, start: the FP and the quantized network's features are both a_0."""
+        self._lw = [self.A0, self.A0, None]       # a_fp, a_q, T of the current layer
+
+    def _op_lw_sums(self, W, b):
+        """Layer sums of :class:`.layerwise.LayerSums` for the FP layer ``(W, b)``: targets
+        ``T = W a_fp + b`` on the FP features, inputs the quantized features ``a_q``."""
+        a_fp, a_q, _ = self._lw
+        T = gemm.mm(self._dev(W), a_fp)
+        if b is not None:
+            T = T + self._dev(b)
+        self._lw[2] = T
+        xp = self._xp()
+        rs = self.kern.row_sums
+        return (to_numpy(gemm.gram(a_q)), to_numpy(rs(a_q)), to_numpy(gemm.mm(T, a_q.T)),
+                to_numpy(rs(T)) if b is not None else None, to_float(xp.sum(T * T, dtype=xp.float64)))
+
+    def _op_lw_next(self, G, b):
+        """The next layer's features: ``a_q = h(G a_q + b)``, ``a_fp = h(T)``."""
+        a_fp, a_q, T = self._lw
+        zq = gemm.mm(self._dev(G), a_q)
+        if b is not None:
+            zq = zq + self._dev(b)
+        self._lw = [self.activation(T), self.activation(zq), None]
+
+    def _op_lw_end(self):
+        self._lw = None
+
+    def _op_net_loss(self, Ws, bs):
+        """Summed cross-entropy and correct count of the network ``(Ws, bs)`` on all columns."""
+        W = [self._dev(w) for w in Ws]
+        b = None if bs is None else [self._dev(v) for v in bs]
+        return S.network_loss(W, b, self.A0, self.Y, self.activation, self.kern)
+
+
 def _nbytes(obj) -> int:
     """Bytes of the arrays and numbers in ``obj`` (nested tuples/lists/dicts)."""
     if obj is None:
@@ -655,15 +691,53 @@ class ShardedSolver:
         return {"objective": obj, "loss": loss, "residual_z": [math.sqrt(v) for v in rz],
                 "residual_a": [math.sqrt(v) for v in ra], "residual_w": rw}
 
-    def start_quantized(self) -> str:
-        """:func:`.solver.start_quantized` by projection (the layerwise quantizer is not sharded)."""
+    def start_quantized(self, layerwise: dict | None = None) -> str:
+        """:func:`.solver.start_quantized` with the samples on the shards: G by projection, or
+        (``layerwise``) by the layerwise quantizer from each layer's sums over the shards
+        (:func:`.layerwise.quantize_layer_from_sums`, two round trips a layer), kept only when
+        its training cross-entropy (summed over the shards) is not above the projection's."""
+        from .layerwise import LayerSums, quantize_layer_from_sums
+
         st, params = self.state, self.params
         res = [S._project(W, self.level_set, params, kern=self.kern) for W in st.W]
-        st.G, st.alpha, st.Q = [r.G for r in res], [r.alpha for r in res], [r.Q for r in res]
+        G, alpha, Q, b, W = [r.G for r in res], [r.alpha for r in res], [r.Q for r in res], st.b, st.W
+        kept = "projection"
+        if layerwise is not None:
+            dt = self.dtype
+            fits = []
+            self.call([("lw_begin",)])
+            for l in range(st.n_layers):
+                bl = None if st.b is None else self._np(st.b[l])
+                parts = [r[-1] for r in self.call([("lw_sums", self._np(st.W[l]), bl)])]
+                t_sum = self._sum([p[3] for p in parts])
+                sums = LayerSums(gram=(self._sum([p[0] for p in parts]).astype(dt),
+                                       self._sum([p[1] for p in parts]).astype(dt)),
+                                 taT=self._sum([p[2] for p in parts]).astype(dt),
+                                 t_sum=None if t_sum is None else t_sum.astype(dt),
+                                 tt=float(sum(p[4] for p in parts)), m=self.m)
+                fit = quantize_layer_from_sums(sums, self.level_set, W0=st.W[l], bias=st.b is not None, ridge=0.0,
+                                               granularity=params.granularity, proj_max_iter=params.proj_max_iter,
+                                               proj_patience=params.proj_patience, kern=self.kern, **layerwise)
+                fits.append(fit)
+                if l < st.n_layers - 1:
+                    self.call([("lw_next", self._np(fit.G), self._np(fit.b))])
+            self.call([("lw_end",)])
+            lw_b = [f.b for f in fits] if st.b is not None else None
+
+            def loss(Ws, bs):
+                out = [r[-1] for r in self.call([("net_loss", [self._np(w) for w in Ws],
+                                                   None if bs is None else [self._np(v) for v in bs])])]
+                return sum(o[0] for o in out)
+
+            if loss([f.G for f in fits], lw_b) <= loss(G, st.b):
+                G, alpha, Q, b = [f.G for f in fits], [f.alpha for f in fits], [f.Q for f in fits], lw_b
+                W = list(G)
+                kept = "layerwise"
+        st.G, st.alpha, st.Q, st.W, st.b = G, alpha, Q, W, b
         st.mu = float(params.mu)
         st.W_prev = st.b_prev = None
         self.push_weights(reset=True)
-        return "projection"
+        return kept
 
     def refit_output(self, level_set, *, rounds: int = 6) -> None:
         """:func:`.solver.refit_output` with the features on the shards: their Gram matrix and the
