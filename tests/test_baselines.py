@@ -12,13 +12,9 @@ from admmnet.baselines.ste import STEObjective
 from admmnet.quant import make_level_set, project
 from admmnet.quant.int8 import (INT_MATMUL, MAX_FAN_IN, act_qparams, fake_quant_act, fake_quant_weight, int8_error_bound,
                                 int8_linear, quantize_act, quantize_weight_int8)
+from _data import blobs
 
 
-def blobs(m=400, n=6, k=3, seed=0, sep=3.0):
-    r = np.random.default_rng(seed)
-    centers = r.standard_normal((k, n)) * sep
-    y = r.integers(0, k, m)
-    return (centers[y] + r.standard_normal((m, n))).astype(np.float32), y
 
 
 FAST = dict(hidden_sizes=(16, 8), max_epochs=15, lr=1e-2, batch_size=32, seed=0)

@@ -10,13 +10,9 @@ from admmnet.baselines import Budget, FPMLP
 from admmnet.baselines.budget import BudgetObjective
 from admmnet.cli import main
 from admmnet.quant import budget as QB
+from _data import blobs
 
 
-def blobs(m=400, n=6, k=3, seed=0, sep=3.0):
-    r = np.random.default_rng(seed)
-    centers = r.standard_normal((k, n)) * sep
-    y = r.integers(0, k, m)
-    return (centers[y] + r.standard_normal((m, n))).astype(np.float32), y
 
 
 FAST = dict(hidden_sizes=(16, 8), max_epochs=15, lr=1e-2, batch_size=32, seed=0)

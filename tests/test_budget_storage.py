@@ -11,6 +11,7 @@ from admmnet.baselines import Budget
 from admmnet.quant import budget as QB
 from admmnet.quant.compressed import (CompressedWeight, decode_positions, encode_positions, pack_uint,
                                       unpack_uint)
+from _data import blobs
 
 
 @pytest.mark.parametrize("bits", range(1, 9))
@@ -83,11 +84,6 @@ def test_compressed_weight_is_the_quantizer_exactly(quantizer, bits):
         CompressedWeight.from_payload(hdr, "x", W.shape)
 
 
-def blobs(m=400, n=6, k=3, seed=0, sep=3.0):
-    r = np.random.default_rng(seed)
-    centers = r.standard_normal((k, n)) * sep
-    y = r.integers(0, k, m)
-    return (centers[y] + r.standard_normal((m, n))).astype(np.float32), y
 
 
 FAST = dict(hidden_sizes=(16, 8), max_epochs=15, lr=1e-2, batch_size=32, seed=0)

@@ -16,6 +16,7 @@ from admmnet.baselines.ttq import TTQObjective
 from admmnet.quant import mirror as M
 from admmnet.quant.ternary import (binary_project_exact, ternary_project_exact, ttq_grads, ttq_quantize,
                                    twn_quantize, twn_threshold)
+from _data import blobs
 
 
 # -- TWN ----------------------------------------------------------------------------------
@@ -200,11 +201,6 @@ def test_md_beta_annealing_and_hard_evaluation():
 
 
 # -- training, save/load, errors ----------------------------------------------------------------
-def blobs(m=400, n=6, k=3, seed=0, sep=3.0):
-    r = np.random.default_rng(seed)
-    centers = r.standard_normal((k, n)) * sep
-    y = r.integers(0, k, m)
-    return (centers[y] + r.standard_normal((m, n))).astype(np.float32), y
 
 
 FAST = dict(hidden_sizes=(16,), max_epochs=15, lr=1e-2, batch_size=32, seed=0)
