@@ -71,27 +71,35 @@ class DaskShards:
         self._futures = futs          # an actor lives while its future is held
         self.memory_limits = [int(info.get(w, {}).get("memory_limit") or 0) for w in self.workers]
 
+    def _lost(self, i: int, step):
+        """``step()``, with a lost worker of shard i (seen when the call is made or when its
+        result is awaited) turned into a :class:`WorkerLostError`."""
+        try:
+            return step()
+        except RuntimeError as exc:
+            if "lost" in str(exc).lower() or "closed" in str(exc).lower():
+                raise WorkerLostError(f"the Dask worker {self.workers[i]} holding shard {i} was lost "
+                                      f"({exc})") from None
+            raise
+        except OSError as exc:       # connection closed, or the worker cannot be contacted
+            raise WorkerLostError(f"the connection to the Dask worker {self.workers[i]} holding shard {i} "
+                                  f"was lost ({type(exc).__name__}: {exc})") from None
+
     def _gather(self, futs) -> list:
         """The results of one call per shard; a lost worker becomes a :class:`WorkerLostError`."""
-        out = []
-        for i, f in enumerate(futs):
-            try:
-                out.append(f.result())
-            except RuntimeError as exc:
-                if "lost" in str(exc).lower() or "closed" in str(exc).lower():
-                    raise WorkerLostError(f"the Dask worker {self.workers[i]} holding shard {i} was lost "
-                                          f"({exc})") from None
-                raise
-            except OSError as exc:       # connection closed, or the worker cannot be contacted
-                raise WorkerLostError(f"the connection to the Dask worker {self.workers[i]} holding shard {i} "
-                                      f"was lost ({type(exc).__name__}: {exc})") from None
-        return out
+        return [self._lost(i, f.result) for i, f in enumerate(futs)]
+
+    def _calls(self, method: str, args_per_shard) -> list:
+        """One actor call per shard (``actor.method(*args)``), its result awaited."""
+        futs = [self._lost(i, lambda a=a, args=args: getattr(a, method)(*args))
+                for i, (a, args) in enumerate(zip(self.actors, args_per_shard))]
+        return self._gather(futs)
 
     def __call__(self, lists):
-        return self._gather([a.run(ops) for a, ops in zip(self.actors, lists)])
+        return self._calls("run", [(ops,) for ops in lists])
 
     def info(self) -> list[dict]:
-        return self._gather([a.info() for a in self.actors])
+        return self._calls("info", [()] * len(self.actors))
 
     def close(self) -> None:
         self.actors = []
