@@ -10,7 +10,7 @@ import os
 import sys
 import tempfile
 import time
-from functools import partial
+from functools import cache, partial
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable
@@ -187,6 +187,12 @@ def _plain(obj):
     return json.loads(json.dumps(obj))
 
 
+@cache
+def _qnn_admm_defaults() -> dict:
+    """QNNADMM's parameters at their defaults, JSON form (made once: every stored run asks)."""
+    return QNNADMM().json_params()
+
+
 def is_stale(rec: dict) -> bool:
     """Whether a stored run was made with other settings than the presets give now (then the
     study redoes it): the preset's keyword arguments and the training-data augmentation must match."""
@@ -196,7 +202,7 @@ def is_stale(rec: dict) -> bool:
     if m == "qnn-admm":     # every estimator parameter, so a changed default (not only a preset) counts
         want = {k: v for k, v in QNNADMM(**want).json_params().items() if k not in ("seed", "device", "verbose")}
         # a parameter added after the run was made counts at its default (e.g. budget=None)
-        absent = QNNADMM().json_params()
+        absent = _qnn_admm_defaults()
     have = {k: rec.get("params", {}).get(k, absent.get(k, "<absent>")) for k in want}
     return _plain(want) != _plain(have) or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d)))
 

@@ -32,6 +32,7 @@ network of each seed is trained once; the validation table is ``<out>/validation
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -134,7 +135,6 @@ def combined_table(runs: list[dict], seeds: int) -> tuple[list[str], dict]:
 
 def validate(grid: dict, seeds: int, out: Path) -> None:
     """Our protocol on validation rows (module docstring): each grid entry from the seed's FP net."""
-    import json
     from types import SimpleNamespace
 
     ds = None
@@ -187,17 +187,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="benchmarks/results/lenet5")
     p.add_argument("--validate", metavar="GRID.json", help="choose our presets on validation rows (docstring)")
     args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     if args.validate:
-        import json
-
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         validate(json.loads(Path(args.validate).read_text()), args.seeds, out)
         return 0
     if args.protocol == "ours" and args.methods[0] != "fp":
         args.methods = ["fp"] + [m for m in args.methods if m != "fp"]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     ds = load_dataset("mnist")
     log = out / "runs.jsonl"

@@ -118,11 +118,12 @@ def accuracy_table(summary: dict, dataset: str) -> list[str]:
         head.append(f"ours (backprop) {fp['test_accuracy_mean']:.2f} ± {fp['test_accuracy_std']:.2f}")
     if qfp:
         head.append(f"QNN-ADMM {qfp['test_accuracy_mean']:.2f} ± {qfp['test_accuracy_std']:.2f}")
+    cols = columns(summary, dataset)
     lines = [f"### {NAMES[dataset]} ({'; '.join(head)})", "",
-             "| bits | " + " | ".join(LABELS[m] for m in columns(summary, dataset)) + " |",
-             "| --- |" + " --- |" * len(columns(summary, dataset))]
+             "| bits | " + " | ".join(LABELS[m] for m in cols) + " |",
+             "| --- |" + " --- |" * len(cols)]
     for b in rows(summary, dataset):
-        row = {m: summary.get(f"{dataset}/{m}/{b}") for m in columns(summary, dataset)}
+        row = {m: summary.get(f"{dataset}/{m}/{b}") for m in cols}
         means = [c["test_accuracy_mean"] for c in row.values() if c]
         best = max(means) if means else None
         cells = ["–" if c is None else
