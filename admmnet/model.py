@@ -561,14 +561,14 @@ class QNNADMM(NetworkModel):
 
             choices = QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
             if level_set is not None:
-                raise ValueError(f"give either bits ({self.bits!r}) or budget ({self.budget!r}): a budget picks "
+                raise InvalidParameterError(f"give either bits ({self.bits!r}) or budget ({self.budget!r}): a budget picks "
                                  "every layer's bit width itself")
             if P["layerwise"]:
-                raise ValueError("layerwise=True does not apply with a budget (its G-update is the budget projection)")
+                raise InvalidParameterError("layerwise=True does not apply with a budget (its G-update is the budget projection)")
             sizes = (int(n_features),) + tuple(hidden) + (int(n_classes),)
             s_bits = QB.parse_budget(self.budget, sum(a * b for a, b in zip(sizes[:-1], sizes[1:])))
             if s_bits < min(choices):
-                raise ValueError(f"budget {self.budget!r} is {s_bits} bits: less than one weight at "
+                raise InvalidParameterError(f"budget {self.budget!r} is {s_bits} bits: less than one weight at "
                                  f"{min(choices)} bit(s)")
             level_set = BudgetG(s_bits, choices, self.quantizer)
             self.budget_bits_ = s_bits
@@ -634,7 +634,7 @@ class QNNADMM(NetworkModel):
             if fp_model is not None:
                 raise ValueError("fp_model is not supported by a sharded fit (client=/n_shards=)")
             if self.budget is not None:
-                raise ValueError("budget is not supported by a sharded fit (client=/n_shards=): its G-update "
+                raise InvalidParameterError("budget is not supported by a sharded fit (client=/n_shards=): its G-update "
                                  "splits the budget over the layers in one process; fit without a client")
             from .dask_fit import fit_sharded
 
@@ -647,8 +647,6 @@ class QNNADMM(NetworkModel):
             raise TypeError(f"callback must be callable, got {callback!r}")
         X, y_enc, classes = self._validate_fit_data(X, y, self.dtype)
         hidden, level_set, activation, params, lw = self._validate_params(X.shape[0], X.shape[1], classes.size)
-        if self.budget is not None and checkpoint is not None:
-            raise ValueError("checkpoint is not supported with a budget (its layer shares are not saved)")
         X_val = None
         if eval_set is not None:
             X_val, yv_enc = _check_eval_set(eval_set, X.shape[1], classes, self.dtype)
@@ -677,7 +675,7 @@ class QNNADMM(NetworkModel):
             state, history = self._from_fp_model(fp_model, A0, activation, level_set, params, hidden)
             fp_refit_done = bool(getattr(fp_model, "params_", {}).get("refit_output", False))
         elif checkpoint is not None and Path(checkpoint).exists():
-            state, history = self._resume(checkpoint, A0, fingerprint)
+            state, history = self._resume(checkpoint, A0, fingerprint, level_set)
         P = self.params_
         max_iter = int(P["max_iter"])
         fp_iter = int(P["fp_iter"]) if level_set is not None else 0
@@ -864,9 +862,11 @@ class QNNADMM(NetworkModel):
                 "scalars": S.state_scalars(state), "history": list(history),
                 "history_stop": history.stop, "fingerprint": fingerprint,
                 "classes": self.classes_.tolist()}
+        if getattr(self._level_set, "kind", None) == "budget":     # the layers' shares (admm/budget_g.py)
+            meta["budget_state"] = self._level_set.state()
         _io.save_npz(path, S.state_arrays(state), meta, kind="checkpoint")
 
-    def _resume(self, path, A0, fingerprint):
+    def _resume(self, path, A0, fingerprint, level_set=None):
         arrays, meta = _io.load_npz(path, kind="checkpoint")
         mine = {k: v for k, v in self.json_params().items() if k not in self._RESUME_FREE}
         theirs = {k: v for k, v in meta["params"].items() if k not in self._RESUME_FREE}
@@ -881,6 +881,8 @@ class QNNADMM(NetworkModel):
         try:
             state = S.state_from_arrays(arrays, meta["scalars"], A0)
             _check_state_shapes(state, self.layer_sizes_, int(A0.shape[1]))
+            if getattr(level_set, "kind", None) == "budget":
+                level_set.load_state(meta["budget_state"])
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise _io.CheckpointError(f"{path}: inconsistent checkpoint ({exc}); delete it or pass another "
                                       "path to start afresh") from None

@@ -16,6 +16,7 @@ import pytest
 from scipy.optimize import linprog
 
 from admmnet.quant import budget as B
+from admmnet.exceptions import InvalidParameterError
 
 
 # --------------------------------------------------------------------------- brute forces
@@ -258,7 +259,7 @@ def test_parse_budget():
     assert B.parse_budget("6888bits", 5) == 6888
     assert B.parse_budget(77, 5) == 77
     for bad in ("", "x", "-3x", "2000y", "0B", "nanx", True, 1.5):
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidParameterError):
             B.parse_budget(bad, 100)
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(InvalidParameterError, match="too small"):
         B.parse_budget("100000x", 10)

@@ -10,6 +10,7 @@ from admmnet.baselines import Budget, FPMLP
 from admmnet.baselines.budget import BudgetObjective
 from admmnet.cli import main
 from admmnet.quant import budget as QB
+from admmnet.exceptions import InvalidParameterError
 from _data import blobs
 
 
@@ -86,7 +87,7 @@ def test_bad_parameters_raise_clear_errors():
                       (dict(budget="20x", quantizer="log"), "quantizer"),
                       (dict(budget="20x", rho=0.0), "rho"),
                       (dict(budget="100000x"), "budget")]:
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(InvalidParameterError, match=match):
             Budget(**kw, **dict(FAST, max_epochs=1), budget_epochs=1).fit(X, y)
 
 

@@ -10,6 +10,7 @@ from admmnet import QNNADMM
 from admmnet.admm.budget_g import BudgetG
 from admmnet.cli import main
 from admmnet.quant import budget as QB
+from admmnet.exceptions import InvalidParameterError
 
 
 def test_project_layer_meets_its_share_and_beats_every_fixed_width():
@@ -65,10 +66,8 @@ def test_budget_errors(seeds, tmp_path):
     X, y = seeds.X_train, seeds.y_train
     for kw, match in [(dict(budget="8x", bits=2), "either bits"), (dict(budget="8x", layerwise=True), "layerwise"),
                       (dict(budget="8x", quantizer="log"), "quantizer"), (dict(budget="1e9x"), "budget")]:
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(InvalidParameterError, match=match):
             QNNADMM(preset="seeds", max_iter=1, **kw).fit(X, y)
-    with pytest.raises(ValueError, match="checkpoint"):
-        QNNADMM(preset="seeds", budget="8x", max_iter=1).fit(X, y, checkpoint=tmp_path / "c.npz")
     with pytest.raises(ValueError, match="budget-compressed"):
         QNNADMM(preset="seeds", max_iter=1).fit(X, y).compression_report()
 
@@ -84,3 +83,32 @@ def test_cli_qnn_admm_budget(tmp_path):
     assert main(["train", "--dataset", "seeds", "--method", "qnn-admm", "--budget", "16x", "--bits", "2",
                  "--quiet"]) == 2
     assert main(["train", "--dataset", "seeds", "--method", "qnn-admm", "--quantizer", "uniform", "--quiet"]) == 2
+
+
+@pytest.mark.parametrize("stop_at", [3, 5])
+def test_checkpoint_resume_reproduces_the_uninterrupted_budget_fit(seeds, tmp_path, stop_at):
+    """Interrupted in the FP phase (3) or in the quantized iterations (5), then resumed: the
+    shares of the budget are restored with the solver state, so weights are bit-identical."""
+    X, y = seeds.X_train, seeds.y_train
+    kw = dict(preset="seeds", budget="8x", fp_iter=4, max_iter=7, seed=1)
+    full = QNNADMM(**kw).fit(X, y)
+    ck = tmp_path / "c.npz"
+
+    def stop(model, rec):
+        if rec["iteration"] == stop_at:
+            raise KeyboardInterrupt
+
+    part = QNNADMM(**kw).fit(X, y, checkpoint=ck, checkpoint_every=100, callback=stop)
+    assert part.history_.interrupted and part.n_iter_ == stop_at
+    rest = QNNADMM(**kw).fit(X, y, checkpoint=ck)
+    assert rest.history_.resumed_from == stop_at
+    for a, b in zip(full.weights(), rest.weights()):
+        np.testing.assert_array_equal(a, b)
+    assert rest.compression_report()["weight_bits"] <= rest.budget_bits_
+    # a finished run's checkpoint resumes to the same model (the final refit uses the saved shares)
+    again = QNNADMM(**kw).fit(X, y, checkpoint=ck)
+    for a, b in zip(full.weights(), again.weights()):
+        np.testing.assert_array_equal(a, b)
+    # another budget is another run
+    with pytest.raises(admmnet.CheckpointError, match="other parameters"):
+        QNNADMM(**{**kw, "budget": "16x"}).fit(X, y, checkpoint=ck)

@@ -58,6 +58,25 @@ class BudgetG:
         self.alloc = [int(b) * int(np.count_nonzero(m)) for b, m in zip(r.bits, masks)]
         self.n_allocations += 1
 
+    def state(self) -> dict:
+        """What a checkpoint keeps (JSON): the shares of the last allocation and the widths of the
+        last projections. A resumed fit restores them (:meth:`load_state`), so its quantized output
+        refit projects with the shares the uninterrupted fit would use."""
+        return {"alloc": self.alloc, "bits": {str(l): j for l, j in self.bits.items()},
+                "n_allocations": self.n_allocations, "S": self.S, "choices": list(self.choices),
+                "quantizer": self.quantizer}
+
+    def load_state(self, st: dict) -> None:
+        """Restore :meth:`state` (checked against this set's budget, widths and quantizer)."""
+        mine = (self.S, list(self.choices), self.quantizer)
+        if (st.get("S"), st.get("choices"), st.get("quantizer")) != mine:
+            raise ValueError(f"the budget state is for (S, widths, quantizer) = "
+                             f"{(st.get('S'), st.get('choices'), st.get('quantizer'))}, not {mine}")
+        alloc = st.get("alloc")
+        self.alloc = None if alloc is None else [int(v) for v in alloc]
+        self.bits = {int(l): int(j) for l, j in st.get("bits", {}).items()}
+        self.n_allocations = int(st.get("n_allocations", 0))
+
     def project_layer(self, W, l: int) -> ProjectionResult:
         """``min ||W - G||^2 s.t. b(G) ||G||_0 <= S_l`` over the candidate widths (module docstring)."""
         if self.alloc is None:

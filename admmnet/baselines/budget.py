@@ -31,6 +31,7 @@ import numpy as np
 from .._backend import get_namespace, to_float, to_numpy
 from .._validation import check_int, check_real
 from ..backprop import Objective
+from ..exceptions import InvalidParameterError
 from ..model import register_model
 from ..network import Layer, Network
 from ..quant import budget as QB
@@ -174,7 +175,7 @@ class Budget(BackpropModel):
         n = sum(int(np.prod(W.shape)) for W in Ws)
         S = QB.parse_budget(self.budget, n)
         if S < min(choices):
-            raise ValueError(f"budget {self.budget!r} is {S} bits: less than one weight at {min(choices)} bit(s)")
+            raise InvalidParameterError(f"budget {self.budget!r} is {S} bits: less than one weight at {min(choices)} bit(s)")
         self.budget_bits_ = S
         obj = BudgetObjective(Ws, S, choices, self.quantizer, float(self.rho), int(self.admm_interval), self.dtype)
         state = obj.state()

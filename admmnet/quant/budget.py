@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_choice, check_int
+from ..exceptions import InvalidParameterError
 from .levels import LevelSet
 
 __all__ = ["parse_budget", "BudgetQuantizer", "kmeans_1d", "kmeans_errors", "quant_errors", "quantize_values",
@@ -81,19 +82,19 @@ def parse_budget(spec, n_weights: int, float_bits: int = 32) -> int:
     * ``"0.5bpw"``: bits per weight, ``floor(0.5 n)``;
     * ``"6888bits"`` / ``"6888b"`` or a plain integer: bits.
 
-    The budget counts weight bits only (the source's metric, eq. 1). Raises ValueError on
+    The budget counts weight bits only (the source's metric, eq. 1). Raises InvalidParameterError (a ValueError) on
     anything else or a budget below one bit."""
     if isinstance(n_weights, bool) or not isinstance(n_weights, (int, np.integer)) or n_weights < 1:
-        raise ValueError(f"n_weights must be a positive integer, got {n_weights!r}")
+        raise InvalidParameterError(f"n_weights must be a positive integer, got {n_weights!r}")
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         bits = int(spec)
     elif isinstance(spec, str):
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]+)?\s*", spec)
         if m is None:
-            raise ValueError(f"budget {spec!r}: expected e.g. '2000x', '800B', '12KB', '0.5bpw' or '6888bits'")
+            raise InvalidParameterError(f"budget {spec!r}: expected e.g. '2000x', '800B', '12KB', '0.5bpw' or '6888bits'")
         value, unit = float(m.group(1)), m.group(2) or "bits"
         if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"budget {spec!r} must be positive")
+            raise InvalidParameterError(f"budget {spec!r} must be positive")
         if unit.lower() == "x":
             bits = math.floor(float_bits * n_weights / value)
         elif unit.lower() == "bpw":
@@ -101,11 +102,11 @@ def parse_budget(spec, n_weights: int, float_bits: int = 32) -> int:
         elif unit in _UNITS:
             bits = math.floor(value * _UNITS[unit])
         else:
-            raise ValueError(f"budget {spec!r}: unknown unit {unit!r} (x, bpw, bits, B, KB, KiB, MB, MiB)")
+            raise InvalidParameterError(f"budget {spec!r}: unknown unit {unit!r} (x, bpw, bits, B, KB, KiB, MB, MiB)")
     else:
-        raise ValueError(f"budget must be a string such as '2000x' or an integer of bits, got {spec!r}")
+        raise InvalidParameterError(f"budget must be a string such as '2000x' or an integer of bits, got {spec!r}")
     if bits < 1:
-        raise ValueError(f"budget {spec!r} is {bits} bits for {n_weights} weights: too small")
+        raise InvalidParameterError(f"budget {spec!r} is {bits} bits for {n_weights} weights: too small")
     return int(bits)
 
 
@@ -117,17 +118,17 @@ def weight_bits(bits, nnz) -> int:
 def check_budget_params(budget, bit_choices, quantizer):
     """The shared checks of ``budget``, ``bit_choices`` and ``quantizer`` (Budget, QNN-ADMM)."""
     if budget is None:
-        raise ValueError("budget must be given, e.g. '2000x', '800B', '12KB', '0.5bpw' or an integer of bits")
+        raise InvalidParameterError("budget must be given, e.g. '2000x', '800B', '12KB', '0.5bpw' or an integer of bits")
     parse_budget(budget, 10 ** 9)           # the syntax; the size is checked against the network at fit
     if isinstance(bit_choices, (str, bytes)) or not hasattr(bit_choices, "__iter__"):
-        raise ValueError(f"bit_choices must be a sequence of integers in 1..8, got {bit_choices!r}")
+        raise InvalidParameterError(f"bit_choices must be a sequence of integers in 1..8, got {bit_choices!r}")
     ch = tuple(bit_choices)
     if not ch:
-        raise ValueError("bit_choices must not be empty")
+        raise InvalidParameterError("bit_choices must not be empty")
     for j in ch:
         check_int("bit_choices", j, lo=1, hi=8)
     if len(set(int(j) for j in ch)) != len(ch):
-        raise ValueError(f"bit_choices has repeated widths: {ch!r}")
+        raise InvalidParameterError(f"bit_choices has repeated widths: {ch!r}")
     check_choice("quantizer", quantizer, QUANTIZERS)
     return tuple(sorted(int(j) for j in ch))
 
@@ -325,7 +326,7 @@ def quant_errors(x, bit_choices, quantizer: str = "kmeans", *, max_points: int =
         return kmeans_errors(x, bit_choices, max_points=max_points)
     if quantizer == "uniform":
         return np.array([_uniform(x, j)[0] for j in bit_choices])
-    raise ValueError(f"quantizer must be one of {QUANTIZERS}, got {quantizer!r}")
+    raise InvalidParameterError(f"quantizer must be one of {QUANTIZERS}, got {quantizer!r}")
 
 
 @dataclass
@@ -379,7 +380,7 @@ def quantize_values(x, bits: int, quantizer: str = "kmeans", *, max_points: int 
         codes = np.where(Qi < 0, Qi + q, Qi + q - 1)
         codes = np.where(Qi == 0, -1, codes)
         return BudgetQuantizer("uniform", int(bits), cb, codes, err)
-    raise ValueError(f"quantizer must be one of {QUANTIZERS}, got {quantizer!r}")
+    raise InvalidParameterError(f"quantizer must be one of {QUANTIZERS}, got {quantizer!r}")
 
 
 # ----------------------------------------------------------------------------- knapsacks
