@@ -9,6 +9,7 @@ entry). Every entry can be overridden from the CLI or the Python API.
 """
 from __future__ import annotations
 
+from .presets import AUGMENT as QNN_AUGMENT
 from .presets import TOPOLOGIES
 
 __all__ = ["AUGMENT", "FP_STAGE", "METHOD_PRESETS", "ARCH_PRESETS", "BASELINE_METHODS", "TERNARY_METHODS",
@@ -23,8 +24,8 @@ BASELINE_METHODS = ("fp", "ptq", "ste", "dq", "qat", "lq")
 #: writer-independent split, same number of optimizer steps: seeds 0 / 1 97.4 / 97.3% without,
 #: 97.9 / 98.2% with 9 copies (rotation and shear up to 0.3, jitter 3 units); 19 copies, seeds
 #: 0-3: 97.79% (98.01 ± 0.30 over seeds 0-9), with rotation and shear up to 0.45 and jitter 4
-#: (DISTORTION, the default) 97.99%, up to 0.6 and jitter 5 97.35%. QNN-ADMM trains on the
-#: real rows only.
+#: (DISTORTION, the default) 97.99%, up to 0.6 and jitter 5 97.35%. QNN-ADMM trains on 4 copies
+#: (:data:`admmnet.presets.AUGMENT`, chosen on validation rows).
 AUGMENT: dict[str, int] = {"pendigits": 19}
 
 # Settings of the full-precision training stage, per dataset (AdamW, cosine learning rate).
@@ -146,8 +147,8 @@ ARCH_PRESETS: dict[str, dict[str, dict]] = {"lenet5": _CNN_PRESET, "lenet5-caffe
 
 def augment_copies(method: str, dataset: str) -> int:
     """Augmented copies of the training rows ``method`` trains on for ``dataset`` (:data:`AUGMENT`;
-    0 for QNN-ADMM, which trains on the real rows)."""
-    return 0 if method == "qnn-admm" else AUGMENT.get(dataset, 0)
+    QNN-ADMM: :data:`admmnet.presets.AUGMENT`)."""
+    return QNN_AUGMENT.get(dataset, 0) if method in ("qnn-admm", "qnn_admm") else AUGMENT.get(dataset, 0)
 
 
 def augmentation(method: str, dataset: str) -> dict | None:

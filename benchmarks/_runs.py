@@ -230,6 +230,8 @@ def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict):
     if want != have or fp.seed != seed:
         return None, 0.0
     meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    if meta.get("augmentation") != _plain(augmentation("qnn-admm", base_dataset(dataset))):
+        return None, 0.0          # trained on other rows than the preset's
     return fp, float(meta.get("seconds", 0.0))
 
 
@@ -267,7 +269,8 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
         model.save(fp_path(out, dataset, seed))
     if method == "qnn-admm" and bits == "fp":
         model.save(qnn_fp_path(out, dataset, seed))
-        write_json(qnn_fp_path(out, dataset, seed).with_suffix(".json"), {"seconds": seconds})
+        write_json(qnn_fp_path(out, dataset, seed).with_suffix(".json"),
+                   {"seconds": seconds, "augmentation": augmentation(method, base_dataset(dataset))})
     with tempfile.TemporaryDirectory() as tmp:  # the deployable file: no training history
         file_bytes = model.save(Path(tmp) / "model.npz", history=False).stat().st_size
     net = model.network_

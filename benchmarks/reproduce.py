@@ -14,8 +14,9 @@ protocol the thesis's dataset section describes: run s splits the training write
 (``pendigits.tra``) 80/20 with seed s (``load_dataset("pendigits", split="writer-dependent")``).
 Both Pendigits tables are compared with the thesis's Pendigits table. On Pendigits the backprop
 methods train on the real rows plus the preset's distorted copies of them
-(``admmnet.baseline_presets.AUGMENT``, seeded by the run's seed); QNN-ADMM trains on the real
-rows; train accuracy is always measured on the real rows.
+(``admmnet.baseline_presets.AUGMENT``, seeded by the run's seed), QNN-ADMM on the real rows
+plus its own preset's copies (``admmnet.presets.AUGMENT``); train accuracy is always measured
+on the real rows.
 
 Each finished run is appended to ``<out>/runs.jsonl`` at once (atomically), so an interrupted
 study resumes where it stopped and loses nothing. Then it writes

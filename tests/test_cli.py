@@ -107,7 +107,7 @@ def test_from_a_quantized_model_is_refused(tmp_path, capsys):
 
 def test_augmented_pendigits_training(tmp_path, capsys):
     """The backprop methods train on the preset's augmented copies on pendigits (train
-    accuracy on the real rows); qnn-admm on the real rows; --augment overrides; only pendigits."""
+    accuracy on the real rows); qnn-admm on its own preset's copies; --augment overrides; only pendigits."""
     out = tmp_path / "fp.json"
     assert main(["train", "--dataset", "pendigits", "--method", "fp", "--epochs", "1", "--augment", "1",
                  "--json", str(out), "--quiet"]) == 0
@@ -116,7 +116,8 @@ def test_augmented_pendigits_training(tmp_path, capsys):
     assert "7494 train + 7494 augmented" in capsys.readouterr().err
     assert 0.5 < rec["train_accuracy"] <= 1.0
     assert main(["train", "--dataset", "pendigits", "--iters", "1", "--json", str(out), "--quiet"]) == 0
-    assert json.loads(out.read_text())["augment"] == 0      # qnn-admm: the real rows only
+    rec = json.loads(out.read_text())             # qnn-admm: its own preset's copies (presets.AUGMENT)
+    assert rec["augment"] == 4 and "4 augmented copies" in rec["split"]
     assert main(["train", "--dataset", "seeds", "--method", "fp", "--augment", "2", "--quiet"]) == 2
     assert "pendigits only" in capsys.readouterr().err
 

@@ -159,8 +159,8 @@ def test_pendigits_protocols(real_data, tmp_path):
     assert model_kwargs("pendigits-wd", "lq", 2) == model_kwargs("pendigits", "lq", 2)
     assert THESIS["pendigits-wd"] is THESIS["pendigits"]
     rec = run_task(str(tmp_path), "pendigits-wd", "qnn-admm", 8, 2)
-    assert rec["dataset"] == "pendigits-wd" and rec["augment"] == augment_copies("qnn-admm", "pendigits") == 0
-    assert rec["split"] == "UCI writer-dependent: pendigits.tra stratified 80/20, seed 2"
+    assert rec["dataset"] == "pendigits-wd" and rec["augment"] == augment_copies("qnn-admm", "pendigits") == 4
+    assert rec["split"] == "UCI writer-dependent: pendigits.tra stratified 80/20, seed 2, train + 4 augmented copies (seed 2)"
     assert 0.5 < rec["test_accuracy"] <= 1.0
     summary = reproduce.summarise([rec])
     assert summary["pendigits-wd/qnn-admm/8"]["thesis_mean"] == THESIS["pendigits"]["qnn-admm"][8][0]
