@@ -295,6 +295,24 @@ def _build_qnn_admm(args, bits, shape=None):
                    verbose=not args.quiet, **kw)
 
 
+def _quantized_qnn(model) -> bool:
+    """Whether the QNN-ADMM ``model`` trains a quantized network (bits, a binary/ternary level
+    set or a budget)."""
+    from .model import _bits_to_level_set
+
+    return model.budget is not None or _bits_to_level_set(model.bits, model.levels) is not None
+
+
+def _fp_phase_model(model, shape):
+    """The full-precision QNN-ADMM whose fit is the FP phase of the quantized ``model``: the same
+    settings, ``max_iter`` = the quantized run's ``fp_iter``, no quantization."""
+    P = model.resolved_params(*shape)
+    kw = model.get_params(deep=False)
+    kw.update(bits=None, levels="thesis", budget=None, layerwise=None, fp_iter=None,
+              max_iter=int(P["fp_iter"]))
+    return QNNADMM(**kw)
+
+
 def _own_data_preset(shape) -> tuple[str, tuple[int, ...]]:
     """Own data, backprop methods: the settings of the bundled dataset of the same size class
     (as :func:`admmnet.presets.auto_params` picks them: under 1,000 rows Seeds', under 20,000
@@ -554,7 +572,20 @@ def cmd_train(args) -> int:
           + (f", from {args.from_model}" if args.from_model else ""), file=sys.stderr)
     t0 = time.perf_counter()
     try:
-        model.fit(X_fit, y_fit, **fit_kw)
+        if args.method == "qnn-admm" and X_fit.shape[0] > X_real.shape[0] and _quantized_qnn(model):
+            # augmented rows (Pendigits): the FP phase trains on them, the quantizer and any quantized
+            # iterations on the real rows (admmnet.presets.AUGMENT)
+            fp = _fp_phase_model(model, shape)
+            fp.fit(X_fit, y_fit, **fit_kw)
+            if fp.history_.stop in ("interrupted", "diverged"):
+                print(f"the FP phase stopped ({fp.history_.stop}): the model is the FP network so far"
+                      + ("; rerun with the same --checkpoint to resume" if args.checkpoint else ""),
+                      file=sys.stderr)
+                model = fp
+            else:
+                model.fit(X_real, y_real, fp_model=fp, **{k: v for k, v in fit_kw.items() if k == "callback"})
+        else:
+            model.fit(X_fit, y_fit, **fit_kw)
     finally:
         if progress is not None:
             progress.close()

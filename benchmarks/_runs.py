@@ -257,13 +257,21 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     kw = model_kwargs(dataset, method, bits)
     model = QNNADMM(seed=seed, **kw) if method == "qnn-admm" else CLASSES[method](seed=seed, **kw)
     fit_kw = {"fp_model": admmnet.load(fp_path(out, dataset, seed))} if method in FROM_FP else {}
-    fp_seconds, qfp = 0.0, None
+    fp_seconds, qfp, fp_from = 0.0, None, None
+    X_fit, y_fit = ds.X_train, ds.y_train
     if method == "qnn-admm" and bits != "fp":
         qfp, fp_seconds = _qnn_fp_model(out, dataset, seed, kw)
+        fp_from = None if qfp is None else str(qnn_fp_path(out, dataset, seed))
+        if qfp is None and augment:      # the FP phase on the augmented rows (as admmnet train does)
+            t0 = time.perf_counter()
+            qfp = QNNADMM(seed=seed, **model_kwargs(dataset, "qnn-admm", "fp")).fit(ds.X_train, ds.y_train)
+            fp_seconds, fp_from = time.perf_counter() - t0, "trained in this run"
         if qfp is not None:
             fit_kw = {"fp_model": qfp}
+        if augment:                      # the quantizer on the real rows
+            X_fit, y_fit = X_real, y_real
     t0 = time.perf_counter()
-    hist = model.fit(ds.X_train, ds.y_train, **fit_kw).history_
+    hist = model.fit(X_fit, y_fit, **fit_kw).history_
     seconds = time.perf_counter() - t0 + fp_seconds     # a shared FP phase counts in full
     if method == "fp":
         model.save(fp_path(out, dataset, seed))
@@ -285,7 +293,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "iterations": len(hist), "stop": hist.stop, "split": ds.split, "augment": augment,
             "augmentation": augmentation(method, base_dataset(dataset)),
             "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])) if len(hist) else None,
-            "threads": blas_threads(), "fp_phase_from": str(qnn_fp_path(out, dataset, seed)) if qfp is not None else None,
+            "threads": blas_threads(), "fp_phase_from": fp_from if qfp is not None else None,
             "params": model.json_params(), "admmnet": admmnet.__version__}
 
 

@@ -68,7 +68,7 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
     for bits in BITS[1:]:
         q = admmnet.QNNADMM(**qnn_admm_params(dataset, bits), bits=bits, levels="thesis", seed=seed)
         t = time.perf_counter()
-        q.fit(ds.X_train, ds.y_train, fp_model=fp)
+        q.fit(X_real, y_real, fp_model=fp)       # the quantizer on the real rows (as admmnet train)
         dt = time.perf_counter() - t
         out.append(dict(bits=bits, test_accuracy=q.score(ds.X_test, ds.y_test),
                         train_accuracy=q.score(X_real, y_real), seconds=t_fp + dt,

@@ -122,6 +122,34 @@ def test_augmented_pendigits_training(tmp_path, capsys):
     assert "pendigits only" in capsys.readouterr().err
 
 
+def test_augmented_quantized_qnn_admm_quantizes_on_the_real_rows(tmp_path):
+    """Pendigits' quantized QNN-ADMM: the FP phase trains on the real rows and the preset's
+    copies, the layerwise quantizer and output refit on the real rows only; the CLI's model is
+    exactly that two-step fit of the Python API."""
+    import numpy as np
+
+    import admmnet
+    from admmnet.datasets import load_dataset
+    from admmnet.presets import AUGMENT, qnn_admm_params
+
+    path = tmp_path / "q.npz"
+    assert main(["train", "--dataset", "pendigits", "--bits", "2", "--iters", "3", "--seed", "1",
+                 "--save", str(path), "--quiet"]) == 0
+    ds = load_dataset("pendigits", augment=AUGMENT["pendigits"], augment_seed=1)
+    X_real, y_real = ds.original_train()
+    kw = {**qnn_admm_params("pendigits", None), "max_iter": 3}
+    fp = admmnet.QNNADMM(**kw, preset="pendigits", seed=1).fit(ds.X_train, ds.y_train)
+    q = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", 2), "max_iter": 3, "fp_iter": 3}, bits=2,
+                        preset="pendigits", seed=1).fit(X_real, y_real, fp_model=fp)
+    cli = admmnet.load(path)
+    for a, b in zip(cli.weights(), q.weights()):
+        np.testing.assert_array_equal(a, b)
+    # not the one-step fit on all rows
+    one = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", 2), "max_iter": 3, "fp_iter": 3}, bits=2,
+                          preset="pendigits", seed=1).fit(ds.X_train, ds.y_train)
+    assert any(not np.array_equal(a, b) for a, b in zip(cli.weights(), one.weights()))
+
+
 def test_pendigits_writer_dependent_split(tmp_path, capsys):
     """--split writer-dependent trains and tests on pendigits.tra split 80/20 by --split-seed;
     evaluate with the same split reproduces the test accuracy; other datasets refuse it."""
