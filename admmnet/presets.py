@@ -39,6 +39,10 @@ TOPOLOGIES: dict[str, tuple[int, ...]] = {
 #   machine (about 1.3 s per iteration + 15 s of quantizer and refits); validation (seed 0,
 #   benchmarks/mnist_iterations.py, fp / 2 bits / 1 bit): 50 its 96.64 / 96.50 / 95.40,
 #   60 its 96.95 / 96.67 / 96.03, 75 its 97.15 / 97.08 / 96.29.
+# * Seeds (5-fold cross-validation on the training rows of splits 0-4, 25 folds; mean ± s.e.):
+#   FP 94.51 ± 0.58, momentum 0.95 94.52, ridge 0.01 93.67; 1 bit 90.68 ± 1.66, per-row scales
+#   91.55 ± 1.05, 60 layerwise iterations 90.68, 30 quantized iterations after the quantizer
+#   91.28 ± 1.43: all within one standard error, so the preset stays.
 QNN_ADMM: dict[str, dict] = {
     "seeds": dict(max_iter=200, beta=0.01, gamma=0.01, mu=0.01, mu_growth=1.05,
                   forward_reset=1, layer_scale=4.0, momentum=0.9, refit_output=True),
