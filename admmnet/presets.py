@@ -56,16 +56,16 @@ QNN_ADMM: dict[str, dict] = {
 # augment=k, augment_seed=seed)``, what ``admmnet train`` does; Pendigits only: its rows are pen
 # trajectories, :func:`admmnet.datasets.pendigits.augment_pendigits`). Pendigits' test digits come
 # from 14 writers the training rows never saw, so its validation has two parts, both from the
-# training rows only (writer-dependent 80/20 split of pendigits.tra, seeds 0-1): the held-out rows
-# as they are, and 3 distorted copies of them (a model of unseen writers). FP, (held-out, distorted):
-# no copies, 100 iterations 98.70 / 91.09; ridge 3 95.70 / 87.21; ridge 10 95.10 / 85.06;
-# 2 copies 98.10 / 94.50; 4 copies 98.47 / 94.87, 150 iterations 98.63 / 94.92 (chosen); 9 copies
-# 97.90 / 95.04. Quantized, no copies -> 4 copies: 2 bits 97.40 / 89.31 -> 97.00 / 93.01, 1 bit
-# 92.00 / 83.36 -> 90.23 / 84.20. A quantized run's FP phase trains on the copies, its quantizer
-# (layerwise + output refit) on the real rows (``admmnet train`` does both; in Python:
-# ``QNNADMM(bits=b).fit(X_real, y_real, fp_model=fp)``): with the FP phase above, seeds 0-2,
-# quantizing on all rows / the real rows: 1 bit 87.87 / 81.53 -> 91.16 / 84.82, 2 bits
-# 96.56 / 93.15 -> 97.27 / 93.11. (The backprop baselines train on 19 copies, baseline_presets.AUGMENT.)
+# training rows only (writer-dependent 80/20 splits of pendigits.tra, seeds 0-2;
+# ``python benchmarks/pendigits_validation.py``): the held-out rows as they are, and 3 distorted
+# copies of them (a model of unseen writers). FP, (held-out, distorted): no copies, 100
+# iterations 98.60 / 90.63; ridge 3 95.80 / 87.28; 2 copies 98.13 / 94.63; 4 copies 98.40 /
+# 94.90, with 150 iterations 98.44 / 94.90 (chosen); 9 copies 97.84 / 94.90. A quantized run's
+# FP phase trains on the copies, its quantizer (layerwise + output refit) on the real rows
+# (``admmnet train`` does both; in Python: ``QNNADMM(bits=b).fit(X_real, y_real, fp_model=fp)``):
+# 2 bits 97.27 / 93.11 (quantizing on all rows 96.56 / 93.15; no copies 97.44 / 88.76), 1 bit
+# 91.16 / 84.82 (all rows 87.87 / 81.53; no copies 90.96 / 82.23). (The backprop baselines train
+# on 19 copies, baseline_presets.AUGMENT.)
 AUGMENT: dict[str, int] = {"pendigits": 4}
 
 # Nothing differs for full precision any more (kept for callers that read it).
