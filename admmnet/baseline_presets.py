@@ -148,7 +148,7 @@ ARCH_PRESETS: dict[str, dict[str, dict]] = {"lenet5": _CNN_PRESET, "lenet5-caffe
 def augment_copies(method: str, dataset: str) -> int:
     """Augmented copies of the training rows ``method`` trains on for ``dataset`` (:data:`AUGMENT`;
     QNN-ADMM: :data:`admmnet.presets.AUGMENT`)."""
-    return QNN_AUGMENT.get(dataset, 0) if method in ("qnn-admm", "qnn_admm") else AUGMENT.get(dataset, 0)
+    return QNN_AUGMENT.get(dataset, 0) if method == "qnn-admm" else AUGMENT.get(dataset, 0)
 
 
 def augmentation(method: str, dataset: str) -> dict | None:

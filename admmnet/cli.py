@@ -295,14 +295,6 @@ def _build_qnn_admm(args, bits, shape=None):
                    verbose=not args.quiet, **kw)
 
 
-def _quantized_qnn(model) -> bool:
-    """Whether the QNN-ADMM ``model`` trains a quantized network (bits, a binary/ternary level
-    set or a budget)."""
-    from .model import _bits_to_level_set
-
-    return model.budget is not None or _bits_to_level_set(model.bits, model.levels) is not None
-
-
 def _fp_phase_model(model, shape):
     """The full-precision QNN-ADMM whose fit is the FP phase of the quantized ``model``: the same
     settings, ``max_iter`` = the quantized run's ``fp_iter``, no quantization."""
@@ -572,7 +564,7 @@ def cmd_train(args) -> int:
           + (f", from {args.from_model}" if args.from_model else ""), file=sys.stderr)
     t0 = time.perf_counter()
     try:
-        if args.method == "qnn-admm" and X_fit.shape[0] > X_real.shape[0] and _quantized_qnn(model):
+        if args.method == "qnn-admm" and X_fit.shape[0] > X_real.shape[0] and model._quantized():
             # augmented rows (Pendigits): the FP phase trains on them, the quantizer and any quantized
             # iterations on the real rows (admmnet.presets.AUGMENT)
             fp = _fp_phase_model(model, shape)

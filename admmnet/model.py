@@ -481,6 +481,11 @@ class QNNADMM(NetworkModel):
                      "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
                      "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30}
 
+    def _quantized(self) -> bool:
+        """Whether this estimator trains a quantized network: bits, a binary/ternary level set or
+        a budget."""
+        return _bits_to_level_set(self.bits, self.levels) is not None or self.budget is not None
+
     def resolved_params(self, n_samples: int, n_features: int, n_classes: int) -> dict:
         """Every parameter that ``fit`` uses, the ones left at None filled in from ``preset``:
         ``"auto"`` (:func:`admmnet.presets.auto_params` of the data's shape), a dataset name of
@@ -490,7 +495,7 @@ class QNNADMM(NetworkModel):
         from . import presets
 
         # quantized (bits, or a binary/ternary level set): the preset's quantized schedule
-        bits = "q" if (_bits_to_level_set(self.bits, self.levels) is not None or self.budget is not None) else None
+        bits = "q" if self._quantized() else None
         if self.preset == "auto":
             base = presets.auto_params(int(n_samples), int(n_features), int(n_classes), bits)
         elif self.preset is None:

@@ -293,7 +293,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "iterations": len(hist), "stop": hist.stop, "split": ds.split, "augment": augment,
             "augmentation": augmentation(method, base_dataset(dataset)),
             "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])) if len(hist) else None,
-            "threads": blas_threads(), "fp_phase_from": fp_from if qfp is not None else None,
+            "threads": blas_threads(), "fp_phase_from": fp_from,
             "params": model.json_params(), "admmnet": admmnet.__version__}
 
 

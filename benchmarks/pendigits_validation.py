@@ -34,6 +34,7 @@ import numpy as np
 
 import admmnet
 from admmnet.datasets import load_dataset
+from admmnet.datasets._preprocess import standardize
 from admmnet.datasets.pendigits import augment_pendigits
 from admmnet.presets import qnn_admm_params
 
@@ -56,8 +57,7 @@ def key(cfg: dict) -> str:
 
 def _data(seed: int, augment: int):
     raw = load_dataset("pendigits", split="writer-dependent", split_seed=seed, standardize=False, dtype="float64")
-    mean, std = raw.X_train.mean(0), raw.X_train.std(0)
-    std[std == 0] = 1.0
+    _, _, mean, std = standardize(raw.X_train, raw.X_test)     # the loader's statistics
 
     def scale(A):
         return ((A - mean) / std).astype(np.float32)

@@ -59,23 +59,17 @@ class BudgetG:
         self.n_allocations += 1
 
     def state(self) -> dict:
-        """What a checkpoint keeps (JSON): the shares of the last allocation and the widths of the
-        last projections. A resumed fit restores them (:meth:`load_state`), so its quantized output
-        refit projects with the shares the uninterrupted fit would use."""
-        return {"alloc": self.alloc, "bits": {str(l): j for l, j in self.bits.items()},
-                "n_allocations": self.n_allocations, "S": self.S, "choices": list(self.choices),
-                "quantizer": self.quantizer}
+        """What a checkpoint keeps (JSON): the shares of the last allocation, the only state a
+        projection reads (the widths are chosen again by each projection; the budget, widths and
+        quantizer are the estimator's parameters, which the checkpoint checks). A resumed fit
+        restores them (:meth:`load_state`), so its quantized output refit projects with the shares
+        the uninterrupted fit would use."""
+        return {"alloc": self.alloc}
 
     def load_state(self, st: dict) -> None:
-        """Restore :meth:`state` (checked against this set's budget, widths and quantizer)."""
-        mine = (self.S, list(self.choices), self.quantizer)
-        if (st.get("S"), st.get("choices"), st.get("quantizer")) != mine:
-            raise ValueError(f"the budget state is for (S, widths, quantizer) = "
-                             f"{(st.get('S'), st.get('choices'), st.get('quantizer'))}, not {mine}")
-        alloc = st.get("alloc")
+        """Restore :meth:`state`."""
+        alloc = st["alloc"]
         self.alloc = None if alloc is None else [int(v) for v in alloc]
-        self.bits = {int(l): int(j) for l, j in st.get("bits", {}).items()}
-        self.n_allocations = int(st.get("n_allocations", 0))
 
     def project_layer(self, W, l: int) -> ProjectionResult:
         """``min ||W - G||^2 s.t. b(G) ||G||_0 <= S_l`` over the candidate widths (module docstring)."""
