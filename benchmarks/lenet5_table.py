@@ -13,8 +13,9 @@ ADMM-ternary, MD-tanh-s, MD-softmax-s, QNN-STE (ternary) and LQ (ternary), under
   LeNet-5 preset (``admmnet.baseline_presets.ARCH_PRESETS``) and runs its own stage with the
   presets (``baseline_params(method, "mnist", 1, arch="lenet5")``).
 
-Each (protocol, seed) group is appended to ``<out>/runs.jsonl`` as it finishes (a rerun
-resumes); ``summary.json`` and ``table.md`` hold mean ± std per method beside the source's
+Each run is appended to ``<out>/runs.jsonl`` as it finishes and our protocol's FP network of
+each seed is kept in ``<out>/fp/`` (a rerun resumes; a stored run made with other settings than
+today's presets is redone); ``summary.json`` and ``table.md`` hold mean ± std per method beside the source's
 figure, with the weights and the saved bytes (packed codes + scales; the source: 2.2 MB ->
 142 KB).
 
@@ -32,6 +33,7 @@ network of each seed is trained once; the validation table is ``<out>/validation
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import tempfile
@@ -46,7 +48,7 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write
 
-from _runs import blas_threads, load_runs, append_runs, write_results
+from _runs import _plain, blas_threads, load_runs, append_runs, write_results
 
 METHODS = ("fp", "twn", "ttq", "admm-ternary", "md-tanh-s", "md-softmax-s", "ste", "lq")
 SOURCE = {"fp": 98.96, "admm-ternary": 98.67, "twn": 95.46, "ttq": 94.60}
@@ -81,27 +83,64 @@ def make(method: str, protocol: str, seed: int, **over):
     return cls(**q, **kw)
 
 
-def run_group(protocol: str, seed: int, methods, ds) -> list[dict]:
-    out, fp = [], None
+def is_stale(rec: dict) -> bool:
+    """Whether a stored run was made with other settings than ``make`` gives now (a changed
+    preset): then it is redone. A parameter added after the run was made counts at its default."""
+    model = make(rec["method"], rec["protocol"], rec["seed"])
+    defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
+    have = rec.get("params", {})
+    return any(k != "verbose" and _plain(v) != _plain(have.get(k, defaults.get(k, "<absent>")))
+               for k, v in model.json_params().items())
+
+
+def fp_network(protocol: str, seed: int, ds, out: Path):
+    """The FP network our protocol's methods start from: trained once per seed and kept in
+    ``<out>/fp/seed<seed>.npz`` (a stopped run resumes without training it again; its fit
+    time beside it in ``seed<seed>.json``), or loaded from there when its settings still match
+    the preset. Returns the model and its fit seconds."""
+    path, side = out / "fp" / f"seed{seed}.npz", out / "fp" / f"seed{seed}.json"
+    want = make("fp", protocol, seed)
+    if path.exists() and side.exists():
+        fp = admmnet.load(path)
+        if _plain(fp.json_params()) == _plain(want.json_params()):
+            return fp, json.loads(side.read_text())["seconds"]
+    t0 = time.perf_counter()
+    fp = want.fit(ds.X_train, ds.y_train)
+    seconds = time.perf_counter() - t0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fp.save(path, history=False)
+    atomic_write(side, lambda fh: fh.write(json.dumps({"seconds": seconds}).encode()))
+    return fp, seconds
+
+
+def run_group(protocol: str, seed: int, methods, ds, out: Path, log: Path | None = None) -> list[dict]:
+    """Fit ``methods`` for one (protocol, seed); each run is appended to ``log`` as it finishes
+    (a stop loses at most the run under way)."""
+    recs = []
+    fp, fp_seconds = fp_network(protocol, seed, ds, out) if protocol == "ours" else (None, None)
     for m in methods:
         model = make(m, protocol, seed)
         fit_kw = {}
         if protocol == "ours" and m != "fp":
             fit_kw["fp_model"] = fp
         t0 = time.perf_counter()
-        model.fit(ds.X_train, ds.y_train, **fit_kw)
-        seconds = time.perf_counter() - t0
-        if m == "fp":
-            fp = model
+        if protocol == "ours" and m == "fp":
+            model, seconds = fp, fp_seconds
+        else:
+            model.fit(ds.X_train, ds.y_train, **fit_kw)
+            seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             file_bytes = model.save(Path(tmp) / "m.npz", history=False).stat().st_size
-        out.append(dict(protocol=protocol, seed=seed, method=m, test_accuracy=model.score(ds.X_test, ds.y_test),
-                        seconds=seconds, n_weights=int(model.network_.n_weights), model_bytes=int(model.model_bytes),
-                        file_bytes=int(file_bytes), epochs=len(model.history_), threads=blas_threads(),
-                        params=model.json_params(), admmnet=admmnet.__version__))
-        print(f"  {protocol} seed {seed} {m}: {100 * out[-1]['test_accuracy']:.2f}% ({seconds:.0f} s, "
-              f"{out[-1]['model_bytes']:,} bytes)", file=sys.stderr, flush=True)
-    return out
+        rec = dict(protocol=protocol, seed=seed, method=m, test_accuracy=model.score(ds.X_test, ds.y_test),
+                   seconds=seconds, n_weights=int(model.network_.n_weights), model_bytes=int(model.model_bytes),
+                   file_bytes=int(file_bytes), epochs=len(model.history_), threads=blas_threads(),
+                   params=model.json_params(), admmnet=admmnet.__version__)
+        if log is not None:
+            append_runs(log, [rec])
+        recs.append(rec)
+        print(f"  {protocol} seed {seed} {m}: {100 * rec['test_accuracy']:.2f}% ({seconds:.0f} s, "
+              f"{rec['model_bytes']:,} bytes)", file=sys.stderr, flush=True)
+    return recs
 
 
 def combined_table(runs: list[dict], seeds: int) -> tuple[list[str], dict]:
@@ -198,17 +237,17 @@ def main(argv=None) -> int:
     ds = load_dataset("mnist")
     log = out / "runs.jsonl"
     runs = load_runs(log)
+    stale = [r for r in runs if is_stale(r)]
+    if stale:
+        print(f"{len(stale)} stored run(s) made with other settings than today's presets: redone",
+              file=sys.stderr, flush=True)
+        runs = [r for r in runs if r not in stale]
+        atomic_write(log, lambda fh: fh.write("".join(json.dumps(r) + "\n" for r in runs).encode()))
     for seed in range(args.seeds):
         have = {r["method"] for r in runs if r["protocol"] == args.protocol and r["seed"] == seed}
         todo = [m for m in args.methods if m not in have]
-        if args.protocol == "ours" and todo and "fp" not in todo:
-            todo = ["fp"] + todo      # the FP network every method starts from (not stored): train it again
-        if not todo:
-            continue
-        rs = run_group(args.protocol, seed, todo, ds)
-        rs = [r for r in rs if r["method"] not in have]
-        append_runs(log, rs)
-        runs += rs
+        if todo:
+            runs += run_group(args.protocol, seed, todo, ds, out, log)
     lines, cells = combined_table(runs, args.seeds)
     write_results(out, {"protocol": args.protocol, "seeds": args.seeds, "cells": cells}, "\n".join(lines) + "\n", t_all)
     return 0

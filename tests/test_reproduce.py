@@ -219,3 +219,46 @@ def test_a_parameter_added_later_counts_at_its_default():
     assert not is_stale(old)
     assert is_stale({**rec, "params": {**params, "budget": "100B"}})
     assert is_stale({**rec, "params": {**params, "max_iter": 1}})
+
+
+def test_lenet5_table_redoes_only_runs_whose_preset_changed():
+    """A stored LeNet-5 run is stale when today's preset gives another value; a parameter the
+    run predates counts at the estimator's default (admm_steps=None), not as a change."""
+    import lenet5_table as L
+
+    params = L.make("admm-ternary", "ours", 0).json_params()
+    rec = {"protocol": "ours", "seed": 0, "method": "admm-ternary", "params": params}
+    assert not L.is_stale(rec)
+    assert L.is_stale({**rec, "params": {**params, "rho": params["rho"] * 2}})
+    # the preset sets admm_steps; a run without it was made at the default (None): stale
+    assert params["admm_steps"] is not None
+    assert L.is_stale({**rec, "params": {k: v for k, v in params.items() if k != "admm_steps"}})
+    src = L.make("admm-ternary", "source", 0).json_params()      # the source's protocol: admm_steps None
+    assert not L.is_stale({"protocol": "source", "seed": 0, "method": "admm-ternary",
+                           "params": {k: v for k, v in src.items() if k != "admm_steps"}})
+
+
+def test_lenet5_fp_network_is_kept_and_reused(tmp_path, monkeypatch):
+    """Our protocol's FP network is trained once per seed and kept: a resumed table loads it
+    (same weights, same recorded fit time) instead of training it again."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import lenet5_table as L
+
+    rng = np.random.default_rng(0)
+    ds = SimpleNamespace(X_train=rng.random((40, 784), dtype=np.float32), y_train=np.arange(40) % 10)
+    real_make = L.make
+
+    def small(method, protocol, seed, **over):
+        return real_make(method, protocol, seed, max_epochs=1, batch_size=20, **over)
+
+    monkeypatch.setattr(L, "make", small)
+    fp, sec = L.fp_network("ours", 0, ds, tmp_path)
+    assert (tmp_path / "fp" / "seed0.npz").exists()
+    fits = []
+    monkeypatch.setattr(type(fp), "fit", lambda self, *a, **k: fits.append(1) or self)
+    again, sec2 = L.fp_network("ours", 0, ds, tmp_path)
+    assert not fits and sec2 == sec
+    for a, b in zip(fp.weights(), again.weights()):
+        np.testing.assert_array_equal(a, b)
