@@ -310,6 +310,41 @@ def test_admm_ternary_g_steps_every_k_optimizer_steps(fp_model):
         ADMMTernary(**{**FAST, "admm_steps": 0}).fit(X, y)
 
 
+def test_fixed_codes_projection_is_the_least_squares_scale():
+    """FixedCodes' step back onto {alpha Q}: alpha = <W, Q> / <Q, Q> minimises ||W - alpha Q||
+    (checked against a dense grid of alphas); all-zero codes give alpha = 0."""
+    from admmnet.baselines.admm_ternary import FixedCodes
+
+    r = np.random.default_rng(3)
+    Q = r.integers(-1, 2, size=(4, 6)).astype(np.float64)
+    W = r.standard_normal((4, 6))
+    obj = FixedCodes([Q, np.zeros((2, 3))])
+    (P, Z) = obj.after_step([W, r.standard_normal((2, 3))])
+    alpha = float(np.sum(W * Q) / np.sum(Q * Q))
+    np.testing.assert_allclose(P, alpha * Q)
+    grid = np.linspace(alpha - 1, alpha + 1, 20001)
+    best = grid[np.argmin([np.sum((W - a * Q) ** 2) for a in grid])]
+    assert abs(best - alpha) < 1e-3
+    assert not np.any(Z)
+
+
+def test_admm_ternary_finetune_keeps_the_codes_and_never_lowers_the_held_out_score(fp_model):
+    """``finetune_epochs``: the final G's codes are kept, only scales and biases move; the
+    fine-tuned network is kept only when its held-out score is at least G's."""
+    X, y = blobs()
+    kw = {**FAST, "admm_epochs": 2}
+    base = ADMMTernary(**kw).fit(X, y, fp_model=fp_model)
+    ft = ADMMTernary(**kw, finetune_epochs=2).fit(X, y, fp_model=fp_model)
+    for a, b in zip(base.network_.layers, ft.network_.layers):
+        np.testing.assert_array_equal(np.asarray(a.codes), np.asarray(b.codes))
+    stages = [r.get("stage") for r in ft.history_]
+    assert stages.count("admm-finetune") == 2
+    for W, layer in zip(ft.weights(), ft.network_.layers):      # still exactly scale x code
+        np.testing.assert_array_equal(W, np.asarray(layer.dequantized(W.dtype)))
+    with pytest.raises(ValueError, match="finetune_epochs"):
+        ADMMTernary(**{**FAST, "finetune_epochs": -1}).fit(X, y)
+
+
 @pytest.mark.parametrize("cls,kw,says", [
     (TWN, dict(bits=4), "twn supports ternary"), (TTQ, dict(levels="binary", bits=None), "ttq supports ternary"),
     (ADMMTernary, dict(bits=2), "binary"), (MirrorDescent, dict(bits=3, variant="softmax"), "md-softmax supports"),

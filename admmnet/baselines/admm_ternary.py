@@ -19,6 +19,12 @@ stage, e.g. 3 epochs of a CNN, would otherwise get only two G-steps).
 G starts as ``Pi(W)`` of the starting (trained FP) weights and U at 0. The evaluated and
 fitted network is G: after every epoch ``Pi(W_l + U_l)`` (the G the next G-step makes) is
 scored on the held-out rows, and the fitted network is that of the kept epoch.
+
+Optionally (``finetune_epochs > 0``) the codes of that G are then frozen and its scales and
+biases trained for a few more epochs (:class:`FixedCodes`): projected gradient steps on the
+set ``{alpha_l Q_l}``, whose projection is the least-squares scale
+``alpha_l = <W_l, Q_l> / <Q_l, Q_l>``. The fine-tuned network replaces G only when it scores
+at least as well on the held-out rows (the training rows without them).
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ from ._base import BackpropModel
 from ._ternary import EpochSnapshots, method_level_set
 from .fp import _FP_DOC
 
-__all__ = ["ADMMTernary", "ADMMTernaryObjective"]
+__all__ = ["ADMMTernary", "ADMMTernaryObjective", "FixedCodes"]
 
 
 class ADMMTernaryObjective(EpochSnapshots, Objective):
@@ -88,6 +94,30 @@ class ADMMTernaryObjective(EpochSnapshots, Objective):
         return [self._G(W + U) for W, U in zip(Ws, self.U)]
 
 
+class FixedCodes(Objective):
+    r"""Training on the set ``{alpha_l Q_l : alpha_l}`` with the codes ``Q_l`` fixed.
+
+    After every optimizer step the weights are projected back onto the line spanned by
+    ``Q_l``: :math:`W_l \leftarrow \alpha_l Q_l` with
+    :math:`\alpha_l = \langle W_l, Q_l\rangle / \langle Q_l, Q_l\rangle`, the closest point
+    of the set (so a plain gradient step followed by it is projected gradient descent on the
+    scales). Codes that are all zero keep ``alpha_l = 0``."""
+
+    def __init__(self, codes):
+        self.codes = list(codes)
+        xp = get_namespace(self.codes[0])
+        self._qq = [xp.sum(Q * Q) for Q in self.codes]
+
+    def scale(self, l: int, W):
+        """The least-squares scale of layer ``l`` for weights ``W`` (a 0-d array)."""
+        xp = get_namespace(W)
+        qq = self._qq[l]
+        return xp.where(qq > 0, xp.sum(W * self.codes[l]) / xp.maximum(qq, xp.ones_like(qq)), xp.zeros_like(qq))
+
+    def after_step(self, Ws):
+        return [self.scale(l, W) * Q for l, (W, Q) in enumerate(zip(Ws, self.codes))]
+
+
 @register_model
 class ADMMTernary(BackpropModel):
     __doc__ = """ADMM ternary (Leng et al. 2018): W trained with an ADMM penalty towards its exact
@@ -113,13 +143,17 @@ class ADMMTernary(BackpropModel):
         When set, G-/dual steps after every ``admm_steps`` optimizer steps instead
         (``admm_interval`` is then unused).
     admm_weight_decay : float, default 0.0
-        Weight decay in the ADMMTernary stage (``weight_decay`` is the FP stage's).""" + _FP_DOC
+        Weight decay in the ADMMTernary stage (``weight_decay`` is the FP stage's).
+    finetune_epochs : int, default 0
+        Epochs training the final G's scales and biases with its codes frozen
+        (:class:`FixedCodes`, at ``admm_lr``); kept only when the held-out score does not drop.""" + _FP_DOC
 
     method = "admm-ternary"
     _keep_best_train = True     # without held-out rows: the best epoch on the training rows
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=1, levels="thesis", admm_epochs=30, admm_lr=1e-3, rho=1e-2,
-                 rho_growth=1.1, admm_interval=1, admm_steps=None, admm_weight_decay=0.0, activation="relu", bias=True,
+                 rho_growth=1.1, admm_interval=1, admm_steps=None, admm_weight_decay=0.0, finetune_epochs=0,
+                 activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
@@ -132,6 +166,7 @@ class ADMMTernary(BackpropModel):
         self.admm_interval = admm_interval
         self.admm_steps = admm_steps
         self.admm_weight_decay = admm_weight_decay
+        self.finetune_epochs = finetune_epochs
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
@@ -139,6 +174,7 @@ class ADMMTernary(BackpropModel):
         check_real("admm_weight_decay", self.admm_weight_decay, lo=0)
         method_level_set("admm-ternary", self.bits, self.levels, binary=True)
         check_int("admm_epochs", self.admm_epochs, lo=0)
+        check_int("finetune_epochs", self.finetune_epochs, lo=0)
         check_int("admm_interval", self.admm_interval, lo=1)
         check_int("admm_steps", self.admm_steps, lo=1, none=True)
         for name in ("admm_lr", "rho"):
@@ -164,6 +200,27 @@ class ADMMTernary(BackpropModel):
             U = obj.state_after(res.best_epoch)["U"]
         t0 = time.perf_counter()
         q = [obj.proj(W + u) for W, u in zip(Ws, U)]
+        if self.finetune_epochs > 0 and not self._interrupted:
+            q, bs, records, stop = self._finetune(q, bs, Xt, yt, Xh, yh, records, stop)
         net = self._network(Ws, bs, codes=[c for c, _ in q], scales=[a for _, a in q], level_set=ls)
         rec = self._stage_record(net, "admm-final", len(records) + 1, time.perf_counter() - t0, Xt, yt)
         return net, records + [rec], stop
+
+    def _finetune(self, q, bs, Xt, yt, Xh, yh, records, stop):
+        """``finetune_epochs`` of :class:`FixedCodes` from G = alpha Q (codes ``q``); the result
+        replaces G only when its held-out score (or, without held-out rows, its training-probe
+        score) is at least G's."""
+        from ..backprop import evaluate
+
+        ft = FixedCodes([c for c, _ in q])
+        G = [a * c for c, a in q]
+        res = self._run(G, bs, Xt, yt, Xh, yh, epochs=self.finetune_epochs, lr=self.admm_lr, objective=ft,
+                        report=self._report(ft), stage="admm-finetune", weight_decay=0.0, patience=None)
+        rows = (Xh, yh) if Xh is not None else (Xt[:10000], yt[:10000])
+        acc0, loss0 = evaluate(G, bs, *rows, self.activation, arch=self._arch)
+        acc1, loss1 = evaluate(res.Ws, res.bs, *rows, self.activation, arch=self._arch)
+        records = records + res.records
+        if res.records and (acc1, -loss1) >= (acc0, -loss0):
+            q = [(c, ft.scale(l, W)) for l, (c, W) in enumerate(zip(ft.codes, res.Ws))]
+            bs, stop = res.bs, res.stop
+        return q, bs, records, stop
