@@ -16,7 +16,8 @@ features standardised with the training rows' statistics, this trains
 
 and reports test accuracy, mean ± std over the splits, against the issue's floors:
 QNN-ADMM fp >= backprop fp - 1.0 and 2 bits >= backprop fp - 2.5 (points). Each run is
-appended to ``<out>/runs.jsonl`` as it finishes (an interrupted benchmark resumes);
+appended to ``<out>/runs.jsonl`` as it finishes (an interrupted benchmark resumes; a split
+made with another automatic preset than today's is redone);
 ``<out>/summary.json`` holds the table, the floors, machine, versions and command.
 
     python benchmarks/auto_preset.py                 # 3 datasets x 10 splits
@@ -25,6 +26,7 @@ appended to ``<out>/runs.jsonl`` as it finishes (an interrupted benchmark resume
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -35,8 +37,10 @@ import admmnet
 from admmnet.baseline_presets import FP_STAGE
 from admmnet.baselines import FPMLP
 from admmnet.datasets._preprocess import stratified_split
+from admmnet.io import atomic_write
+from admmnet.presets import auto_params
 
-from _runs import run_groups, write_results
+from _runs import load_runs, run_groups, write_results
 
 DATASETS = ("digits", "wine", "breast_cancer")
 METHODS = ("backprop-fp", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1")
@@ -61,6 +65,23 @@ def backprop_settings(n_samples: int) -> dict:
     return dict(FP_STAGE[size_class])
 
 
+def preset_used(n_samples: int, n_features: int, n_classes: int) -> dict:
+    """The automatic preset of a run's shape, as stored with its FP record (JSON form)."""
+    return json.loads(json.dumps(auto_params(n_samples, n_features, n_classes)))
+
+
+def drop_stale(log: Path) -> None:
+    """Remove from ``log`` every split whose QNN-ADMM runs were made with another automatic
+    preset than today's (a record without one predates the check: stale too), so it is redone."""
+    runs = load_runs(log)
+    stale = {(r["dataset"], r["split"]) for r in runs if r["method"] == "qnn-admm-fp"
+             and r.get("params") != preset_used(r["n_train"], r["n_features"], r["n_classes"])}
+    if stale:
+        print(f"{len(stale)} split(s) made with another automatic preset: redone", file=sys.stderr)
+        keep = [r for r in runs if (r["dataset"], r["split"]) not in stale]
+        atomic_write(log, lambda fh: fh.write("".join(json.dumps(r) + "\n" for r in keep).encode()))
+
+
 def run_split(name: str, split: int) -> list[dict]:
     Xtr, ytr, Xte, yte = load(name, split)
     out = []
@@ -69,7 +90,8 @@ def run_split(name: str, split: int) -> list[dict]:
     fp.fit(Xtr, ytr)
     t_fp = time.perf_counter() - t
     hidden = fp.params_["hidden_sizes"]
-    out.append(dict(method="qnn-admm-fp", test_accuracy=fp.score(Xte, yte), seconds=t_fp))
+    out.append(dict(method="qnn-admm-fp", test_accuracy=fp.score(Xte, yte), seconds=t_fp,
+                    params=preset_used(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))))
     for bits in (2, 1):
         q = admmnet.QNNADMM(preset="auto", bits=bits, seed=split, device="cpu")
         t = time.perf_counter()
@@ -136,6 +158,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
+    drop_stale(out / "runs.jsonl")
     runs = run_groups(out / "runs.jsonl", args.datasets, args.splits, "split", run_split,
                       lambda rs: ", ".join(f"{r['method']} {100 * r['test_accuracy']:.2f}" for r in rs))
     wanted = [r for r in runs if r["dataset"] in args.datasets and r["split"] < args.splits]

@@ -21,6 +21,7 @@ def test_auto_params_rules(shape, width, small):
     p = auto_params(*shape)
     assert p["hidden_sizes"] == (width, width)
     assert p["beta"] == (0.01 if small else 0.1)
+    assert p["ridge"] == (0.03 if shape[0] < 1000 else (0.3 if small else 1.0))
     assert p["max_iter"] == (200 if shape[0] < 1000 else (100 if small else 75))
     assert "fp_iter" not in p
     q = auto_params(*shape, bits=2)
