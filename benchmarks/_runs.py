@@ -193,6 +193,27 @@ def _qnn_admm_defaults() -> dict:
     return QNNADMM().json_params()
 
 
+def settings_changed(want: dict, have: dict, defaults: dict) -> bool:
+    """Whether stored settings ``have`` differ from ``want`` (JSON form); a key ``have`` lacks
+    (a parameter added after the run was made) counts at its value in ``defaults``."""
+    return _plain(want) != _plain({k: have.get(k, defaults.get(k, "<absent>")) for k in want})
+
+
+def drop_runs(log: Path, stale: Callable[[dict], bool], what: str, keep_in: Path | None = None) -> list[dict]:
+    """Rewrite ``log`` (atomically) without its runs for which ``stale(run)`` holds, so they are
+    redone; with ``keep_in`` they are appended there first. Reports on stderr what was dropped
+    (``what``: why); returns the runs kept."""
+    runs = load_runs(log)
+    fresh = [r for r in runs if not stale(r)]
+    if len(fresh) < len(runs):
+        if keep_in is not None:
+            append_runs(keep_in, [r for r in runs if stale(r)])
+        atomic_write(log, lambda fh: fh.write("".join(json.dumps(r) + "\n" for r in fresh).encode()))
+        print(f"{len(runs) - len(fresh)} stored run(s) {what}: "
+              + (f"moved to {keep_in.name}" if keep_in is not None else "redone"), file=sys.stderr, flush=True)
+    return fresh
+
+
 def is_stale(rec: dict) -> bool:
     """Whether a stored run was made with other settings than the presets give now (then the
     study redoes it): the preset's keyword arguments and the training-data augmentation must match."""
@@ -203,8 +224,8 @@ def is_stale(rec: dict) -> bool:
         want = {k: v for k, v in QNNADMM(**want).json_params().items() if k not in ("seed", "device", "verbose")}
         # a parameter added after the run was made counts at its default (e.g. budget=None)
         absent = _qnn_admm_defaults()
-    have = {k: rec.get("params", {}).get(k, absent.get(k, "<absent>")) for k in want}
-    return _plain(want) != _plain(have) or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d)))
+    return (settings_changed(want, rec.get("params", {}), absent)
+            or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d))))
 
 
 def fp_path(out: Path, dataset: str, seed: int) -> Path:

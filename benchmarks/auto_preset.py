@@ -37,10 +37,9 @@ import admmnet
 from admmnet.baseline_presets import FP_STAGE
 from admmnet.baselines import FPMLP
 from admmnet.datasets._preprocess import stratified_split
-from admmnet.io import atomic_write
 from admmnet.presets import auto_params
 
-from _runs import load_runs, run_groups, write_results
+from _runs import drop_runs, load_runs, run_groups, write_results
 
 DATASETS = ("digits", "wine", "breast_cancer")
 METHODS = ("backprop-fp", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1")
@@ -73,13 +72,9 @@ def preset_used(n_samples: int, n_features: int, n_classes: int) -> dict:
 def drop_stale(log: Path) -> None:
     """Remove from ``log`` every split whose QNN-ADMM runs were made with another automatic
     preset than today's (a record without one predates the check: stale too), so it is redone."""
-    runs = load_runs(log)
-    stale = {(r["dataset"], r["split"]) for r in runs if r["method"] == "qnn-admm-fp"
+    stale = {(r["dataset"], r["split"]) for r in load_runs(log) if r["method"] == "qnn-admm-fp"
              and r.get("params") != preset_used(r["n_train"], r["n_features"], r["n_classes"])}
-    if stale:
-        print(f"{len(stale)} split(s) made with another automatic preset: redone", file=sys.stderr)
-        keep = [r for r in runs if (r["dataset"], r["split"]) not in stale]
-        atomic_write(log, lambda fh: fh.write("".join(json.dumps(r) + "\n" for r in keep).encode()))
+    drop_runs(log, lambda r: (r["dataset"], r["split"]) in stale, "of splits made with another automatic preset")
 
 
 def run_split(name: str, split: int) -> list[dict]:

@@ -48,7 +48,7 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write
 
-from _runs import _plain, blas_threads, load_runs, append_runs, write_results
+from _runs import _plain, append_runs, blas_threads, drop_runs, load_runs, settings_changed, write_results
 
 METHODS = ("fp", "twn", "ttq", "admm-ternary", "md-tanh-s", "md-softmax-s", "ste", "lq")
 SOURCE = {"fp": 98.96, "admm-ternary": 98.67, "twn": 95.46, "ttq": 94.60}
@@ -88,9 +88,8 @@ def is_stale(rec: dict) -> bool:
     preset): then it is redone. A parameter added after the run was made counts at its default."""
     model = make(rec["method"], rec["protocol"], rec["seed"])
     defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
-    have = rec.get("params", {})
-    return any(k != "verbose" and _plain(v) != _plain(have.get(k, defaults.get(k, "<absent>")))
-               for k, v in model.json_params().items())
+    want = {k: v for k, v in model.json_params().items() if k != "verbose"}
+    return settings_changed(want, rec.get("params", {}), defaults)
 
 
 def fp_network(protocol: str, seed: int, ds, out: Path):
@@ -119,15 +118,12 @@ def run_group(protocol: str, seed: int, methods, ds, out: Path, log: Path | None
     recs = []
     fp, fp_seconds = fp_network(protocol, seed, ds, out) if protocol == "ours" else (None, None)
     for m in methods:
-        model = make(m, protocol, seed)
-        fit_kw = {}
-        if protocol == "ours" and m != "fp":
-            fit_kw["fp_model"] = fp
-        t0 = time.perf_counter()
         if protocol == "ours" and m == "fp":
             model, seconds = fp, fp_seconds
         else:
-            model.fit(ds.X_train, ds.y_train, **fit_kw)
+            model = make(m, protocol, seed)
+            t0 = time.perf_counter()
+            model.fit(ds.X_train, ds.y_train, **({"fp_model": fp} if protocol == "ours" else {}))
             seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             file_bytes = model.save(Path(tmp) / "m.npz", history=False).stat().st_size
@@ -236,13 +232,7 @@ def main(argv=None) -> int:
     t_all = time.perf_counter()
     ds = load_dataset("mnist")
     log = out / "runs.jsonl"
-    runs = load_runs(log)
-    stale = [r for r in runs if is_stale(r)]
-    if stale:
-        print(f"{len(stale)} stored run(s) made with other settings than today's presets: redone",
-              file=sys.stderr, flush=True)
-        runs = [r for r in runs if r not in stale]
-        atomic_write(log, lambda fh: fh.write("".join(json.dumps(r) + "\n" for r in runs).encode()))
+    runs = drop_runs(log, is_stale, "made with other settings than today's presets")
     for seed in range(args.seeds):
         have = {r["method"] for r in runs if r["protocol"] == args.protocol and r["seed"] == seed}
         todo = [m for m in args.methods if m not in have]

@@ -38,7 +38,7 @@ from admmnet.baseline_presets import augment_copies, augmentation
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import append_runs, is_stale, load_runs, run_groups, write_results
+from _runs import append_runs, drop_runs, is_stale, load_runs, run_groups, write_results
 
 BITS = ("fp", 8, 4, 2, 1)
 # issue 14's targets (test accuracy %, mean of 10 seeds); MNIST 8 bits: fp - 0.2
@@ -87,17 +87,12 @@ def _plain(v):
 
 def drop_stale(log: Path, datasets) -> None:
     """Move stored groups made with other preset settings than now to ``runs.stale.jsonl``."""
-    runs = load_runs(log)
-    fresh = [r for r in runs if r["dataset"] not in datasets
-             or (all(_plain(r["params"].get(k)) == _plain(v) for k, v in qnn_admm_params(r["dataset"], None).items())
-                 and r.get("augmentation") == augmentation("qnn-admm", r["dataset"]))]
-    if len(fresh) < len(runs):
-        append_runs(log.with_name("runs.stale.jsonl"), [r for r in runs if r not in fresh])
-        log.unlink()
-        if fresh:
-            append_runs(log, fresh)
-        print(f"{len(runs) - len(fresh)} stored run(s) made with other presets: moved to runs.stale.jsonl",
-              file=sys.stderr)
+    def stale(r):
+        return r["dataset"] in datasets and not (
+            all(_plain(r["params"].get(k)) == _plain(v) for k, v in qnn_admm_params(r["dataset"], None).items())
+            and r.get("augmentation") == augmentation("qnn-admm", r["dataset"]))
+
+    drop_runs(log, stale, "made with other presets", keep_in=log.with_name("runs.stale.jsonl"))
 
 
 def take_from_study(log: Path, study: Path, datasets, n_seeds: int) -> None:
