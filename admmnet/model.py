@@ -391,6 +391,15 @@ class QNNADMM(NetworkModel):
         mean eigenvalue of the layer's Gram matrix).
     max_iter : int, default None (preset)
         ADMM iterations.
+    n_init : int, default None (preset: 5 for ternary to 3-bit runs under 20,000 rows, else 1)
+        Restarts, as scikit-learn's ``KMeans(n_init=...)``: the whole fit runs from ``n_init``
+        initialisations (seeds ``seed``, ``seed + 1``, ...) and keeps the network with the lowest
+        training cross-entropy on the fit's rows (a forward pass: no gradient). The losses are in
+        ``init_losses_``, the kept one's index in ``best_init_``. Few-level networks fitted to a
+        small FP network vary much with the start, and the training loss tells the good starts
+        from the bad ones (:data:`admmnet.presets.N_INIT`). With ``checkpoint`` every
+        initialisation has its own file (``<stem>.init<i><suffix>``), so a stopped fit resumes
+        without redoing finished initialisations.
     seed : int
         Seed of the initialisation (the only randomness): same seed, same result.
     dtype : {"float32", "float64"}
@@ -428,7 +437,7 @@ class QNNADMM(NetworkModel):
                  refit_output=None, refit_ridge=1e-5, momentum=None, momentum_restart=True, monitor_rows=10000, fp_iter=None,
                  layerwise=None,
                  layerwise_iter=30, layerwise_rho=1e-2, layerwise_rho_growth=1.25,
-                 max_iter=None, preset="auto", seed=0,
+                 max_iter=None, n_init=None, preset="auto", seed=0,
                  dtype="float32", device="auto", verbose=False, budget=None,
                  bit_choices=(1, 2, 3, 4, 5, 6, 7, 8), quantizer="kmeans"):
         self.hidden_sizes = hidden_sizes
@@ -467,6 +476,7 @@ class QNNADMM(NetworkModel):
         self.layerwise_rho = layerwise_rho
         self.layerwise_rho_growth = layerwise_rho_growth
         self.max_iter = max_iter
+        self.n_init = n_init
         self.preset = preset
         self.seed = seed
         self.dtype = dtype
@@ -479,7 +489,7 @@ class QNNADMM(NetworkModel):
     # parameters that None leaves to the preset, and their values when preset=None
     PRESET_PARAMS = {"hidden_sizes": (200, 200), "beta": 0.1, "gamma": 0.1, "mu": 1.0, "mu_growth": 1.1,
                      "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
-                     "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30}
+                     "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30, "n_init": 1}
 
     def _quantized(self) -> bool:
         """Whether this estimator trains a quantized network: bits, a binary/ternary level set or
@@ -494,14 +504,17 @@ class QNNADMM(NetworkModel):
         whole run, then the layerwise quantizer)."""
         from . import presets
 
-        # quantized (bits, or a binary/ternary level set): the preset's quantized schedule
+        # quantized (bits, or a binary/ternary level set): the preset's quantized schedule; the
+        # level set's largest code decides the restarts (low bits only)
         bits = "q" if self._quantized() else None
+        ls = _bits_to_level_set(self.bits, self.levels)
+        qmax = ls.qmax if ls is not None else None
         if self.preset == "auto":
-            base = presets.auto_params(int(n_samples), int(n_features), int(n_classes), bits)
+            base = presets.auto_params(int(n_samples), int(n_features), int(n_classes), bits, qmax=qmax)
         elif self.preset is None:
             base = dict(self.PRESET_PARAMS)
         elif isinstance(self.preset, str) and self.preset in presets.TOPOLOGIES:
-            base = presets.qnn_admm_params(self.preset, bits)
+            base = presets.qnn_admm_params(self.preset, bits, qmax=qmax)
         else:
             raise ValueError(f"preset must be 'auto', None or one of {sorted(presets.TOPOLOGIES)}, "
                              f"got {self.preset!r}")
@@ -537,6 +550,7 @@ class QNNADMM(NetworkModel):
         "proj_max_iter": ("int", dict(lo=1)), "proj_patience": ("int", dict(lo=1)),
         "forward_reset": ("int", dict(lo=0)), "max_iter": ("int", dict(lo=0)), "fp_iter": ("int", dict(lo=0)),
         "layerwise_iter": ("int", dict(lo=0)), "monitor_rows": ("int", dict(lo=1, none=True)),
+        "n_init": ("int", dict(lo=1)),
         "seed": ("int", dict(lo=0, none=True)),
         "bias": ("bool", {}), "refit_output": ("bool", {}), "momentum_restart": ("bool", {}),
         "layerwise": ("bool", {}), "verbose": ("bool", {}),
@@ -636,6 +650,9 @@ class QNNADMM(NetworkModel):
         from ._validation import check_choice, check_int
 
         if client is not None or n_shards is not None:
+            if self.n_init not in (None, 1):
+                raise InvalidParameterError(f"n_init={self.n_init!r} is not supported by a sharded fit "
+                                            "(client=/n_shards=): it trains one initialisation")
             if fp_model is not None:
                 raise ValueError("fp_model is not supported by a sharded fit (client=/n_shards=)")
             if self.budget is not None:
@@ -650,8 +667,17 @@ class QNNADMM(NetworkModel):
         checkpoint_every = check_int("checkpoint_every", checkpoint_every, lo=1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
+        X_in, y_in = X, y
         X, y_enc, classes = self._validate_fit_data(X, y, self.dtype)
         hidden, level_set, activation, params, lw = self._validate_params(X.shape[0], X.shape[1], classes.size)
+        if int(self.params_["n_init"]) > 1:
+            return self._fit_restarts(X_in, y_in, int(self.params_["n_init"]), fp_model=fp_model,
+                                      eval_set=eval_set, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                                      callback=callback)
+        if fp_model is not None and not isinstance(fp_model, QNNADMM) and isinstance(fp_model, (list, tuple)):
+            if len(fp_model) != 1:
+                raise ValueError(f"fp_model: {len(fp_model)} FP models for n_init=1; give one")
+            fp_model = fp_model[0]
         X_val = None
         if eval_set is not None:
             X_val, yv_enc = _check_eval_set(eval_set, X.shape[1], classes, self.dtype)
@@ -794,6 +820,65 @@ class QNNADMM(NetworkModel):
         self.n_iter_ = state.k
         return self
 
+    def _fit_restarts(self, X, y, n_init: int, *, fp_model, eval_set, checkpoint, checkpoint_every,
+                      callback) -> "QNNADMM":
+        """``n_init`` whole fits from seeds ``seed, seed + 1, ...``; keep the one whose network has
+        the lowest training cross-entropy on ``X`` (docstring of ``n_init``). ``fp_model``: None or
+        one fitted FP model per initialisation (the FP phase of each). An initialisation that
+        stops with a :class:`DivergenceError` (no finite iterate) counts as an infinite loss; when
+        every one does, the last error is raised. A fit interrupted by Ctrl-C ends the restarts
+        and is the result (``history_.stop == "interrupted"``; its checkpoint resumes it)."""
+        from sklearn.base import clone
+
+        if fp_model is not None:
+            if isinstance(fp_model, QNNADMM) or not isinstance(fp_model, (list, tuple)) or len(fp_model) != n_init:
+                raise ValueError(f"fp_model: with n_init={n_init} give a list of {n_init} fitted FP models "
+                                 "(the FP phase of each initialisation, seeds seed, seed + 1, ...)")
+        best, best_loss, losses, error = None, math.inf, [], None
+        for i in range(n_init):
+            est = clone(self).set_params(n_init=1, seed=None if self.seed is None else int(self.seed) + i)
+            if self.verbose:
+                print(f"initialisation {i + 1}/{n_init} (seed {est.seed})", file=sys.stderr, flush=True)
+            try:
+                est.fit(X, y, eval_set=eval_set, checkpoint=init_checkpoint(checkpoint, i),
+                        checkpoint_every=checkpoint_every, callback=callback,
+                        fp_model=None if fp_model is None else fp_model[i])
+            except DivergenceError as exc:
+                losses.append(math.inf)
+                error = exc
+                continue
+            loss = est.training_loss(X, y)
+            losses.append(loss)
+            if est.history_.stop == "interrupted":
+                best, best_i = est, i
+                break
+            if best is None or loss < best_loss:
+                best, best_loss, best_i = est, loss, i
+        if best is None:
+            raise error
+        for k, v in vars(best).items():
+            if k.endswith("_") and not k.startswith("__") or k == "_level_set":
+                setattr(self, k, v)
+        self.params_ = dict(best.params_, n_init=n_init, seed=self.seed)
+        self.init_losses_ = losses
+        self.best_init_ = best_i
+        if self.verbose:
+            print(f"kept initialisation {best_i + 1}/{n_init} (training loss "
+                  + ", ".join(f"{v:.4g}" for v in losses) + ")", file=sys.stderr, flush=True)
+        return self
+
+    def training_loss(self, X, y) -> float:
+        """Mean cross-entropy of the fitted network on ``(X, y)`` (labels in ``classes_``): the
+        criterion by which ``n_init`` keeps a fit. Infinite when it is not finite."""
+        self._check_fitted()
+        lp = self.predict_log_proba(X)
+        idx = np.searchsorted(self.classes_, np.asarray(y))
+        if np.any(idx >= self.classes_.size) or np.any(self.classes_[np.minimum(idx, self.classes_.size - 1)]
+                                                        != np.asarray(y)):
+            raise ValueError("y holds labels the model was not fitted on")
+        v = float(-np.mean(lp[np.arange(idx.size), idx]))
+        return v if math.isfinite(v) else math.inf
+
     def _diverged(self, state, snap, prev, A_mon, Y_mon, activation, kern, history) -> None:
         """The iteration just run gave a non-finite training loss: return to the iterate it
         started from and stop (``history.stop = "diverged"``, a :class:`DivergenceWarning`);
@@ -895,6 +980,15 @@ class QNNADMM(NetworkModel):
         if self.verbose:
             print(f"resuming from {path} at iteration {state.k}", file=sys.stderr)
         return state, history
+
+def init_checkpoint(path, i: int):
+    """The checkpoint file of initialisation ``i`` of a fit with ``n_init > 1``:
+    ``<stem>.init<i><suffix>`` next to ``path`` (None stays None)."""
+    if path is None:
+        return None
+    p = Path(path)
+    return p.with_name(f"{p.stem}.init{i}{p.suffix}")
+
 
 DEVICES = ("auto", "cpu", "gpu")
 

@@ -224,7 +224,10 @@ def is_stale(rec: dict) -> bool:
         want = {k: v for k, v in QNNADMM(**want).json_params().items() if k not in ("seed", "device", "verbose")}
         # a parameter added after the run was made counts at its default (e.g. budget=None)
         absent = _qnn_admm_defaults()
-    return (settings_changed(want, rec.get("params", {}), absent)
+    have = rec.get("params", {})
+    if m == "qnn-admm":     # one initialisation: n_init=1 and the default None (no restarts) agree
+        want, have = ({**d, "n_init": d.get("n_init") or 1} for d in (want, have))
+    return (settings_changed(want, have, absent)
             or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d))))
 
 
@@ -232,23 +235,24 @@ def fp_path(out: Path, dataset: str, seed: int) -> Path:
     return out / "models" / f"fp_{dataset}_seed{seed}.npz"
 
 
-def qnn_fp_path(out: Path, dataset: str, seed: int) -> Path:
-    """The full-precision QNN-ADMM model of a seed: the FP phase of its quantized runs."""
-    return out / "models" / f"qnn-admm-fp_{dataset}_seed{seed}.npz"
+def qnn_fp_path(out: Path, dataset: str, seed: int, init: int = 0) -> Path:
+    """The full-precision QNN-ADMM model of a seed: the FP phase of its quantized runs (``init``
+    > 0: of their restart ``init``, seed ``seed + init``, ``QNNADMM(n_init=...)``)."""
+    return out / "models" / (f"qnn-admm-fp_{dataset}_seed{seed}" + (f".init{init}" if init else "") + ".npz")
 
 
-def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict):
-    """``(fp_model, its fit seconds)`` when the quantized QNN-ADMM run ``kw`` can take its FP
-    phase from the stored FP run of the same seed (the quantized preset's FP phase is the whole
-    run, with the FP preset's settings: then ``fit(fp_model=...)`` gives the result of the whole
-    quantized fit), else ``(None, 0)``."""
-    path = qnn_fp_path(out, dataset, seed)
+def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict, init: int = 0):
+    """``(fp_model, its fit seconds)`` when the quantized QNN-ADMM run ``kw`` can take the FP
+    phase of its initialisation ``init`` from the stored FP run (the quantized preset's FP phase
+    is the whole run, with the FP preset's settings: then ``fit(fp_model=...)`` gives the result
+    of the whole quantized fit), else ``(None, 0)``."""
+    path = qnn_fp_path(out, dataset, seed, init)
     if kw.get("fp_iter") is None or kw.get("fp_iter") != kw.get("max_iter") or not path.exists():
         return None, 0.0
     fp = admmnet.load(path)
     want = _plain({k: v for k, v in model_kwargs(dataset, "qnn-admm", "fp").items()})
     have = _plain({k: fp.json_params().get(k) for k in want})
-    if want != have or fp.seed != seed:
+    if want != have or fp.seed != seed + init:
         return None, 0.0
     meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
     if meta.get("augmentation") != _plain(augmentation("qnn-admm", base_dataset(dataset))):
@@ -287,6 +291,22 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             t0 = time.perf_counter()
             qfp = QNNADMM(seed=seed, **model_kwargs(dataset, "qnn-admm", "fp")).fit(ds.X_train, ds.y_train)
             fp_seconds, fp_from = time.perf_counter() - t0, "trained in this run"
+        n_init = int(kw.get("n_init") or 1)
+        if qfp is not None and n_init > 1:   # restarts: the FP phase of every initialisation
+            fps = [qfp]
+            for i in range(1, n_init):
+                fp_i, s_i = _qnn_fp_model(out, dataset, seed, kw, i)
+                if fp_i is None:          # trained once per seed and kept (1 and 2 bits share it)
+                    t0 = time.perf_counter()
+                    fp_i = QNNADMM(seed=seed + i, **model_kwargs(dataset, "qnn-admm", "fp")).fit(ds.X_train,
+                                                                                                ds.y_train)
+                    s_i = time.perf_counter() - t0
+                    fp_i.save(qnn_fp_path(out, dataset, seed, i))
+                    write_json(qnn_fp_path(out, dataset, seed, i).with_suffix(".json"),
+                               {"seconds": s_i, "augmentation": augmentation(method, base_dataset(dataset))})
+                fps.append(fp_i)
+                fp_seconds += s_i
+            qfp = fps
         if qfp is not None:
             fit_kw = {"fp_model": qfp}
         if augment:                      # the quantizer on the real rows
@@ -314,7 +334,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "iterations": len(hist), "stop": hist.stop, "split": ds.split, "augment": augment,
             "augmentation": augmentation(method, base_dataset(dataset)),
             "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])) if len(hist) else None,
-            "threads": blas_threads(), "fp_phase_from": fp_from,
+            "threads": blas_threads(), "fp_phase_from": fp_from, "best_init": getattr(model, "best_init_", None),
             "params": model.json_params(), "admmnet": admmnet.__version__}
 
 

@@ -65,15 +65,23 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
                     train_accuracy=fp.score(X_real, y_real), seconds=t_fp,
                     seconds_after_iterations=fp.history_.final["seconds"] if fp.history_.final else 0.0,
                     seconds_per_iteration=float(np.mean(fp.history_.column("seconds")))))
+    fps, t_fps = [fp], [t_fp]     # the FP phase of each restart (n_init), trained once per seed
     for bits in BITS[1:]:
-        q = admmnet.QNNADMM(**qnn_admm_params(dataset, bits), bits=bits, levels="thesis", seed=seed)
+        kw = qnn_admm_params(dataset, bits)
+        n_init = int(kw.get("n_init", 1))
+        while len(fps) < n_init:
+            t = time.perf_counter()
+            fps.append(admmnet.QNNADMM(**p, bits=None, seed=seed + len(fps)).fit(ds.X_train, ds.y_train))
+            t_fps.append(time.perf_counter() - t)
+        q = admmnet.QNNADMM(**kw, bits=bits, levels="thesis", seed=seed)
         t = time.perf_counter()
-        q.fit(X_real, y_real, fp_model=fp)       # the quantizer on the real rows (as admmnet train)
+        # the quantizer on the real rows (as admmnet train)
+        q.fit(X_real, y_real, fp_model=fps[:n_init] if n_init > 1 else fp)
         dt = time.perf_counter() - t
         out.append(dict(bits=bits, test_accuracy=q.score(ds.X_test, ds.y_test),
-                        train_accuracy=q.score(X_real, y_real), seconds=t_fp + dt,
+                        train_accuracy=q.score(X_real, y_real), seconds=sum(t_fps[:n_init]) + dt,
                         seconds_after_iterations=dt, storage_bits_per_weight=q.storage_bits_per_weight,
-                        model_bytes=q.model_bytes))
+                        model_bytes=q.model_bytes, n_init=n_init, best_init=getattr(q, "best_init_", None)))
     for r in out:
         r.update(dataset=dataset, seed=seed, iterations=int(p["max_iter"]),
                  augmentation=augmentation("qnn-admm", dataset),
@@ -87,12 +95,26 @@ def _plain(v):
 
 def drop_stale(log: Path, datasets) -> None:
     """Move stored groups made with other preset settings than now to ``runs.stale.jsonl``."""
-    def stale(r):
-        return r["dataset"] in datasets and not (
+    def stale_run(r):
+        return not (
             all(_plain(r["params"].get(k)) == _plain(v) for k, v in qnn_admm_params(r["dataset"], None).items())
-            and r.get("augmentation") == augmentation("qnn-admm", r["dataset"]))
+            and r.get("augmentation") == augmentation("qnn-admm", r["dataset"])
+            and run_n_init(r) == (1 if r["bits"] == "fp" else qnn_admm_params(r["dataset"], r["bits"]).get("n_init", 1)))
+
+    bad = {(r["dataset"], r["seed"]) for r in load_runs(log) if r["dataset"] in datasets and stale_run(r)}
+
+    def stale(r):       # a group is redone whole (its FP run is the FP phase of the others)
+        return (r["dataset"], r["seed"]) in bad
 
     drop_runs(log, stale, "made with other presets", keep_in=log.with_name("runs.stale.jsonl"))
+
+
+def run_n_init(r: dict) -> int:
+    """The restarts (``n_init``) a stored run was made with: its own record, else its parameters
+    (study runs), else 1 (runs made before restarts existed)."""
+    if r.get("n_init") is not None:
+        return int(r["n_init"])
+    return int(r.get("params", {}).get("n_init") or 1) if r["bits"] != "fp" else 1
 
 
 def take_from_study(log: Path, study: Path, datasets, n_seeds: int) -> None:
@@ -114,7 +136,8 @@ def take_from_study(log: Path, study: Path, datasets, n_seeds: int) -> None:
             new.append({k: r[k] for k in ("bits", "test_accuracy", "train_accuracy", "seconds", "dataset", "seed",
                                           "iterations", "model_bytes", "storage_bits_per_weight")}
                        | {"seconds_after_iterations": None, "params": r["params"], "reused_from": str(study),
-                          "augmentation": r.get("augmentation")})
+                          "augmentation": r.get("augmentation"), "n_init": run_n_init(r),
+                          "best_init": r.get("best_init")})
     if new:
         append_runs(log, new)
         print(f"{len(new)} run(s) taken over from {study}", file=sys.stderr)

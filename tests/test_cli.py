@@ -125,7 +125,8 @@ def test_augmented_pendigits_training(tmp_path, capsys):
 def test_augmented_quantized_qnn_admm_quantizes_on_the_real_rows(tmp_path):
     """Pendigits' quantized QNN-ADMM: the FP phase trains on the real rows and the preset's
     copies, the layerwise quantizer and output refit on the real rows only; the CLI's model is
-    exactly that two-step fit of the Python API."""
+    exactly that two-step fit of the Python API, with restarts (--n-init 2: the FP phase of each
+    initialisation on the augmented rows, the lowest training loss on the real rows kept)."""
     import numpy as np
 
     import admmnet
@@ -134,19 +135,21 @@ def test_augmented_quantized_qnn_admm_quantizes_on_the_real_rows(tmp_path):
 
     path = tmp_path / "q.npz"
     assert main(["train", "--dataset", "pendigits", "--bits", "2", "--iters", "3", "--seed", "1",
-                 "--save", str(path), "--quiet"]) == 0
+                 "--n-init", "2", "--save", str(path), "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
     ds = load_dataset("pendigits", augment=AUGMENT["pendigits"], augment_seed=1)
     X_real, y_real = ds.original_train()
     kw = {**qnn_admm_params("pendigits", None), "max_iter": 3}
-    fp = admmnet.QNNADMM(**kw, preset="pendigits", seed=1).fit(ds.X_train, ds.y_train)
-    q = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", 2), "max_iter": 3, "fp_iter": 3}, bits=2,
-                        preset="pendigits", seed=1).fit(X_real, y_real, fp_model=fp)
+    fps = [admmnet.QNNADMM(**kw, preset="pendigits", seed=1 + i).fit(ds.X_train, ds.y_train) for i in range(2)]
+    q = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", 2), "max_iter": 3, "fp_iter": 3, "n_init": 2},
+                        bits=2, preset="pendigits", seed=1).fit(X_real, y_real, fp_model=fps)
+    rec = json.loads((tmp_path / "r.json").read_text())
+    assert rec["n_init"] == 2 and rec["best_init"] == q.best_init_ and len(rec["init_losses"]) == 2
     cli = admmnet.load(path)
     for a, b in zip(cli.weights(), q.weights()):
         np.testing.assert_array_equal(a, b)
     # not the one-step fit on all rows
-    one = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", 2), "max_iter": 3, "fp_iter": 3}, bits=2,
-                          preset="pendigits", seed=1).fit(ds.X_train, ds.y_train)
+    one = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", 2), "max_iter": 3, "fp_iter": 3, "n_init": 1},
+                          bits=2, preset="pendigits", seed=1 + q.best_init_).fit(ds.X_train, ds.y_train)
     assert any(not np.array_equal(a, b) for a, b in zip(cli.weights(), one.weights()))
 
 

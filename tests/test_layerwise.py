@@ -167,15 +167,15 @@ def test_fp_model_warm_start_equals_the_uninterrupted_fit():
                   device="cpu", max_iter=12)
     fp = admmnet.QNNADMM(**common)
     fp.fit(X, y)
-    one = admmnet.QNNADMM(**common, bits=1, fp_iter=12, layerwise=True)
+    one = admmnet.QNNADMM(**common, bits=1, fp_iter=12, layerwise=True, n_init=1)
     one.fit(X, y)
-    warm = admmnet.QNNADMM(**common, bits=1, fp_iter=12, layerwise=True)
+    warm = admmnet.QNNADMM(**common, bits=1, fp_iter=12, layerwise=True, n_init=1)
     warm.fit(X, y, fp_model=fp)
     for w1, w2 in zip(one.weights(), warm.weights()):
         np.testing.assert_allclose(w1, w2, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(one.predict(X), warm.predict(X))
     with pytest.raises(ValueError, match="fp_iter"):
-        admmnet.QNNADMM(**common, bits=1, fp_iter=11).fit(X, y, fp_model=fp)
+        admmnet.QNNADMM(**common, bits=1, fp_iter=11, n_init=1).fit(X, y, fp_model=fp)
 
 
 def test_momentum_restart_never_accepts_an_extrapolated_step_that_raises_the_loss():
@@ -304,9 +304,9 @@ def test_a_saved_fp_model_serves_as_fp_phase(tmp_path):
     fp.fit(X, y)
     back = admmnet.load(fp.save(tmp_path / "fp.npz"))
     assert back.n_iter_ == 10 and back.params_["refit_output"] is True
-    a = admmnet.QNNADMM(**common, bits=2, fp_iter=10, layerwise=True)
+    a = admmnet.QNNADMM(**common, bits=2, fp_iter=10, layerwise=True, n_init=1)
     a.fit(X, y, fp_model=fp)
-    b = admmnet.QNNADMM(**common, bits=2, fp_iter=10, layerwise=True)
+    b = admmnet.QNNADMM(**common, bits=2, fp_iter=10, layerwise=True, n_init=1)
     b.fit(X, y, fp_model=back)
     for w1, w2 in zip(a.weights(), b.weights()):
         np.testing.assert_array_equal(w1, w2)

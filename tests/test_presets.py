@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import admmnet
-from admmnet.presets import QNN_ADMM, auto_params, qnn_admm_params
+from admmnet.presets import LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_params, qnn_admm_params
 
 
 def test_quantized_presets_run_the_fp_schedule_then_quantize():
@@ -11,7 +11,38 @@ def test_quantized_presets_run_the_fp_schedule_then_quantize():
         fp, q = qnn_admm_params(d, None), qnn_admm_params(d, 2)
         assert q["fp_iter"] == q["max_iter"] == fp["max_iter"] and q["layerwise"] is True
         # the FP phase of a quantized run is exactly the FP run: same solver settings
-        assert {k: v for k, v in q.items() if k not in ("fp_iter", "layerwise")} == fp
+        assert {k: v for k, v in q.items() if k not in ("fp_iter", "layerwise", "n_init")} == fp
+
+
+@pytest.mark.parametrize("dataset", sorted(TOPOLOGIES))
+@pytest.mark.parametrize("bits", [None, 8, 4, 2, 1])
+@pytest.mark.parametrize("shape", [(168, 7, 3), (60000, 784, 10)])
+def test_preset_keyword_arguments_alone_give_the_preset(dataset, bits, shape):
+    # benchmarks pass qnn_admm_params(...) to an estimator whose preset is "auto": no setting may
+    # then come from the automatic preset instead of the dataset's (Seeds' ridge once did)
+    by_name = admmnet.QNNADMM(preset=dataset, bits=bits).resolved_params(*shape)
+    by_kwargs = admmnet.QNNADMM(**qnn_admm_params(dataset, bits), bits=bits).resolved_params(*shape)
+    assert {k: v for k, v in by_name.items() if k != "preset"} == \
+        {k: v for k, v in by_kwargs.items() if k != "preset"}
+
+
+def test_restarts_only_for_low_bit_runs_on_small_data():
+    assert LOW_BITS_QMAX == 3
+    for d in ("seeds", "pendigits"):
+        assert N_INIT[d] > 1
+        assert qnn_admm_params(d, 1)["n_init"] == qnn_admm_params(d, 2)["n_init"] == N_INIT[d]
+        assert qnn_admm_params(d, 4)["n_init"] == qnn_admm_params(d, 8)["n_init"] == 1
+        assert "n_init" not in qnn_admm_params(d, None)          # full precision: one start
+    assert qnn_admm_params("mnist", 1)["n_init"] == 1              # the 2-minute budget
+    assert auto_params(500, 7, 3, bits=1)["n_init"] == auto_params(19999, 7, 3, bits=2)["n_init"] == 5
+    assert auto_params(20000, 7, 3, bits=1)["n_init"] == 1 and auto_params(500, 7, 3, bits=4)["n_init"] == 1
+    # the estimator decides by the level set's largest code: ternary, binary, signed 2 bits
+    for kw in (dict(levels="ternary"), dict(levels="binary"), dict(bits=2, levels="signed"),
+               dict(bits=1), dict(bits=2)):
+        assert admmnet.QNNADMM(preset="seeds", **kw).resolved_params(168, 7, 3)["n_init"] == 5, kw
+    for kw in (dict(), dict(bits=3), dict(bits=4, levels="signed")):
+        assert admmnet.QNNADMM(preset="seeds", **kw).resolved_params(168, 7, 3)["n_init"] == 1, kw
+    assert admmnet.QNNADMM(preset="seeds", bits=1, n_init=2).resolved_params(168, 7, 3)["n_init"] == 2
 
 
 @pytest.mark.parametrize("shape,width,small", [((168, 7, 3), 10, True), ((6000, 16, 10), 26, True),

@@ -1,0 +1,77 @@
+"""Restarts (``QNNADMM(n_init=k)``): k whole fits from seeds seed..seed+k-1, the one with the
+lowest training cross-entropy kept."""
+import numpy as np
+import pytest
+
+import admmnet
+from admmnet.exceptions import InvalidParameterError
+from admmnet.model import init_checkpoint
+
+
+def _data(n=150, seed=0):
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, 4)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.4).astype(int) + (X[:, 2] > 1.0)
+    return X, y
+
+
+KW = dict(hidden_sizes=(5,), bits=1, max_iter=8, preset="seeds", device="cpu")
+
+
+def _cross_entropy(model, X, y):
+    p = model.predict_proba(X)
+    return float(-np.mean(np.log(p[np.arange(y.size), np.searchsorted(model.classes_, y)])))
+
+
+def test_keeps_the_initialisation_with_the_lowest_training_loss():
+    X, y = _data()
+    m = admmnet.QNNADMM(**KW, n_init=3, seed=4).fit(X, y)
+    singles = [admmnet.QNNADMM(**KW, n_init=1, seed=4 + i).fit(X, y) for i in range(3)]
+    losses = [_cross_entropy(s, X, y) for s in singles]
+    np.testing.assert_allclose(m.init_losses_, losses, rtol=1e-5)
+    assert m.best_init_ == int(np.argmin(losses))
+    best = singles[m.best_init_]
+    for a, b in zip(m.weights(), best.weights()):
+        np.testing.assert_array_equal(a, b)
+    assert m.training_loss(X, y) == pytest.approx(min(losses), rel=1e-6)
+    assert m.params_["n_init"] == 3 and m.params_["seed"] == 4 and m.get_params()["n_init"] == 3
+    assert len(m.history_) == len(best.history_)
+    # the kept network is the one saved and loaded back
+    assert m.score(X, y) == best.score(X, y)
+
+
+def test_fp_models_per_initialisation_give_the_whole_fit(tmp_path):
+    X, y = _data()
+    whole = admmnet.QNNADMM(**KW, n_init=2, seed=1).fit(X, y)
+    fps = [admmnet.QNNADMM(**{**KW, "bits": None}, seed=1 + i).fit(X, y) for i in range(2)]
+    q = admmnet.QNNADMM(**KW, n_init=2, seed=1).fit(X, y, fp_model=fps)
+    assert q.best_init_ == whole.best_init_
+    for a, b in zip(q.weights(), whole.weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="list of 2"):
+        admmnet.QNNADMM(**KW, n_init=2).fit(X, y, fp_model=fps[0])
+    with pytest.raises(ValueError, match="list of 2"):
+        admmnet.QNNADMM(**KW, n_init=2).fit(X, y, fp_model=fps[:1])
+
+
+def test_each_initialisation_checkpoints_and_resumes(tmp_path):
+    X, y = _data()
+    path = tmp_path / "state.npz"
+    a = admmnet.QNNADMM(**KW, n_init=2, seed=0).fit(X, y, checkpoint=path)
+    assert init_checkpoint(path, 0).name == "state.init0.npz"
+    assert all(init_checkpoint(path, i).exists() for i in range(2)) and not path.exists()
+    b = admmnet.QNNADMM(**KW, n_init=2, seed=0).fit(X, y, checkpoint=path)     # resumed: same result
+    assert b.best_init_ == a.best_init_ and b.history_.resumed_from is not None
+    for u, v in zip(a.weights(), b.weights()):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_restart_errors():
+    X, y = _data()
+    with pytest.raises(InvalidParameterError, match="n_init"):
+        admmnet.QNNADMM(**KW, n_init=0).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="sharded"):
+        admmnet.QNNADMM(**KW, n_init=2).fit(X, y, n_shards=2)
+    m = admmnet.QNNADMM(**KW, n_init=1).fit(X, y)
+    with pytest.raises(ValueError, match="labels"):
+        m.training_loss(X, y + 7)
