@@ -399,7 +399,9 @@ class QNNADMM(NetworkModel):
         small FP network vary much with the start, and the training loss tells the good starts
         from the bad ones (:data:`admmnet.presets.N_INIT`). With ``checkpoint`` every
         initialisation has its own file (``<stem>.init<i><suffix>``), so a stopped fit resumes
-        without redoing finished initialisations.
+        without redoing finished initialisations. A sharded fit (``client=``/``n_shards=``)
+        trains one initialisation (the preset's restarts do not apply; an explicit n_init > 1 is
+        refused).
     seed : int
         Seed of the initialisation (the only randomness): same seed, same result.
     dtype : {"float32", "float64"}

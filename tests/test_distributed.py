@@ -114,7 +114,7 @@ def test_sharded_sweep_matches_single_process_iteration_by_iteration(bits):
 @pytest.mark.parametrize("bits", [None, 2])
 def test_fit_with_in_process_shards_matches_single_process(bits, dtype):
     X, y = _blobs()
-    kw = dict(hidden_sizes=(16, 12), bits=bits, max_iter=5, fp_iter=2, layerwise=False, monitor_rows=300,
+    kw = dict(hidden_sizes=(16, 12), bits=bits, n_init=1, max_iter=5, fp_iter=2, layerwise=False, monitor_rows=300,
               seed=1, device="cpu", dtype=dtype)
     a = QNNADMM(**kw).fit(X, y)
     b = QNNADMM(**kw).fit(X, y, n_shards=3)
@@ -133,7 +133,7 @@ def test_layerwise_quantizer_from_shard_sums_matches_single_process(dtype):
     84.56, predictions equal on 95% of the rows), so only that is asserted: at least 97%
     of the codes agree and the training accuracy is within 3 points."""
     X, y = _blobs()
-    kw = dict(hidden_sizes=(16, 12), bits=2, max_iter=5, fp_iter=3, layerwise=True, monitor_rows=300,
+    kw = dict(hidden_sizes=(16, 12), bits=2, n_init=1, max_iter=5, fp_iter=3, layerwise=True, monitor_rows=300,
               seed=1, device="cpu", dtype=dtype)
     a = QNNADMM(**kw).fit(X, y)
     b = QNNADMM(**kw).fit(X, y, n_shards=3)
@@ -276,7 +276,7 @@ def test_dask_fit_matches_single_process(client, bits, dtype):
     """LocalCluster, 2 worker processes: fp and 2 bits (2 FP iterations, then 4 quantized
     ones and the quantized output refit)."""
     X, y = _blobs()
-    kw = dict(hidden_sizes=(16, 12), bits=bits, max_iter=6, fp_iter=2, layerwise=False, monitor_rows=300,
+    kw = dict(hidden_sizes=(16, 12), bits=bits, n_init=1, max_iter=6, fp_iter=2, layerwise=False, monitor_rows=300,
               seed=1, device="cpu", dtype=dtype)
     a = QNNADMM(**kw).fit(X, y)
     b = QNNADMM(**kw).fit(X, y, client=client)
