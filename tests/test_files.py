@@ -184,13 +184,13 @@ def test_cli_test_file_and_qnn_admm_progress(tmp_path, monkeypatch, capsys):
     tr = _write_csv(tmp_path / "tr.csv", ["a", "b", "c", "d", "y"], [list(x) + [t] for x, t in zip(X.tolist(), y)])
     te = _write_csv(tmp_path / "te.csv", ["a", "b", "c", "d", "y"], [list(x) + [t] for x, t in zip(Xt.tolist(), yt)])
     # not a terminal: one plain line per iteration
-    assert main(["train", "--data", str(tr), "--test", str(te), "--bits", "2", "--iters", "3"]) == 0
+    assert main(["train", "--data", str(tr), "--test", str(te), "--bits", "2", "--iters", "3", "--n-init", "1"]) == 0
     err = capsys.readouterr().err
     assert "30 test" in err and err.count("iter ") == 3
     # a terminal: a tqdm bar instead of the lines
     pytest.importorskip("tqdm")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    assert main(["train", "--data", str(tr), "--test", str(te), "--bits", "2", "--iters", "3"]) == 0
+    assert main(["train", "--data", str(tr), "--test", str(te), "--bits", "2", "--iters", "3", "--n-init", "1"]) == 0
     err = capsys.readouterr().err
     assert "iter " not in err and "3/3" in err and "obj=" in err
     assert main(["train", "--data", str(tr), "--test", str(te), "--bits", "2", "--iters", "3", "--quiet"]) == 0
