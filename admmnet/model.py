@@ -676,7 +676,7 @@ class QNNADMM(NetworkModel):
             return self._fit_restarts(X_in, y_in, int(self.params_["n_init"]), fp_model=fp_model,
                                       eval_set=eval_set, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                                       callback=callback)
-        if fp_model is not None and not isinstance(fp_model, QNNADMM) and isinstance(fp_model, (list, tuple)):
+        if isinstance(fp_model, (list, tuple)):       # one FP model per initialisation
             if len(fp_model) != 1:
                 raise ValueError(f"fp_model: {len(fp_model)} FP models for n_init=1; give one")
             fp_model = fp_model[0]

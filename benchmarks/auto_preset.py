@@ -103,7 +103,7 @@ def run_split(name: str, split: int) -> list[dict]:
             fps.append(admmnet.QNNADMM(preset="auto", seed=split + len(fps), device="cpu").fit(Xtr, ytr))
             t_fps.append(time.perf_counter() - t)
         t = time.perf_counter()
-        q.fit(Xtr, ytr, fp_model=fps[:n_init] if n_init > 1 else fp)
+        q.fit(Xtr, ytr, fp_model=fps[:n_init])
         out.append(dict(method=f"qnn-admm-{bits}", test_accuracy=q.score(Xte, yte),
                         seconds=sum(t_fps[:n_init]) + time.perf_counter() - t, n_init=n_init,
                         best_init=getattr(q, "best_init_", None)))

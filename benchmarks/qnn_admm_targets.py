@@ -76,7 +76,7 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
         q = admmnet.QNNADMM(**kw, bits=bits, levels="thesis", seed=seed)
         t = time.perf_counter()
         # the quantizer on the real rows (as admmnet train)
-        q.fit(X_real, y_real, fp_model=fps[:n_init] if n_init > 1 else fp)
+        q.fit(X_real, y_real, fp_model=fps[:n_init])
         dt = time.perf_counter() - t
         out.append(dict(bits=bits, test_accuracy=q.score(ds.X_test, ds.y_test),
                         train_accuracy=q.score(X_real, y_real), seconds=sum(t_fps[:n_init]) + dt,
