@@ -260,6 +260,30 @@ def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict, init: int = 0):
     return fp, float(meta.get("seconds", 0.0))
 
 
+class FPPhases:
+    """The FP phases of one seed's restarts (``QNNADMM(n_init=...)``), each trained once, on
+    demand, and shared by the bit widths: ``train(i)`` returns ``(fitted FP model, seconds)`` of
+    initialisation ``i`` (seed ``seed + i``); ``first(n)`` gives ``(the first n models, their
+    seconds together)``, the ``fp_model`` list of a fit with ``n_init=n`` and its cost."""
+
+    def __init__(self, train: Callable[[int], tuple]):
+        self.train, self.models, self.seconds = train, [], []
+
+    def first(self, n: int) -> tuple[list, float]:
+        while len(self.models) < n:
+            model, seconds = self.train(len(self.models))
+            self.models.append(model)
+            self.seconds.append(float(seconds))
+        return self.models[:n], sum(self.seconds[:n])
+
+
+def timed_fit(model, X, y):
+    """``(model.fit(X, y), its wall seconds)``."""
+    t0 = time.perf_counter()
+    model.fit(X, y)
+    return model, time.perf_counter() - t0
+
+
 _CACHE: dict = {}
 
 
@@ -285,28 +309,29 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     fp_seconds, qfp, fp_from = 0.0, None, None
     X_fit, y_fit = ds.X_train, ds.y_train
     if method == "qnn-admm" and bits != "fp":
-        qfp, fp_seconds = _qnn_fp_model(out, dataset, seed, kw)
-        fp_from = None if qfp is None else str(qnn_fp_path(out, dataset, seed))
-        if qfp is None and augment:      # the FP phase on the augmented rows (as admmnet train does)
-            t0 = time.perf_counter()
-            qfp = QNNADMM(seed=seed, **model_kwargs(dataset, "qnn-admm", "fp")).fit(ds.X_train, ds.y_train)
-            fp_seconds, fp_from = time.perf_counter() - t0, "trained in this run"
-        n_init = int(kw.get("n_init") or 1)
-        if qfp is not None and n_init > 1:   # restarts: the FP phase of every initialisation
-            fps = [qfp]
-            for i in range(1, n_init):
-                fp_i, s_i = _qnn_fp_model(out, dataset, seed, kw, i)
-                if fp_i is None:          # trained once per seed and kept (1 and 2 bits share it)
-                    t0 = time.perf_counter()
-                    fp_i = QNNADMM(seed=seed + i, **model_kwargs(dataset, "qnn-admm", "fp")).fit(ds.X_train,
-                                                                                                ds.y_train)
-                    s_i = time.perf_counter() - t0
-                    fp_i.save(qnn_fp_path(out, dataset, seed, i))
-                    write_json(qnn_fp_path(out, dataset, seed, i).with_suffix(".json"),
-                               {"seconds": s_i, "augmentation": augmentation(method, base_dataset(dataset))})
-                fps.append(fp_i)
-                fp_seconds += s_i
-            qfp = fps
+        fp_kw, origin = model_kwargs(dataset, "qnn-admm", "fp"), []
+
+        def fp_phase(i):
+            """Initialisation i's FP phase: the stored FP run (i = 0) or restart, else trained (on the
+            augmented rows, as admmnet train does) and, for a restart, kept for the other bit widths."""
+            fp_i, s_i = _qnn_fp_model(out, dataset, seed, kw, i)
+            if fp_i is not None:
+                origin.append(str(qnn_fp_path(out, dataset, seed, i)))
+                return fp_i, s_i
+            if i == 0 and not augment:   # no stored FP run: the quantized fit trains its own FP phase
+                return None, 0.0
+            fp_i, s_i = timed_fit(QNNADMM(seed=seed + i, **fp_kw), ds.X_train, ds.y_train)
+            origin.append("trained in this run")
+            if i > 0:
+                fp_i.save(qnn_fp_path(out, dataset, seed, i))
+                write_json(qnn_fp_path(out, dataset, seed, i).with_suffix(".json"),
+                           {"seconds": s_i, "augmentation": augmentation(method, base_dataset(dataset))})
+            return fp_i, s_i
+
+        phases = FPPhases(fp_phase)
+        if phases.first(1)[0][0] is not None:   # and with restarts, the FP phase of every initialisation
+            qfp, fp_seconds = phases.first(int(kw.get("n_init") or 1))
+            fp_from = origin[0]
         if qfp is not None:
             fit_kw = {"fp_model": qfp}
         if augment:                      # the quantizer on the real rows

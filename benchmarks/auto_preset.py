@@ -39,7 +39,7 @@ from admmnet.baselines import FPMLP
 from admmnet.datasets._preprocess import stratified_split
 from admmnet.presets import auto_params
 
-from _runs import drop_runs, load_runs, run_groups, write_results
+from _runs import FPPhases, drop_runs, load_runs, run_groups, timed_fit, write_results
 
 DATASETS = ("digits", "wine", "breast_cancer")
 METHODS = ("backprop-fp", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1")
@@ -94,18 +94,17 @@ def run_split(name: str, split: int) -> list[dict]:
     hidden = fp.params_["hidden_sizes"]
     out.append(dict(method="qnn-admm-fp", test_accuracy=fp.score(Xte, yte), seconds=t_fp,
                     params=preset_used(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))))
-    fps, t_fps = [fp], [t_fp]      # the FP phase of each restart (n_init), shared by the bit widths
+    # the FP phase of each restart (n_init), shared by the bit widths
+    phases = FPPhases(lambda i: (fp, t_fp) if i == 0 else
+                      timed_fit(admmnet.QNNADMM(preset="auto", seed=split + i, device="cpu"), Xtr, ytr))
     for bits in (2, 1):
         q = admmnet.QNNADMM(preset="auto", bits=bits, seed=split, device="cpu")
         n_init = int(q.resolved_params(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))["n_init"])
-        while len(fps) < n_init:
-            t = time.perf_counter()
-            fps.append(admmnet.QNNADMM(preset="auto", seed=split + len(fps), device="cpu").fit(Xtr, ytr))
-            t_fps.append(time.perf_counter() - t)
+        fps, t_fps = phases.first(n_init)
         t = time.perf_counter()
-        q.fit(Xtr, ytr, fp_model=fps[:n_init])
+        q.fit(Xtr, ytr, fp_model=fps)
         out.append(dict(method=f"qnn-admm-{bits}", test_accuracy=q.score(Xte, yte),
-                        seconds=sum(t_fps[:n_init]) + time.perf_counter() - t, n_init=n_init,
+                        seconds=t_fps + time.perf_counter() - t, n_init=n_init,
                         best_init=getattr(q, "best_init_", None)))
     bp = FPMLP(hidden_sizes=hidden, **backprop_settings(Xtr.shape[0]), seed=split)
     t = time.perf_counter()

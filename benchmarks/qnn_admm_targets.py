@@ -38,7 +38,7 @@ from admmnet.baseline_presets import augment_copies, augmentation
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import append_runs, drop_runs, is_stale, load_runs, run_groups, write_results
+from _runs import FPPhases, append_runs, drop_runs, is_stale, load_runs, run_groups, timed_fit, write_results
 
 BITS = ("fp", 8, 4, 2, 1)
 # issue 14's targets (test accuracy %, mean of 10 seeds); MNIST 8 bits: fp - 0.2
@@ -65,21 +65,20 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
                     train_accuracy=fp.score(X_real, y_real), seconds=t_fp,
                     seconds_after_iterations=fp.history_.final["seconds"] if fp.history_.final else 0.0,
                     seconds_per_iteration=float(np.mean(fp.history_.column("seconds")))))
-    fps, t_fps = [fp], [t_fp]     # the FP phase of each restart (n_init), trained once per seed
+    # the FP phase of each restart (n_init), trained once per seed and shared by the bit widths
+    phases = FPPhases(lambda i: (fp, t_fp) if i == 0 else
+                      timed_fit(admmnet.QNNADMM(**p, bits=None, seed=seed + i), ds.X_train, ds.y_train))
     for bits in BITS[1:]:
         kw = qnn_admm_params(dataset, bits)
         n_init = int(kw.get("n_init", 1))
-        while len(fps) < n_init:
-            t = time.perf_counter()
-            fps.append(admmnet.QNNADMM(**p, bits=None, seed=seed + len(fps)).fit(ds.X_train, ds.y_train))
-            t_fps.append(time.perf_counter() - t)
+        fps, t_fps = phases.first(n_init)
         q = admmnet.QNNADMM(**kw, bits=bits, levels="thesis", seed=seed)
         t = time.perf_counter()
         # the quantizer on the real rows (as admmnet train)
-        q.fit(X_real, y_real, fp_model=fps[:n_init])
+        q.fit(X_real, y_real, fp_model=fps)
         dt = time.perf_counter() - t
         out.append(dict(bits=bits, test_accuracy=q.score(ds.X_test, ds.y_test),
-                        train_accuracy=q.score(X_real, y_real), seconds=sum(t_fps[:n_init]) + dt,
+                        train_accuracy=q.score(X_real, y_real), seconds=t_fps + dt,
                         seconds_after_iterations=dt, storage_bits_per_weight=q.storage_bits_per_weight,
                         model_bytes=q.model_bytes, n_init=n_init, best_init=getattr(q, "best_init_", None)))
     for r in out:
