@@ -32,7 +32,7 @@ from .baseline_presets import AUGMENT, augment_copies, baseline_params
 from .datasets.pendigits import SPLITS as PENDIGITS_SPLITS
 from .datasets.pendigits import augmentation_record
 from .backprop.arch import ARCH_NAMES
-from .model import QNNADMM, init_checkpoint, load
+from .model import QNNADMM, load
 from .presets import qnn_admm_params
 
 #: The ternary methods of the other sources (docs/baselines.md, "Ternary methods"):
@@ -299,17 +299,6 @@ def _build_qnn_admm(args, bits, shape=None):
                    verbose=not args.quiet, **kw)
 
 
-def _fp_phase_model(model, shape, init: int = 0):
-    """The full-precision QNN-ADMM whose fit is the FP phase of the quantized ``model`` (of its
-    initialisation ``init``, seed ``seed + init``): the same settings, ``max_iter`` = the
-    quantized run's ``fp_iter``, no quantization."""
-    P = model.resolved_params(*shape)
-    kw = model.get_params(deep=False)
-    kw.update(bits=None, levels="thesis", budget=None, layerwise=None, fp_iter=None, n_init=1,
-              max_iter=int(P["fp_iter"]), seed=None if model.seed is None else int(model.seed) + init)
-    return QNNADMM(**kw)
-
-
 def _own_data_preset(shape) -> tuple[str, tuple[int, ...]]:
     """Own data, backprop methods: the settings of the bundled dataset of the same size class
     (as :func:`admmnet.presets.auto_params` picks them: under 1,000 rows Seeds', under 20,000
@@ -570,25 +559,13 @@ def cmd_train(args) -> int:
     t0 = time.perf_counter()
     try:
         if args.method == "qnn-admm" and X_fit.shape[0] > X_real.shape[0] and model._quantized():
-            # augmented rows (Pendigits): the FP phase trains on them, the quantizer and any quantized
-            # iterations on the real rows (admmnet.presets.AUGMENT)
-            # (with restarts, the FP phase of every initialisation, each with its own checkpoint)
-            n_init = int(model.resolved_params(*shape)["n_init"])
-            fps = []
-            for i in range(n_init):
-                fp = _fp_phase_model(model, shape, i)
-                fp.fit(X_fit, y_fit, **dict(fit_kw, checkpoint=init_checkpoint(args.checkpoint, i)
-                                            if n_init > 1 else args.checkpoint))
-                if fp.history_.stop in ("interrupted", "diverged"):
-                    print(f"the FP phase stopped ({fp.history_.stop}): the model is the FP network so far"
-                          + ("; rerun with the same --checkpoint to resume" if args.checkpoint else ""),
-                          file=sys.stderr)
-                    model = fp
-                    break
-                fps.append(fp)
-            else:
-                model.fit(X_real, y_real, fp_model=fps if n_init > 1 else fps[0],
-                          **{k: v for k, v in fit_kw.items() if k == "callback"})
+            # augmented rows (Pendigits): the FP phase of every initialisation trains on them, the
+            # quantizer and any quantized iterations on the real rows (admmnet.presets.AUGMENT)
+            model.fit(X_real, y_real, fp_data=(X_fit, y_fit), **fit_kw)
+            if model.history_.stop in ("interrupted", "diverged") and model.network_.level_set is None:
+                print(f"the FP phase stopped ({model.history_.stop}): the model is the FP network so far"
+                      + ("; rerun with the same --checkpoint to resume" if args.checkpoint else ""),
+                      file=sys.stderr)
         else:
             model.fit(X_fit, y_fit, **fit_kw)
     finally:

@@ -618,7 +618,7 @@ class QNNADMM(NetworkModel):
 
     # -- training ------------------------------------------------------------
     def fit(self, X, y, *, eval_set=None, checkpoint=None, checkpoint_every: int = 5,
-            callback=None, fp_model=None, client=None, n_shards=None) -> "QNNADMM":
+            callback=None, fp_model=None, fp_data=None, client=None, n_shards=None) -> "QNNADMM":
         """Train on ``X`` (n_samples x n_features) and labels ``y``; returns ``self``, the
         per-iteration records in ``history_`` (a :class:`History`).
 
@@ -643,6 +643,15 @@ class QNNADMM(NetworkModel):
         iterations start with the multiplier at 0. ``benchmarks/`` use it to train
         the FP network of a seed once for every bit width.
 
+        ``fp_data=(X_fp, y_fp)``: a quantized fit whose FP phase trains on other rows than
+        the quantizer, e.g. ``X`` plus distorted copies of it (what ``admmnet train`` does on
+        Pendigits, :data:`admmnet.presets.AUGMENT`): the FP phase of every initialisation
+        (:meth:`fp_phase`) is fitted on ``fp_data`` (with ``checkpoint`` and ``client``, each
+        initialisation its own checkpoint file when ``n_init > 1``), then the quantizer and any
+        quantized iterations run on ``X, y`` in this process, as with ``fp_model``. An FP
+        phase stopped by Ctrl-C (or divergence) ends the fit there: the model is that FP
+        network, ``history_.stop`` says why, and a rerun with the same checkpoint resumes it.
+
         ``client``: a ``distributed.Client``: the fit runs data-parallel on its workers, the
         rows split into ``n_shards`` blocks (default: one per worker) held in the workers'
         memory, with the iterates of this single-process fit up to the order of
@@ -651,6 +660,10 @@ class QNNADMM(NetworkModel):
         """
         from ._validation import check_choice, check_int
 
+        if fp_data is not None:
+            return self._fit_fp_data(X, y, fp_data, fp_model=fp_model, eval_set=eval_set, checkpoint=checkpoint,
+                                     checkpoint_every=checkpoint_every, callback=callback, client=client,
+                                     n_shards=n_shards)
         if client is not None or n_shards is not None:
             if self.n_init not in (None, 1):
                 raise InvalidParameterError(f"n_init={self.n_init!r} is not supported by a sharded fit "
@@ -858,9 +871,7 @@ class QNNADMM(NetworkModel):
                 best, best_loss, best_i = est, loss, i
         if best is None:
             raise error
-        for k, v in vars(best).items():
-            if k.endswith("_") and not k.startswith("__") or k == "_level_set":
-                setattr(self, k, v)
+        self._adopt(best)
         self.params_ = dict(best.params_, n_init=n_init, seed=self.seed)
         self.init_losses_ = losses
         self.best_init_ = best_i
@@ -868,6 +879,55 @@ class QNNADMM(NetworkModel):
             print(f"kept initialisation {best_i + 1}/{n_init} (training loss "
                   + ", ".join(f"{v:.4g}" for v in losses) + ")", file=sys.stderr, flush=True)
         return self
+
+    def _adopt(self, est: "QNNADMM") -> None:
+        """Take over the fitted state (the attributes ending in ``_``) of the fitted ``est``."""
+        for k, v in vars(est).items():
+            if k.endswith("_") and not k.startswith("__") or k == "_level_set":
+                setattr(self, k, v)
+
+    def fp_phase(self, n_samples: int, n_features: int, n_classes: int, init: int = 0) -> "QNNADMM":
+        """The unfitted full-precision estimator whose fit is the FP phase of this quantized
+        estimator on data of that shape, of its initialisation ``init`` (seed ``seed + init``):
+        every resolved setting (:meth:`resolved_params`), ``max_iter`` = ``fp_iter``, no
+        quantization, one initialisation. ``fit(X, y, fp_model=...)`` takes it fitted."""
+        if not self._quantized():
+            raise ValueError("fp_phase: a full-precision estimator has no separate FP phase")
+        P = self.resolved_params(n_samples, n_features, n_classes)
+        kw = self.get_params(deep=False)
+        kw.update({k: P[k] for k in self.PRESET_PARAMS})
+        kw.update(bits=None, levels="thesis", budget=None, layerwise=None, fp_iter=None, n_init=1,
+                  max_iter=int(P["fp_iter"]), seed=None if self.seed is None else int(self.seed) + int(init))
+        return QNNADMM(**kw)
+
+    def _fit_fp_data(self, X, y, fp_data, *, fp_model, eval_set, checkpoint, checkpoint_every, callback,
+                     client, n_shards) -> "QNNADMM":
+        """``fit(X, y, fp_data=(X_fp, y_fp))`` (its docstring): every initialisation's FP phase on
+        ``fp_data``, then the quantized fit on ``X, y`` from them."""
+        if fp_model is not None:
+            raise ValueError("give fp_model or fp_data, not both (fp_data trains the FP phases fp_model would give)")
+        if not self._quantized():
+            raise ValueError("fp_data is the training rows of a quantized fit's FP phase; a full-precision "
+                             "fit trains on X, y (pass fp_data's rows as X, y)")
+        if self.budget is not None:
+            raise InvalidParameterError("fp_data does not apply with a budget: its FP phase is not a separate fit")
+        if not isinstance(fp_data, (list, tuple)) or len(fp_data) != 2:
+            raise ValueError("fp_data must be a pair (X_fp, y_fp)")
+        Xv, _, classes = self._validate_fit_data(X, y, self.dtype)
+        shape = (Xv.shape[0], Xv.shape[1], classes.size)
+        self._validate_params(*shape)
+        n_init = int(self.params_["n_init"])
+        fps = []
+        for i in range(n_init):
+            fp = self.fp_phase(*shape, init=i)
+            fp.verbose = self.verbose
+            fp.fit(*fp_data, eval_set=eval_set, checkpoint=init_checkpoint(checkpoint, i) if n_init > 1 else checkpoint,
+                   checkpoint_every=checkpoint_every, callback=callback, client=client, n_shards=n_shards)
+            if fp.history_.stop in ("interrupted", "diverged"):
+                self._adopt(fp)
+                return self
+            fps.append(fp)
+        return self.fit(X, y, fp_model=fps, eval_set=eval_set, callback=callback)
 
     def training_loss(self, X, y) -> float:
         """Mean cross-entropy of the fitted network on ``(X, y)`` (labels in ``classes_``): the

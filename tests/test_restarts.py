@@ -75,3 +75,78 @@ def test_restart_errors():
     m = admmnet.QNNADMM(**KW, n_init=1).fit(X, y)
     with pytest.raises(ValueError, match="labels"):
         m.training_loss(X, y + 7)
+
+
+def _with_copies(X, y, seed=5):
+    """X, y and a jittered copy of them: the rows an FP phase may train on (fp_data)."""
+    r = np.random.default_rng(seed)
+    return np.concatenate([X, X + 0.1 * r.standard_normal(X.shape).astype(X.dtype)]), np.concatenate([y, y])
+
+
+@pytest.mark.parametrize("n_init", [1, 2])
+def test_fp_data_trains_each_fp_phase_on_its_rows_then_quantizes_on_X(n_init):
+    """fit(X, y, fp_data=(X_fp, y_fp)) is the two-step fit: the FP phase of every initialisation
+    fitted on fp_data (fp_phase(): the resolved settings, seed + i), then fit(X, y, fp_model=...)."""
+    X, y = _data()
+    X_fp, y_fp = _with_copies(X, y)
+    est = admmnet.QNNADMM(**KW, n_init=n_init, seed=2)
+    q = est.fit(X, y, fp_data=(X_fp, y_fp))
+    fps = [admmnet.QNNADMM(**{**KW, "bits": None}, seed=2 + i).fit(X_fp, y_fp) for i in range(n_init)]
+    two = admmnet.QNNADMM(**KW, n_init=n_init, seed=2).fit(X, y, fp_model=fps)
+    for a, b in zip(q.weights(), two.weights()):
+        np.testing.assert_array_equal(a, b)
+    assert q.network_.level_set is not None and q.get_params()["n_init"] == n_init
+    # the FP phase's settings are the quantized estimator's, resolved on X's shape
+    fp = est.fp_phase(*X.shape, 3, init=1)
+    assert fp.seed == 3 and fp.bits is None and fp.n_init == 1
+    assert fp.max_iter == q.params_["fp_iter"] and tuple(fp.hidden_sizes) == tuple(q.params_["hidden_sizes"])
+    # not the fit of the quantizer on fp_data's rows
+    other = admmnet.QNNADMM(**KW, n_init=n_init, seed=2).fit(X_fp, y_fp)
+    assert any(not np.array_equal(a, b) for a, b in zip(q.weights(), other.weights()))
+
+
+def test_fp_data_refuses_what_it_cannot_do():
+    X, y = _data()
+    X_fp, y_fp = _with_copies(X, y)
+    with pytest.raises(ValueError, match="full-precision"):
+        admmnet.QNNADMM(**{**KW, "bits": None}).fit(X, y, fp_data=(X_fp, y_fp))
+    fp = admmnet.QNNADMM(**{**KW, "bits": None}).fit(X_fp, y_fp)
+    with pytest.raises(ValueError, match="not both"):
+        admmnet.QNNADMM(**KW).fit(X, y, fp_model=fp, fp_data=(X_fp, y_fp))
+    with pytest.raises(ValueError, match="pair"):
+        admmnet.QNNADMM(**KW).fit(X, y, fp_data=X_fp)
+    with pytest.raises(ValueError, match="no separate FP phase"):
+        admmnet.QNNADMM(**{**KW, "bits": None}).fp_phase(*X.shape, 3)
+
+
+def test_fp_data_stopped_fp_phase_is_the_model_and_resumes(tmp_path):
+    """Ctrl-C in an FP phase ends the fit with that FP network (history_.stop "interrupted");
+    the same call with the same checkpoint resumes it and gives the uninterrupted result."""
+    X, y = _data()
+    X_fp, y_fp = _with_copies(X, y)
+    path = tmp_path / "state.npz"
+
+    def stop_at_5(model, rec):
+        if rec["iteration"] == 5:
+            raise KeyboardInterrupt
+
+    a = admmnet.QNNADMM(**KW, n_init=1, seed=0).fit(X, y, fp_data=(X_fp, y_fp), checkpoint=path,
+                                                     checkpoint_every=1, callback=stop_at_5)
+    assert a.history_.stop == "interrupted" and a.network_.level_set is None and path.exists()
+    b = admmnet.QNNADMM(**KW, n_init=1, seed=0).fit(X, y, fp_data=(X_fp, y_fp), checkpoint=path)
+    whole = admmnet.QNNADMM(**KW, n_init=1, seed=0).fit(X, y, fp_data=(X_fp, y_fp))
+    assert b.network_.level_set is not None
+    for u, v in zip(b.weights(), whole.weights()):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_fp_data_fp_phase_can_be_sharded():
+    """With n_shards (or a client) the FP phases run sharded, the quantizer in this process."""
+    X, y = _data()
+    X_fp, y_fp = _with_copies(X, y)
+    est = admmnet.QNNADMM(**KW, n_init=1, seed=3)
+    q = est.fit(X, y, fp_data=(X_fp, y_fp), n_shards=2)
+    fp = est.fp_phase(*X.shape, 3).fit(X_fp, y_fp, n_shards=2)
+    two = admmnet.QNNADMM(**KW, n_init=1, seed=3).fit(X, y, fp_model=fp)
+    for a, b in zip(q.weights(), two.weights()):
+        np.testing.assert_array_equal(a, b)
