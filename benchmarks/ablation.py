@@ -10,16 +10,21 @@ standard split (Pendigits: writer-independent test; MNIST: official) and seeds
 * ``FP phase, then rounding``: all iterations full precision (with the preset's
   momentum), then G = the projection of W; no output refit;
 * ``+ layerwise quantizer``: G from :mod:`admmnet.admm.layerwise` instead; no refit;
-* ``+ output refits (the preset)``: the FP output refit before, the quantized one after
-  (the default preset);
-* ``preset without momentum``: the preset with ``momentum=0``;
-* ``preset + 10 quantized iterations``: after the quantizer, 10 QNN-ADMM iterations on
-  the quantized network (mu continuation from ``mu``, momentum with adaptive restart);
-* ``preset + coordinate descent on codes``: ``cd_sweeps=2`` in the layerwise quantizer;
-* ``preset, per-row scales``: ``granularity="row"``.
+* ``+ output refits``: the FP output refit before, the quantized one after;
+* ``+ restarts``: the best of 5 whole fits by training loss (``n_init=5``);
+* ``+ FP phase on distorted copies`` (Pendigits): the FP phase of every restart on the
+  training rows and 4 distorted copies, the quantizer on the real rows (what
+  ``admmnet train`` does);
+* ``... without momentum``, ``... + 10 quantized iterations`` (after the quantizer,
+  QNN-ADMM iterations on the quantized network: mu continuation, momentum with adaptive
+  restart), ``... + coordinate descent on codes`` (``cd_sweeps=2`` in the layerwise
+  quantizer), ``..., per-row scales`` (``granularity="row"``): one change each against the
+  ``+ output refits`` row (one initialisation, real rows only).
 
-Writes ``<out>/<dataset>.json`` (every run, machine, versions, command) and prints a
-markdown table: test accuracy mean ± std per row and bit width.
+The row that is the dataset's preset says so. Rows that share an FP phase take it from one
+FP fit (``fit(..., fp_model=...)``, which gives the result of the whole fit,
+``tests/test_layerwise.py``). Writes ``<out>/<dataset>.json`` (every run, machine, versions,
+command) and prints a markdown table: test accuracy mean ± std per row and bit width.
 
     python benchmarks/ablation.py --dataset pendigits --seeds 3
 """
@@ -37,42 +42,62 @@ from admmnet.admm import solver as S
 from admmnet.cli import environment
 from admmnet.datasets import load_dataset
 from admmnet.io import write_json
-from admmnet.presets import qnn_admm_params
+from admmnet.presets import AUGMENT, qnn_admm_params
+
+from _runs import FPPhases, timed_fit
 
 OLD_QUANTIZED = {"seeds": dict(ridge=0.1, momentum=0.0), "pendigits": dict(ridge=3.0, momentum=0.0),
                  "mnist": dict(max_iter=25, ridge=1e-3, momentum=0.0)}
+RESTARTS = 5
+BASE = "+ output refits"
 
 
-def rows(dataset: str, bits: int) -> list[tuple[str, dict, dict]]:
-    """(name, estimator keyword arguments, layerwise options) of every row."""
+def rows(dataset: str, bits: int) -> list[tuple[str, dict, dict, str | None]]:
+    """(name, estimator keyword arguments, layerwise options, FP phase) of every row; the FP
+    phase is "real" or "augmented" (shared FP fits on those rows, the quantizer on the real
+    rows) or None (the whole fit on the real rows)."""
     pre = {**qnn_admm_params(dataset, bits), "bits": bits}
+    one = {**pre, "n_init": 1}
     n = pre["max_iter"]
-    return [
-        ("quantize from iteration 0", {**pre, "fp_iter": 0, "layerwise": False, **OLD_QUANTIZED[dataset]}, {}),
-        ("FP phase, then rounding", {**pre, "layerwise": False, "refit_output": False}, {}),
-        ("+ layerwise quantizer", {**pre, "refit_output": False}, {}),
-        ("+ output refits (the preset)", pre, {}),
-        ("preset without momentum", {**pre, "momentum": 0.0}, {}),
-        ("preset + 10 quantized iterations", {**pre, "max_iter": n + 10, "fp_iter": n}, {}),
-        ("preset + coordinate descent on codes", pre, {"cd_sweeps": 2}),
-        ("preset, per-row scales", {**pre, "granularity": "row"}, {}),
+    augment = AUGMENT.get(dataset, 0)
+    out = [
+        ("quantize from iteration 0", {**one, "fp_iter": 0, "layerwise": False, **OLD_QUANTIZED[dataset]}, {}, None),
+        ("FP phase, then rounding", {**one, "layerwise": False, "refit_output": False}, {}, None),
+        ("+ layerwise quantizer", {**one, "refit_output": False}, {}, None),
+        (BASE, one, {}, "real"),
+        (f"+ restarts (best of {RESTARTS} by training loss)", {**one, "n_init": RESTARTS}, {}, "real"),
+    ]
+    if augment:
+        out.append((f"+ FP phase on {augment} distorted copies", {**one, "n_init": RESTARTS}, {}, "augmented"))
+    preset_row = (pre, "augmented" if augment else "real")
+    out = [(name + (" (the preset)" if (kw, fp) == preset_row else ""), kw, lw, fp) for name, kw, lw, fp in out]
+    return out + [
+        (f"{BASE}, without momentum", {**one, "momentum": 0.0}, {}, None),
+        (f"{BASE}, + 10 quantized iterations", {**one, "max_iter": n + 10, "fp_iter": n}, {}, None),
+        (f"{BASE}, + coordinate descent on codes", one, {"cd_sweeps": 2}, "real"),
+        (f"{BASE}, per-row scales", {**one, "granularity": "row"}, {}, "real"),
     ]
 
 
-def run(ds, kw: dict, lw_extra: dict, seed: int) -> dict:
+def run(data: dict, phases: dict, kw: dict, lw_extra: dict, fp: str | None, seed: int) -> dict:
+    """One row's fit and scores; ``phases``: the shared FP phases ("real", "augmented")."""
     orig = S.start_quantized
     if lw_extra:                     # pass extra layerwise options through the switch
         def patched(*a, layerwise=None, **k):
             return orig(*a, layerwise=None if layerwise is None else {**layerwise, **lw_extra}, **k)
         S.start_quantized = patched
+    X, y = data["real"]
     try:
         m = admmnet.QNNADMM(**kw, seed=seed)
+        fit_kw, fp_seconds = {}, 0.0
+        if fp is not None:
+            fit_kw["fp_model"], fp_seconds = phases[fp].first(int(kw.get("n_init") or 1))
         t = time.perf_counter()
-        m.fit(ds.X_train, ds.y_train)
-        dt = time.perf_counter() - t
+        m.fit(X, y, **fit_kw)
+        dt = time.perf_counter() - t + fp_seconds
     finally:
         S.start_quantized = orig
-    return {"test_accuracy": m.score(ds.X_test, ds.y_test), "train_accuracy": m.score(ds.X_train, ds.y_train),
+    return {"test_accuracy": m.score(*data["test"]), "train_accuracy": m.score(X, y),
             "seconds": dt, "final_stage": m.history_.final["stage"] if m.history_.final else None}
 
 
@@ -88,15 +113,21 @@ def main(argv=None) -> int:
     t_all = time.perf_counter()
     results = []
     for seed in range(args.seeds):
-        ds = load_dataset(args.dataset, split_seed=seed)
+        augment = AUGMENT.get(args.dataset, 0)
+        ds = load_dataset(args.dataset, split_seed=seed, augment=augment, augment_seed=seed)
+        data = {"real": ds.original_train(), "augmented": (ds.X_train, ds.y_train), "test": (ds.X_test, ds.y_test)}
+        fp_kw = qnn_admm_params(args.dataset, None)
+        # the FP phases shared by the rows and bit widths: initialisation i from seed + i
+        phases = {k: FPPhases(lambda i, k=k: timed_fit(admmnet.QNNADMM(**fp_kw, seed=seed + i), *data[k]))
+                  for k in ("real", "augmented")}
         for bits in args.bits:
-            for name, kw, extra in rows(args.dataset, bits):
-                r = run(ds, kw, extra, seed)
+            for name, kw, extra, fp in rows(args.dataset, bits):
+                r = run(data, phases, kw, extra, fp, seed)
                 r.update(row=name, bits=bits, seed=seed)
                 results.append(r)
                 print(f"seed {seed} {bits} bits  {name}: {100 * r['test_accuracy']:.2f}%  ({r['seconds']:.1f} s)",
                       file=sys.stderr, flush=True)
-    names = [n for n, _, _ in rows(args.dataset, args.bits[0])]
+    names = [r[0] for r in rows(args.dataset, args.bits[0])]
     lines = [f"Ablation on {args.dataset} (test accuracy %, mean ± std over seeds 0..{args.seeds - 1}; "
              "seconds per run in parentheses)", "",
              "| lever | " + " | ".join(f"{b} bits" for b in args.bits) + " |", "| --- |" + " --- |" * len(args.bits)]

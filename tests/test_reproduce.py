@@ -262,3 +262,21 @@ def test_lenet5_fp_network_is_kept_and_reused(tmp_path, monkeypatch):
     assert not fits and sec2 == sec
     for a, b in zip(fp.weights(), again.weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_fp_phases_trains_each_initialisation_once_in_order():
+    """The restarts' FP phases are trained on demand, once each, in seed order; ``first(n)``
+    gives the first n models and their summed seconds (what a fit with n_init=n costs)."""
+    from _runs import FPPhases
+
+    calls = []
+
+    def train(i):
+        calls.append(i)
+        return f"model{i}", 1.5 * (i + 1)
+
+    phases = FPPhases(train)
+    assert phases.first(1) == (["model0"], 1.5)
+    assert phases.first(3) == (["model0", "model1", "model2"], 1.5 + 3.0 + 4.5)
+    assert phases.first(2) == (["model0", "model1"], 4.5)       # no retraining for a shorter prefix
+    assert calls == [0, 1, 2]
