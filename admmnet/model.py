@@ -920,7 +920,6 @@ class QNNADMM(NetworkModel):
         fps = []
         for i in range(n_init):
             fp = self.fp_phase(*shape, init=i)
-            fp.verbose = self.verbose
             fp.fit(*fp_data, eval_set=eval_set, checkpoint=init_checkpoint(checkpoint, i) if n_init > 1 else checkpoint,
                    checkpoint_every=checkpoint_every, callback=callback, client=client, n_shards=n_shards)
             if fp.history_.stop in ("interrupted", "diverged"):
