@@ -386,9 +386,10 @@ class QNNADMM(NetworkModel):
         (:mod:`admmnet.admm.layerwise`): each layer's alpha Q and bias fitted to
         reproduce the FP layer's pre-activations on the features of the quantized
         layers below.
-    layerwise_iter, layerwise_rho, layerwise_rho_growth : int, float, float, default 30, 1e-2, 1.25
+    layerwise_iter, layerwise_rho, layerwise_rho_growth : int, float, float, default 30, None, 1.25
         Its ADMM iterations per layer and penalty schedule (rho relative to the
-        mean eigenvalue of the layer's Gram matrix).
+        mean eigenvalue of the layer's Gram matrix; None: the preset's, 1e-3 for level sets
+        with largest code 1, ternary and binary, else 1e-2, :data:`admmnet.presets.LAYERWISE_RHO`).
     max_iter : int, default None (preset)
         ADMM iterations.
     n_init : int, default None (preset: 5 for ternary to 3-bit runs under 20,000 rows, else 1)
@@ -438,7 +439,7 @@ class QNNADMM(NetworkModel):
                  proj_max_iter=50, proj_patience=3, ridge=None, forward_reset=None, layer_scale=None,
                  refit_output=None, refit_ridge=1e-5, momentum=None, momentum_restart=True, monitor_rows=10000, fp_iter=None,
                  layerwise=None,
-                 layerwise_iter=30, layerwise_rho=1e-2, layerwise_rho_growth=1.25,
+                 layerwise_iter=30, layerwise_rho=None, layerwise_rho_growth=1.25,
                  max_iter=None, n_init=None, preset="auto", seed=0,
                  dtype="float32", device="auto", verbose=False, budget=None,
                  bit_choices=(1, 2, 3, 4, 5, 6, 7, 8), quantizer="kmeans"):
@@ -491,7 +492,8 @@ class QNNADMM(NetworkModel):
     # parameters that None leaves to the preset, and their values when preset=None
     PRESET_PARAMS = {"hidden_sizes": (200, 200), "beta": 0.1, "gamma": 0.1, "mu": 1.0, "mu_growth": 1.1,
                      "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
-                     "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30, "n_init": 1}
+                     "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30, "n_init": 1,
+                     "layerwise_rho": 1e-2}
 
     def _quantized(self) -> bool:
         """Whether this estimator trains a quantized network: bits, a binary/ternary level set or

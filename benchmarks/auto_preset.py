@@ -64,23 +64,22 @@ def backprop_settings(n_samples: int) -> dict:
     return dict(FP_STAGE[size_class])
 
 
-def preset_used(n_samples: int, n_features: int, n_classes: int) -> dict:
-    """The automatic preset of a run's shape, as stored with its FP record (JSON form)."""
-    return json.loads(json.dumps(auto_params(n_samples, n_features, n_classes)))
+def preset_used(n_samples: int, n_features: int, n_classes: int, bits=None) -> dict:
+    """The automatic preset of a run's shape and bit width, as stored with its record (JSON form)."""
+    return json.loads(json.dumps(auto_params(n_samples, n_features, n_classes, bits)))
 
 
 def drop_stale(log: Path) -> None:
     """Remove from ``log`` every split whose QNN-ADMM runs were made with another automatic
-    preset than today's (a record without one predates the check: stale too), so it is redone."""
+    preset than today's (each run is checked against the preset of its own bit width; a record
+    without one predates the check: stale too), so it is redone."""
     runs = load_runs(log)
-    stale = {(r["dataset"], r["split"]) for r in runs if r["method"] == "qnn-admm-fp"
-             and r.get("params") != preset_used(r["n_train"], r["n_features"], r["n_classes"])}
     shapes = {(r["dataset"], r["split"]): (r["n_train"], r["n_features"], r["n_classes"]) for r in runs
               if r["method"] == "qnn-admm-fp"}
-    stale |= {(r["dataset"], r["split"]) for r in runs if r["method"] in ("qnn-admm-2", "qnn-admm-1")
-              and (r["dataset"], r["split"]) in shapes
-              and r.get("n_init", 1) != auto_params(*shapes[(r["dataset"], r["split"])],
-                                                    int(r["method"][-1])).get("n_init", 1)}
+    bits = {"qnn-admm-fp": None, "qnn-admm-2": 2, "qnn-admm-1": 1}
+    stale = {(r["dataset"], r["split"]) for r in runs if r["method"] in bits
+             and ((r["dataset"], r["split"]) not in shapes
+                  or r.get("params") != preset_used(*shapes[(r["dataset"], r["split"])], bits[r["method"]]))}
     drop_runs(log, lambda r: (r["dataset"], r["split"]) in stale, "of splits made with another automatic preset")
 
 
@@ -105,7 +104,8 @@ def run_split(name: str, split: int) -> list[dict]:
         q.fit(Xtr, ytr, fp_model=fps)
         out.append(dict(method=f"qnn-admm-{bits}", test_accuracy=q.score(Xte, yte),
                         seconds=t_fps + time.perf_counter() - t, n_init=n_init,
-                        best_init=getattr(q, "best_init_", None)))
+                        best_init=getattr(q, "best_init_", None),
+                        params=preset_used(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size), bits)))
     bp = FPMLP(hidden_sizes=hidden, **backprop_settings(Xtr.shape[0]), seed=split)
     t = time.perf_counter()
     bp.fit(Xtr, ytr)

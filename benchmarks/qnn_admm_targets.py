@@ -80,7 +80,8 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
         out.append(dict(bits=bits, test_accuracy=q.score(ds.X_test, ds.y_test),
                         train_accuracy=q.score(X_real, y_real), seconds=t_fps + dt,
                         seconds_after_iterations=dt, storage_bits_per_weight=q.storage_bits_per_weight,
-                        model_bytes=q.model_bytes, n_init=n_init, best_init=getattr(q, "best_init_", None)))
+                        model_bytes=q.model_bytes, n_init=n_init, best_init=getattr(q, "best_init_", None),
+                        layerwise_rho=q.params_["layerwise_rho"]))
     for r in out:
         r.update(dataset=dataset, seed=seed, iterations=int(p["max_iter"]),
                  augmentation=augmentation("qnn-admm", dataset),
@@ -95,10 +96,14 @@ def _plain(v):
 def drop_stale(log: Path, datasets) -> None:
     """Move stored groups made with other preset settings than now to ``runs.stale.jsonl``."""
     def stale_run(r):
+        fp = r["bits"] == "fp"
+        want = qnn_admm_params(r["dataset"], None if fp else r["bits"])
         return not (
-            all(_plain(r["params"].get(k)) == _plain(v) for k, v in qnn_admm_params(r["dataset"], None).items())
+            all(_plain(r["params"].get(k)) == _plain(v) for k, v in qnn_admm_params(r["dataset"], None).items()
+                if k != "layerwise_rho")          # (the FP phase's settings; a quantized run's own below)
             and r.get("augmentation") == augmentation("qnn-admm", r["dataset"])
-            and run_n_init(r) == (1 if r["bits"] == "fp" else qnn_admm_params(r["dataset"], r["bits"]).get("n_init", 1)))
+            and run_n_init(r) == (1 if fp else want.get("n_init", 1))
+            and (fp or run_layerwise_rho(r) == want["layerwise_rho"]))
 
     bad = {(r["dataset"], r["seed"]) for r in load_runs(log) if r["dataset"] in datasets and stale_run(r)}
 
@@ -106,6 +111,17 @@ def drop_stale(log: Path, datasets) -> None:
         return (r["dataset"], r["seed"]) in bad
 
     drop_runs(log, stale, "made with other presets", keep_in=log.with_name("runs.stale.jsonl"))
+
+
+def run_layerwise_rho(r: dict) -> float:
+    """The layerwise quantizer's rho a stored quantized run was made with: its own record, else
+    its parameters (a run taken over from the study stores the quantized run's; one made here
+    before the field existed, the FP phase's, whose value was the quantized run's too), else the
+    default before the presets set it (1e-2)."""
+    if r.get("layerwise_rho") is not None:
+        return float(r["layerwise_rho"])
+    v = r.get("params", {}).get("layerwise_rho")
+    return 1e-2 if v is None else float(v)
 
 
 def run_n_init(r: dict) -> int:
@@ -136,6 +152,7 @@ def take_from_study(log: Path, study: Path, datasets, n_seeds: int) -> None:
                                           "iterations", "model_bytes", "storage_bits_per_weight")}
                        | {"seconds_after_iterations": None, "params": r["params"], "reused_from": str(study),
                           "augmentation": r.get("augmentation"), "n_init": run_n_init(r),
+                          "layerwise_rho": None if b == "fp" else run_layerwise_rho(r),
                           "best_init": r.get("best_init")})
     if new:
         append_runs(log, new)

@@ -88,3 +88,19 @@ def test_dataset_preset_and_no_preset():
     assert fixed["fp_iter"] == 0 and fixed["layerwise"] is False and fixed["max_iter"] == 30
     with pytest.raises(ValueError, match="preset"):
         admmnet.QNNADMM(preset="cifar").resolved_params(10, 4, 3)
+
+
+def test_layerwise_rho_follows_the_level_set():
+    """The layerwise quantizer starts with rho 1e-3 where the largest code is 1 (ternary = the
+    thesis's 1 bit, binary), 1e-2 elsewhere; preset=None keeps 1e-2; an explicit value wins."""
+    from admmnet import QNNADMM
+    from admmnet.presets import LAYERWISE_RHO, qnn_admm_params
+
+    shape = (300, 7, 3)
+    for kw, want in [({"bits": 1}, 1e-3), ({"bits": None, "levels": "binary"}, 1e-3),
+                     ({"bits": 1, "levels": "ternary"}, 1e-3), ({"bits": 2}, 1e-2), ({"bits": 8}, 1e-2),
+                     ({"bits": None}, 1e-2), ({"bits": 1, "preset": "pendigits"}, 1e-3),
+                     ({"bits": 1, "preset": None}, 1e-2), ({"bits": 1, "layerwise_rho": 0.05}, 0.05)]:
+        assert QNNADMM(**kw).resolved_params(*shape)["layerwise_rho"] == want, kw
+    assert LAYERWISE_RHO[1] == 1e-3
+    assert qnn_admm_params("mnist", 1)["layerwise_rho"] == 1e-3 and qnn_admm_params("mnist", 2)["layerwise_rho"] == 1e-2
