@@ -89,7 +89,8 @@ QUANTIZED_OVERRIDES: dict[str, dict] = {"seeds": dict(_QUANTIZED), "pendigits": 
 # (+1.07 +- 0.37 paired, 7 folds better, none worse), 2 bits -0.01 +- 0.29, FP +0.12 (not
 # taken for FP); Pendigits (writer-dependent validation splits 0-2, held-out / distorted, init 0
 # against the best of 5 by training loss): 1 bit 85.98 / 79.76 -> 93.29 / 86.59, 2 bits
-# 96.24 / 92.04 -> 97.56 / 93.33 (/work/exp runs, docs/quantized_training.md). MNIST keeps one: five 75-iteration FP phases would break its 2-minute budget.
+# 96.24 / 92.04 -> 97.56 / 93.33 (docs/quantized_training.md; the same comparison:
+# ``benchmarks/quantizer_validation.py --grid '[{"n_init": 1}, {"n_init": 5}]'``). MNIST keeps one: five 75-iteration FP phases would break its 2-minute budget.
 N_INIT: dict[str, int] = {"seeds": 5, "pendigits": 5, "mnist": 1}
 LOW_BITS_QMAX = 3
 
@@ -105,7 +106,8 @@ LOW_BITS_QMAX = 3
 # 1 bit 91.89 / 85.28 -> 92.56 / 85.52, 2 bits 97.44 / 93.19 -> 97.24 / 92.76; MNIST 80/20
 # validation splits 0-1 (one start), 1 bit 96.40 -> 96.37, 2 bits 97.08 -> 97.10. So 1e-3 where
 # the largest code is 1 and the default 1e-2 elsewhere (2 bits: Seeds and Pendigits disagree).
-# (/work/exp q_grid runs; docs/quantized_training.md, "The layerwise quantizer's penalty".)
+# (``python benchmarks/quantizer_validation.py --dataset seeds|pendigits|mnist``;
+# docs/quantized_training.md, "The layerwise quantizer's penalty".)
 LAYERWISE_RHO: dict[int, float] = {1: 1e-3}
 LAYERWISE_RHO_DEFAULT = 1e-2
 

@@ -1,0 +1,155 @@
+"""How the low-bit quantizer settings were chosen: validation rows only, FP phases shared.
+
+The restarts (``n_init``) and the layerwise quantizer's starting penalty (``layerwise_rho``)
+of the presets were chosen by this comparison (the restarts on 25 Seeds folds, before this
+script existed). It scores quantized
+QNN-ADMM settings (``--grid``, a JSON list of keyword arguments over the dataset preset of
+each bit width) on validation problems built from the training rows alone:
+
+* ``seeds``: 5-fold cross-validation (stratified, shuffled with seed s) on the training rows
+  of split s, for s in 0..``--splits``-1; features standardised with each fold's training
+  part; score: the held-out fold;
+* ``pendigits``: the writer-dependent 80/20 split of ``pendigits.tra`` with seed s; the FP
+  phase trains on those rows plus the preset's 4 distorted copies, the quantizer on the real
+  rows (as ``admmnet train``); scores: the held-out rows and 3 distorted copies of them
+  (:func:`pendigits_validation._data`).
+
+Every setting of a problem takes its FP phases from the same FP fits (initialisation i:
+seed s + i, trained once, :class:`_runs.FPPhases`), so the settings differ only in what they
+change, and the comparison is paired: the table gives each setting's mean and its mean
+difference from the first setting of the grid with the standard error over problems.
+The test rows are never read. Writes ``<out>/<dataset>.json`` (every score, machine,
+versions, command) and prints the table.
+
+    python benchmarks/quantizer_validation.py --dataset seeds --splits 10          # the rho sweep
+    python benchmarks/quantizer_validation.py --dataset pendigits --splits 3 --bits 1
+    python benchmarks/quantizer_validation.py --dataset mnist --grid '[{"layerwise_rho": 0.01}, {"layerwise_rho": 0.001}]'
+    python benchmarks/quantizer_validation.py --dataset seeds --grid '[{"n_init": 5}, {"n_init": 10}]'
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+import admmnet
+from admmnet.cli import environment
+from admmnet.datasets import load_dataset
+from admmnet.datasets._preprocess import stratified_split
+from admmnet.io import write_json
+from admmnet.presets import qnn_admm_params
+
+from _runs import FPPhases, timed_fit
+from pendigits_validation import _data as pendigits_data
+
+#: The sweep behind ``admmnet.presets.LAYERWISE_RHO`` (the preset's 5 restarts each).
+GRID = [{"layerwise_rho": r} for r in (1e-2, 0.1, 3e-3, 1e-3, 3e-4, 1e-4)]
+
+
+def problems(dataset: str, splits: int):
+    """``(name, seed, FP-phase rows, quantizer rows, {score name: rows})`` per validation problem."""
+    if dataset == "mnist":
+        ds = load_dataset("mnist")
+        for s in range(splits):
+            tr, va = stratified_split(ds.y_train, 0.2, s)
+            rows = (ds.X_train[tr], ds.y_train[tr])
+            yield f"split{s}", s, rows, rows, {"held-out": (ds.X_train[va], ds.y_train[va])}
+        return
+    if dataset == "pendigits":
+        for s in range(splits):
+            d = pendigits_data(s, 4)
+            yield f"split{s}", s, d["fit"], d["real"], {"held-out": d["val"], "distorted": d["distorted"]}
+        return
+    for s in range(splits):
+        raw = load_dataset(dataset, split_seed=s, standardize=False, dtype="float64")
+        folds = StratifiedKFold(5, shuffle=True, random_state=s).split(raw.X_train, raw.y_train)
+        for f, (tr, va) in enumerate(folds):
+            mean, std = raw.X_train[tr].mean(0), raw.X_train[tr].std(0)
+            std[std == 0] = 1.0
+
+            def scale(A):
+                return ((A - mean) / std).astype(np.float32)
+
+            rows = (scale(raw.X_train[tr]), raw.y_train[tr])
+            yield f"split{s}-fold{f}", s, rows, rows, {"held-out": (scale(raw.X_train[va]), raw.y_train[va])}
+
+
+def level_kwargs(bits) -> dict:
+    return {"bits": None, "levels": "binary"} if bits == "binary" else {"bits": int(bits)}
+
+
+def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid: list, bits_list) -> list[dict]:
+    fp_kw = qnn_admm_params(dataset, None)
+    phases = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**fp_kw, seed=seed + i), *fit_rows))
+    out = []
+    for bits in bits_list:
+        for k, cfg in enumerate(grid):
+            kw = {**qnn_admm_params(dataset, 1 if bits == "binary" else int(bits)), **cfg}
+            n_init = int(kw.get("n_init") or 1)
+            fps, _ = phases.first(n_init)
+            t = time.perf_counter()
+            q = admmnet.QNNADMM(**kw, **level_kwargs(bits), seed=seed).fit(*real_rows, fp_model=fps)
+            out.append({"bits": str(bits), "setting": k, "seconds": time.perf_counter() - t,
+                        **{name: 100 * q.score(*rows) for name, rows in evals.items()}})
+    return out
+
+
+def summarise(results: list[dict], grid: list, bits_list, scores) -> tuple[dict, str]:
+    table, lines = {}, ["| bits | setting | problems | " + " | ".join(scores) + " | paired difference from the first |",
+                        "| --- | --- | --- | " + "--- | " * len(scores) + "--- |"]
+    for bits in map(str, bits_list):
+        base = {r["problem"]: r for r in results if r["bits"] == bits and r["setting"] == 0}
+        for k, cfg in enumerate(grid):
+            rs = [r for r in results if r["bits"] == bits and r["setting"] == k and r["problem"] in base]
+            if not rs:
+                continue
+            means = {s: float(np.mean([r[s] for r in rs])) for s in scores}
+            d = np.array([r[scores[0]] - base[r["problem"]][scores[0]] for r in rs])
+            se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
+            table[f"{bits}/{json.dumps(cfg, sort_keys=True)}"] = {"problems": len(rs), **means,
+                                                                   "diff": float(d.mean()), "diff_se": se}
+            lines.append(f"| {bits} | `{json.dumps(cfg, sort_keys=True)}` | {len(rs)} | "
+                         + " | ".join(f"{means[s]:.2f}" for s in scores)
+                         + f" | {d.mean():+.2f} ± {se:.2f} (+{int((d > 0).sum())} −{int((d < 0).sum())}) |")
+    return table, "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=("seeds", "pendigits", "mnist"), default="seeds")
+    p.add_argument("--splits", type=int, default=None,
+                   help="split seeds 0..N-1 (default: seeds 10, pendigits 3, mnist 2)")
+    p.add_argument("--bits", nargs="+", default=["1", "2"], help="thesis bit widths and/or 'binary'")
+    p.add_argument("--grid", type=json.loads, default=GRID, help="JSON list of settings (the first is the reference)")
+    p.add_argument("--out", default="benchmarks/results/quantizer_validation")
+    args = p.parse_args(argv)
+    splits = args.splits if args.splits is not None else {"seeds": 10, "pendigits": 3, "mnist": 2}[args.dataset]
+    for b in args.bits:
+        if b != "binary" and b not in ("1", "2", "3", "4", "8"):
+            raise SystemExit(f"--bits: {b!r} is not a thesis bit width or 'binary'")
+    if not isinstance(args.grid, list) or not args.grid or not all(isinstance(c, dict) for c in args.grid):
+        raise SystemExit("--grid must be a non-empty JSON list of objects")
+    t_all = time.perf_counter()
+    results, scores = [], None
+    for name, seed, fit_rows, real_rows, evals in problems(args.dataset, splits):
+        scores = list(evals)
+        for r in run_problem(args.dataset, seed, fit_rows, real_rows, evals, args.grid, args.bits):
+            results.append({"problem": name, **r})
+        print(f"{name}: done ({time.perf_counter() - t_all:.0f} s)", file=sys.stderr, flush=True)
+    table, text = summarise(results, args.grid, args.bits, scores)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / f"{args.dataset}.json", {"command": " ".join(["python"] + sys.argv), "environment": environment(),
+                                             "grid": args.grid, "table": table, "runs": results, "markdown": text,
+                                             "seconds": time.perf_counter() - t_all})
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
