@@ -280,3 +280,30 @@ def test_fp_phases_trains_each_initialisation_once_in_order():
     assert phases.first(3) == (["model0", "model1", "model2"], 1.5 + 3.0 + 4.5)
     assert phases.first(2) == (["model0", "model1"], 4.5)       # no retraining for a shorter prefix
     assert calls == [0, 1, 2]
+
+
+def test_quantizer_validation_shares_fp_phases_without_changing_results(tmp_path):
+    """benchmarks/quantizer_validation.py scores each setting from shared FP fits: a setting's
+    score on a fold equals the whole quantized fit on that fold; the table is paired."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    import admmnet
+    import quantizer_validation as QV
+    from admmnet.datasets import load_dataset
+    from admmnet.presets import qnn_admm_params
+
+    grid = [{"n_init": 1}, {"n_init": 1, "layerwise_rho": 1e-3}]
+    assert QV.main(["--dataset", "seeds", "--splits", "1", "--bits", "1", "--grid", json.dumps(grid),
+                    "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "seeds.json").read_text())
+    assert len(rec["runs"]) == 10 and rec["table"]['1/{"n_init": 1}']["diff"] == 0.0
+    # fold 3 of split 0, setting 1, fitted whole
+    raw = load_dataset("seeds", split_seed=0, standardize=False, dtype="float64")
+    tr, va = list(StratifiedKFold(5, shuffle=True, random_state=0).split(raw.X_train, raw.y_train))[3]
+    mean, std = raw.X_train[tr].mean(0), raw.X_train[tr].std(0)
+    Xtr = ((raw.X_train[tr] - mean) / std).astype(np.float32)
+    Xva = ((raw.X_train[va] - mean) / std).astype(np.float32)
+    whole = admmnet.QNNADMM(**{**qnn_admm_params("seeds", 1), **grid[1]}, bits=1, seed=0).fit(Xtr, raw.y_train[tr])
+    got = [r for r in rec["runs"] if r["problem"] == "split0-fold3" and r["setting"] == 1][0]["held-out"]
+    assert got == pytest.approx(100 * whole.score(Xva, raw.y_train[va]))
