@@ -26,6 +26,7 @@ from .admm import solver as S
 from .admm.activations import get_activation
 from .kernels import get_kernels
 from .network import Layer, Network
+from .presets import LAYERWISE_RHO_DEFAULT
 from .quant import make_level_set
 
 __all__ = ["NetworkModel", "QNNADMM", "History", "load", "register_model", "MODEL_CLASSES"]
@@ -493,7 +494,7 @@ class QNNADMM(NetworkModel):
     PRESET_PARAMS = {"hidden_sizes": (200, 200), "beta": 0.1, "gamma": 0.1, "mu": 1.0, "mu_growth": 1.1,
                      "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
                      "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30, "n_init": 1,
-                     "layerwise_rho": 1e-2}
+                     "layerwise_rho": LAYERWISE_RHO_DEFAULT}
 
     def _quantized(self) -> bool:
         """Whether this estimator trains a quantized network: bits, a binary/ternary level set or
