@@ -18,11 +18,21 @@ setup(
     long_description_content_type="text/markdown",
     license="BSD-3-Clause",
     python_requires=">=3.10",
-    packages=find_packages(include=["admmnet", "admmnet.*"]),
+    # the repository's data/ (Seeds and Pendigits, UCI, CC BY 4.0) ships inside the package as
+    # admmnet/bundled_data, so that an installed admmnet needs neither a network nor ADMMNET_DATA
+    # for them (admmnet.datasets._fetch.bundled_dir); MNIST is never shipped
+    packages=find_packages(include=["admmnet", "admmnet.*"]) + ["admmnet.bundled_data"],
+    package_dir={"admmnet.bundled_data": "data"},
+    package_data={"admmnet.bundled_data": ["README.md", "seeds/seeds_dataset.txt",
+                                           "pendigits/pendigits.tra", "pendigits/pendigits.tes"]},
     install_requires=[
         "numpy>=1.24",
         "scipy>=1.10",
         "array-api-compat>=1.16",
+        # the estimators are scikit-learn estimators (admmnet.model imports sklearn.base);
+        # threadpoolctl: QNNADMM(blas_threads=...) (a dependency of scikit-learn, named since we import it)
+        "scikit-learn>=1.2",
+        "threadpoolctl>=3.0",
         # the progress bar of 'admmnet train' on a terminal (plain lines without it)
         "tqdm>=4.60",
     ],

@@ -104,8 +104,10 @@ def cache_dir() -> Path:
 
 
 def bundled_dir() -> Path:
-    """The repository's ``data/`` folder, where Seeds and Pendigits ship (UCI, CC BY 4.0)."""
-    return Path(__file__).resolve().parents[2] / "data"
+    """Where Seeds and Pendigits ship (UCI, CC BY 4.0): the repository's ``data/`` folder, which
+    an installed package (a wheel) holds as ``admmnet/bundled_data`` (setup.py)."""
+    installed = Path(__file__).resolve().parents[1] / "bundled_data"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "data"
 
 
 def search_dirs(data_home: os.PathLike | str | None = None) -> list[Path]:
