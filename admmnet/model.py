@@ -427,11 +427,24 @@ class QNNADMM(NetworkModel):
     bit_choices : sequence of int in 1..8, default 1..8
     quantizer : {"kmeans", "uniform"}, default "kmeans"
         The budget's candidate widths and quantizer (see :class:`admmnet.baselines.Budget`).
+    blas_threads : "auto", int or None, default "auto"
+        BLAS threads while ``fit`` runs on the CPU (threadpoolctl). A matrix product adds its
+        float32 sums in another order on another number of threads, so a fit drifts apart at
+        rounding level, and a low-bit fit with restarts can then keep another initialisation
+        (docs/reliability.md, "Reproducibility and thread counts"). "auto": one thread when
+        the fit is small (rows x widest layer <= ``BLAS_ONE_THREAD_WORK``, 2^22: Seeds,
+        Pendigits, scikit-learn's toy sets), where one thread costs little time and the result is
+        then the same whatever the machine's thread count; larger fits (MNIST) keep the
+        process's setting. An int: that many threads; None: the process's setting, always.
+        The fitted ``blas_threads_`` is the count the fit ran with.
     """
 
     method = "qnn-admm"
     #: quantized iterations after the preset's FP phase when a budget is given
     BUDGET_ITERS = 10
+    #: ``blas_threads="auto"`` runs a CPU fit on one BLAS thread up to this many rows x widest
+    #: layer (2^22: Seeds, Pendigits with its copies, scikit-learn's toy sets; not MNIST)
+    BLAS_ONE_THREAD_WORK = 1 << 22
 
     def __init__(self, hidden_sizes=None, *, activation="relu", bits=None, levels="thesis",
                  granularity="layer", bias=True, beta=None, gamma=None, mu=None, penalty_growth=1.0,
@@ -443,7 +456,7 @@ class QNNADMM(NetworkModel):
                  layerwise_iter=30, layerwise_rho=None, layerwise_rho_growth=1.25,
                  max_iter=None, n_init=None, preset="auto", seed=0,
                  dtype="float32", device="auto", verbose=False, budget=None,
-                 bit_choices=(1, 2, 3, 4, 5, 6, 7, 8), quantizer="kmeans"):
+                 bit_choices=(1, 2, 3, 4, 5, 6, 7, 8), quantizer="kmeans", blas_threads="auto"):
         self.hidden_sizes = hidden_sizes
         self.activation = activation
         self.bits = bits
@@ -489,6 +502,7 @@ class QNNADMM(NetworkModel):
         self.budget = budget
         self.bit_choices = bit_choices
         self.quantizer = quantizer
+        self.blas_threads = blas_threads
 
     # parameters that None leaves to the preset, and their values when preset=None
     PRESET_PARAMS = {"hidden_sizes": (200, 200), "beta": 0.1, "gamma": 0.1, "mu": 1.0, "mu_growth": 1.1,
@@ -660,7 +674,50 @@ class QNNADMM(NetworkModel):
         memory, with the iterates of this single-process fit up to the order of
         floating-point sums (:mod:`admmnet.dask_fit`, docs/distributed.md). ``n_shards``
         without a client runs the same split in this process.
+
+        On the CPU the fit runs with ``blas_threads`` BLAS threads (``"auto"``: one for a small
+        fit, so that its result does not depend on the machine's thread count).
         """
+        limit = self._blas_limit(X, y, fp_data)
+        kw = dict(eval_set=eval_set, checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback,
+                  fp_model=fp_model, fp_data=fp_data, client=client, n_shards=n_shards)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=limit, user_api="blas"):     # limits=None: as it is
+            threads = _blas_threads_now()
+            self._fit(X, y, **kw)
+        self.blas_threads_ = threads
+        return self
+
+    def _blas_limit(self, X, y, fp_data) -> int | None:
+        """The BLAS thread count ``fit`` runs with (None: leave the process's setting), from
+        ``blas_threads``; ``"auto"``: 1 on the CPU when rows x (widest layer) <=
+        :attr:`BLAS_ONE_THREAD_WORK`, the rows being the most any phase trains on."""
+        bt = self.blas_threads
+        if bt is None:
+            return None
+        if isinstance(bt, str):
+            if bt != "auto":
+                raise InvalidParameterError(f"blas_threads must be 'auto', a positive int or None, got {bt!r}")
+        else:
+            if isinstance(bt, bool) or not isinstance(bt, (int, np.integer)) or bt < 1:
+                raise InvalidParameterError(f"blas_threads must be 'auto', a positive int or None, got {bt!r}")
+            return int(bt)
+        if self.device not in ("auto", "cpu") or resolve_device(self.device) != "cpu":
+            return None             # the GPU's sums do not depend on CPU threads; a bad device is refused later
+        try:
+            n, d = np.shape(X)
+            rows = max(n, np.shape(fp_data[0])[0] if fp_data is not None else 0)
+            k = np.unique(np.asarray(y)).size
+            hidden = self.resolved_params(n, d, k)["hidden_sizes"]
+            width = max((int(d), k, *(int(h) for h in hidden)))
+        except Exception:           # malformed input: fit's own validation says what is wrong
+            return None
+        return 1 if rows * width <= self.BLAS_ONE_THREAD_WORK else None
+
+    def _fit(self, X, y, *, eval_set, checkpoint, checkpoint_every, callback, fp_model, fp_data, client,
+             n_shards) -> "QNNADMM":
+        """:meth:`fit` under its BLAS thread limit."""
         from ._validation import check_choice, check_int
 
         if fp_data is not None:
@@ -1009,7 +1066,7 @@ class QNNADMM(NetworkModel):
         return state, History(fp.history_)
 
     # -- checkpoints -----------------------------------------------------------
-    _RESUME_FREE = ("max_iter", "verbose", "device")
+    _RESUME_FREE = ("max_iter", "verbose", "device", "blas_threads")
 
     def _save_checkpoint(self, path, state, history, fingerprint):
         meta = {"class": type(self).__name__, "params": self.json_params(),
@@ -1055,6 +1112,14 @@ def init_checkpoint(path, i: int):
 
 
 DEVICES = ("auto", "cpu", "gpu")
+
+
+def _blas_threads_now() -> int | None:
+    """The BLAS thread count in effect (the largest over loaded BLAS libraries; None: none found)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(counts) if counts else None
 
 
 def resolve_device(device) -> str:

@@ -359,7 +359,8 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
             "iterations": len(hist), "stop": hist.stop, "split": ds.split, "augment": augment,
             "augmentation": augmentation(method, base_dataset(dataset)),
             "seconds_per_iteration": float(np.mean([r["seconds"] for r in hist])) if len(hist) else None,
-            "threads": blas_threads(), "fp_phase_from": fp_from, "best_init": getattr(model, "best_init_", None),
+            "threads": blas_threads(), "fit_blas_threads": getattr(model, "blas_threads_", None),
+            "fp_phase_from": fp_from, "best_init": getattr(model, "best_init_", None),
             "params": model.json_params(), "admmnet": admmnet.__version__}
 
 

@@ -410,3 +410,59 @@ def test_huge_penalty_divergence_inside_an_iteration_rolls_back():
         m.fit(X, y)
     assert m.history_.stop == "diverged"
     _finite_model(m)
+
+
+# -- BLAS threads: the result of a small fit does not depend on the machine's thread count ------
+def _blas_threads_now() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_blas_threads_resolution():
+    X, y = blobs()
+    assert QNNADMM(**FAST)._blas_limit(X, y, None) == 1                    # small: one thread
+    assert QNNADMM(**FAST, blas_threads=None)._blas_limit(X, y, None) is None
+    assert QNNADMM(**FAST, blas_threads=3)._blas_limit(X, y, None) == 3
+    # rows x widest layer over 2^22 (here the FP phase's rows): the process's setting
+    big = np.zeros(((1 << 22) // 6 + 1, 4), np.float32)
+    assert QNNADMM(**FAST)._blas_limit(X, y, (big, np.zeros(big.shape[0], int))) is None
+    assert QNNADMM(**FAST, device="gpu")._blas_limit(X, y, None) is None   # (no CuPy needed: decided first)
+    for bad in ("many", 0, -1, 2.5, True):
+        with pytest.raises(admmnet.InvalidParameterError, match="blas_threads"):
+            QNNADMM(**FAST, blas_threads=bad).fit(X, y)
+
+
+def test_fit_runs_under_its_blas_limit():
+    from threadpoolctl import threadpool_limits
+
+    X, y = blobs()
+    with threadpool_limits(limits=2, user_api="blas"):
+        outer = _blas_threads_now()
+        seen = {}
+        for bt in ("auto", None):
+            threads = []
+            QNNADMM(**FAST, blas_threads=bt).fit(X, y, callback=lambda m, rec: threads.append(_blas_threads_now()))
+            seen[bt] = set(threads)
+            assert seen[bt] == {QNNADMM(**FAST, blas_threads=bt).fit(X, y).blas_threads_}
+        assert _blas_threads_now() == outer                 # restored after the fit
+    assert seen["auto"] == {1}
+    assert seen[None] == {outer}
+
+
+def test_small_fit_is_the_same_on_any_blas_thread_count():
+    # restarts (n_init) keep the initialisation with the lowest training loss: a rounding-level
+    # difference between thread counts could change which one, so "auto" fixes one thread
+    from threadpoolctl import threadpool_limits
+
+    r = np.random.default_rng(1)
+    X = r.standard_normal((3000, 16)).astype(np.float32)
+    y = (X[:, :3] @ r.standard_normal((3, 4))).argmax(1)
+    kw = dict(hidden_sizes=(12, 12), bits=1, max_iter=15, n_init=2, preset="pendigits")
+    fits = []
+    for limit in (1, 2):
+        with threadpool_limits(limits=limit, user_api="blas"):
+            fits.append(QNNADMM(**kw).fit(X, y))
+    for a, b in zip(fits[0].weights(), fits[1].weights()):
+        np.testing.assert_array_equal(a, b)
+    assert fits[0].init_losses_ == fits[1].init_losses_

@@ -307,3 +307,15 @@ def test_quantizer_validation_shares_fp_phases_without_changing_results(tmp_path
     whole = admmnet.QNNADMM(**{**qnn_admm_params("seeds", 1), **grid[1]}, bits=1, seed=0).fit(Xtr, raw.y_train[tr])
     got = [r for r in rec["runs"] if r["problem"] == "split0-fold3" and r["setting"] == 1][0]["held-out"]
     assert got == pytest.approx(100 * whole.score(Xva, raw.y_train[va]))
+
+
+def test_blas_threads_benchmark(tmp_path):
+    """benchmarks/blas_threads.py times a small fit on 1 and on all BLAS threads and finds the
+    two models identical (the point of blas_threads="auto")."""
+    import blas_threads as BT
+
+    assert BT.main(["--cases", "seeds-1bit", "--reps", "1", "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "summary.json").read_text())
+    case = rec["cases"]["seeds-1bit"]
+    assert case["identical"] is True and case["rows"] == 168
+    assert case["ratio_one_to_all"] > 0 and "environment" in rec and (tmp_path / "table.md").exists()
