@@ -58,6 +58,20 @@ def _parse_bits(text: str):
         raise argparse.ArgumentTypeError(f"--bits must be an integer or 'fp', got {text!r}") from None
 
 
+def _blas_threads_arg(text: str):
+    """--blas-threads: "auto", "none" (kept as the word: None is "not given") or a positive int."""
+    word = text.strip().lower()
+    if word in ("auto", "none"):
+        return word
+    try:
+        n = int(word)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, 'auto' or 'none', got {text!r}")
+    return n
+
+
 def _parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.split(",") if s.strip())
@@ -150,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="qnn-admm: train from N initialisations (seeds --seed, --seed + 1, ...) and keep the "
                         "network with the lowest training loss (default: the preset's, 5 for 1- and 2-bit runs "
                         "on Seeds, Pendigits and data under 20,000 rows, else 1)")
+    t.add_argument("--blas-threads", type=_blas_threads_arg, default=None, metavar="N|auto|none",
+                   help="qnn-admm: BLAS threads of the fit (default auto: one for small data, Seeds and "
+                        "Pendigits, so the result does not depend on the machine's thread count; none: "
+                        "the process's setting)")
     t.add_argument("--w-solver", choices=("exact", "backtracking"), default=None)
     t.add_argument("--a-solver", choices=("exact", "backtracking"), default=None)
     t.add_argument("--save", metavar="MODEL.npz", help="save the trained model (atomic write)")
@@ -289,10 +307,10 @@ def _build_qnn_admm(args, bits, shape=None):
         if args.fp_iter is None and "fp_iter" in kw:    # the FP phase stays the whole run
             kw["fp_iter"] = args.iters
     for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "momentum", "layer_scale",
-                 "w_solver", "a_solver", "fp_iter", "layerwise", "n_init"):
+                 "w_solver", "a_solver", "fp_iter", "layerwise", "n_init", "blas_threads"):
         v = getattr(args, name)
         if v is not None:
-            kw[name] = v
+            kw[name] = None if v == "none" else v
     return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
                    preset=args.dataset or "auto",
                    dtype=args.dtype, device=args.device, activation=args.activation, bias=not args.no_bias,
@@ -612,7 +630,8 @@ def cmd_train(args) -> int:
             "stop": history.stop, "from": args.from_model,
             "data": None if own is None else own.record(args),
             "params": model.json_params(), "n_init": (getattr(model, "params_", None) or {}).get("n_init", 1),
-            "best_init": getattr(model, "best_init_", None), "init_losses": getattr(model, "init_losses_", None),
+            "best_init": getattr(model, "best_init_", None), "blas_threads": getattr(model, "blas_threads_", None),
+            "init_losses": getattr(model, "init_losses_", None),
             "command": " ".join(sys.argv), "environment": environment(),
             "history": list(history),
         }

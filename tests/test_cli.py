@@ -169,3 +169,22 @@ def test_pendigits_writer_dependent_split(tmp_path, capsys):
     assert json.loads(ev.read_text())["test_accuracy"] == rec["test_accuracy"]
     assert main(["train", "--dataset", "seeds", "--split", "writer-dependent", "--quiet"]) == 2
     assert "only pendigits" in capsys.readouterr().err
+
+
+def test_blas_threads_option(tmp_path, capsys):
+    # --blas-threads reaches the estimator and the record; "auto" (the default) and 1 give the
+    # same model on Seeds, whatever the process's thread count
+    recs = {}
+    for opt in (None, "1", "none"):
+        path = tmp_path / f"{opt}.json"
+        argv = ["train", "--dataset", "seeds", "--bits", "1", "--iters", "20", "--n-init", "2", "--quiet",
+                "--json", str(path)] + (["--blas-threads", opt] if opt else [])
+        assert main(argv) == 0
+        recs[opt] = json.loads(path.read_text())
+    assert recs[None]["params"]["blas_threads"] == "auto" and recs[None]["blas_threads"] == 1
+    assert recs["1"]["params"]["blas_threads"] == 1 and recs["none"]["params"]["blas_threads"] is None
+    assert recs[None]["test_accuracy"] == recs["1"]["test_accuracy"]
+    assert recs[None]["init_losses"] == recs["1"]["init_losses"]
+    with pytest.raises(SystemExit) as exc:       # argparse's usage error
+        main(["train", "--dataset", "seeds", "--blas-threads", "0"])
+    assert exc.value.code == 2 and "--blas-threads" in capsys.readouterr().err
