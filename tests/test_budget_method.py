@@ -120,3 +120,66 @@ def test_cli_train_save_evaluate(tmp_path, capsys):
                  "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "--budget" in err
+
+
+# -- fine-tuning with the structure fixed (finetune_epochs) --------------------------------------
+@pytest.mark.parametrize("quantizer", ("kmeans", "uniform"))
+def test_fixed_structure_is_the_projection_for_fixed_codes(quantizer):
+    from admmnet.baselines.budget import FixedStructure
+
+    r = np.random.default_rng(3)
+    Ws = [r.normal(size=(7, 5)), r.normal(size=(3, 7))]
+    masks = [r.random(W.shape) < 0.6 for W in Ws]
+    bits = [2, 1]
+    ft = FixedStructure([W * m for W, m in zip(Ws, masks)], masks, bits, quantizer)
+    # the latent point moved off the quantized set: the forward weights are its least-squares
+    # point among weights with the same codes (groups)
+    moved = [W * m + 0.3 * r.normal(size=W.shape) * m for W, m in zip(Ws, masks)]
+    for V, W, g, b, m in zip(ft.project(moved), moved, ft.idx, bits, masks):
+        assert np.all(V[~m] == 0)
+        if quantizer == "kmeans":
+            assert np.unique(V[V != 0]).size <= 2 ** b
+            for c in np.unique(g[g > 0]):                     # every group at the mean of its entries
+                np.testing.assert_allclose(V[g == c], W[g == c].mean())
+            assert np.all(V[g == 0] == 0)
+        else:
+            alpha = np.sum(W * g) / np.sum(g * g)
+            np.testing.assert_allclose(V, alpha * g)
+            assert set(np.unique(np.abs(g[g != 0]))) <= set(range(1, 2 ** (b - 1) + 1))
+        # brute force: no other value per group does better (perturbing the optimum raises the error)
+        err = np.sum((V - W) ** 2)
+        if quantizer == "kmeans":               # each group's value is free
+            bumps = [V + s * (g == c) for c in np.unique(g[g != 0])[:3] for s in (-1e-3, 1e-3)]
+        else:                                   # one scale for the whole layer
+            bumps = [V + s * g for s in (-1e-3, 1e-3)]
+        for bumped in bumps:
+            assert np.sum((bumped - W) ** 2) > err
+    # straight-through gradients only on the kept positions; steps never leave the mask
+    dWs = [r.normal(size=W.shape) for W in Ws]
+    for d, m, dW in zip(ft.weight_grads(moved, dWs), masks, dWs):
+        np.testing.assert_array_equal(d, dW * m)
+    for W, m in zip(ft.after_step([W + 1.0 for W in moved]), masks):
+        assert np.all(W[~m] == 0)
+    # the stored form is exactly the forward weights, with at most 2^b values and no new non-zeros
+    for c, V, m, b in zip(ft.compressed(moved, ft.idx, "float64"), ft.project(moved), masks, bits):
+        np.testing.assert_allclose(c.dense("float64"), V, rtol=0, atol=1e-12)
+        assert c.nnz <= int(m.sum()) and c.bits == b
+
+
+@pytest.mark.parametrize("quantizer", ("kmeans", "uniform"))
+def test_finetune_keeps_the_budget_and_never_scores_worse(fp_model, quantizer):
+    X, y = blobs()
+    base = dict(budget="64x", quantizer=quantizer, budget_epochs=2, holdout_fraction=0.2, **FAST)
+    plain = Budget(**base).fit(X, y, fp_model=fp_model)
+    tuned = Budget(**base, finetune_epochs=4).fit(X, y, fp_model=fp_model)
+    S = plain.budget_bits_
+    assert tuned.compression_report()["weight_bits"] <= S
+    stages = [r["stage"] for r in tuned.history_]
+    assert stages.count("budget-finetune") == 4 and stages[-1] == "budget-final"
+    # kept only when at least as good on the held-out rows (the estimator's own split, same seed)
+    from admmnet.baselines._base import stratified_holdout
+
+    _, ho = stratified_holdout(np.searchsorted(plain.classes_, y), 0.2, np.random.default_rng(FAST["seed"]))
+    assert tuned.score(X[ho], y[ho]) >= plain.score(X[ho], y[ho])
+    with pytest.raises(InvalidParameterError, match="finetune_epochs"):
+        Budget(**{**base, "finetune_epochs": -1}).fit(X, y, fp_model=fp_model)

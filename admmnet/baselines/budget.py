@@ -40,7 +40,7 @@ from ._base import BackpropModel
 from ._ternary import EpochSnapshots
 from .fp import _FP_DOC
 
-__all__ = ["Budget", "BudgetObjective", "compress_layers"]
+__all__ = ["Budget", "BudgetObjective", "FixedStructure", "compress_layers"]
 
 
 def compress_layers(Ws, bits, budget: int, quantizer: str, dtype: str):
@@ -112,6 +112,113 @@ class BudgetObjective(EpochSnapshots, Objective):
         return [self.xp.asarray(c.dense(self.dtype)) for c in self.compressed(Ws)]
 
 
+def _group_sums(xp, idx, w, n: int):
+    """``out[g] = sum(w[idx == g])`` for g < n (a scatter-add: ``bincount`` of the namespace,
+    NumPy's or CuPy's)."""
+    bincount = getattr(xp, "bincount", None)
+    if bincount is None:                                        # pragma: no cover - other namespaces
+        return xp.asarray(np.bincount(to_numpy(idx), to_numpy(w), minlength=n))
+    return bincount(idx, weights=w, minlength=n)
+
+
+class FixedStructure(EpochSnapshots, Objective):
+    r"""Fine-tuning of a compressed network with its structure fixed: the kept positions
+    (``masks``) and every layer's width ``bits``.
+
+    The trained (latent) weights W_l stay zero off the mask. The forward pass uses their
+    projection onto the layer's quantized set for fixed codes: with the entries grouped by
+    code (``c_i``, the zero group fixed at 0), the closest point is
+
+    * ``kmeans``: every group at the mean of its latent entries, ``v_c = mean{W_i : c_i = c}``
+      (the least-squares codebook for those codes: Deep Compression's trained quantization);
+    * ``uniform``: ``alpha q_i`` with the fixed integer levels q_i and
+      ``alpha = <W, q> / <q, q>``;
+
+    and the gradient passes straight through to the latent entries on the mask. At every
+    epoch start the codes are chosen again from the latent weights (the layer's best ``bits``
+    quantizer of ``W_l``, :func:`admmnet.quant.budget.quantize_values`), so entries can move
+    between groups; the number of non-zeros never grows, so the budget holds throughout."""
+
+    def __init__(self, Ws, masks, bits, quantizer: str):
+        xp = get_namespace(Ws[0])
+        self.xp, self.bits, self.quantizer = xp, [int(b) for b in bits], quantizer
+        self.masks = [xp.asarray(np.asarray(m, dtype=np.float32).reshape(W.shape)).astype(W.dtype)
+                      for m, W in zip(masks, Ws)]
+        self.idx = self._assign(Ws)
+
+    def _assign(self, Ws):
+        """Per layer the group of every entry: 0 for zero, 1 + code otherwise (kmeans), or the
+        signed integer level (uniform)."""
+        out = []
+        for W, m, b in zip(Ws, self.masks, self.bits):
+            q = QB.quantize_values(np.asarray(to_numpy(W * m), dtype=np.float64), b, self.quantizer)
+            if self.quantizer == "kmeans":
+                g = q.codes + 1
+            else:
+                g = np.where(q.codes >= 0, QB.codebook_values("uniform", b, [1.0])[np.maximum(q.codes, 0)], 0.0)
+            out.append(self.xp.asarray(g.reshape(W.shape).astype(np.int64 if self.quantizer == "kmeans" else
+                                                                   np.dtype(str(W.dtype)))))
+        return out
+
+    def state(self):
+        return {"idx": list(self.idx)}
+
+    def project(self, Ws, idx=None):
+        """The forward (quantized) weights of latent ``Ws`` for the groups ``idx`` (default: the
+        current ones)."""
+        xp = self.xp
+        out = []
+        for W, g, b in zip(Ws, self.idx if idx is None else idx, self.bits):
+            if self.quantizer == "kmeans":
+                n = 2 ** b + 1
+                flat_g, flat_w = xp.reshape(g, (-1,)), xp.reshape(W, (-1,))
+                sums = _group_sums(xp, flat_g, flat_w, n)
+                counts = _group_sums(xp, flat_g, xp.ones_like(flat_w), n)
+                means = xp.where(counts > 0, sums / xp.maximum(counts, xp.ones_like(counts)), xp.zeros_like(sums))
+                means = xp.concat([xp.zeros_like(means[:1]), means[1:]])      # the zero group stays 0
+                out.append(xp.reshape(xp.take(xp.astype(means, W.dtype), flat_g), W.shape))
+            else:
+                qq = xp.sum(g * g)
+                alpha = xp.where(qq > 0, xp.sum(W * g) / xp.maximum(qq, xp.ones_like(qq)), xp.zeros_like(qq))
+                out.append(alpha * g)
+        return out
+
+    def start_epoch(self, Ws, epoch):
+        self.snapshot(epoch)
+        if epoch > 0:
+            self.idx = self._assign(Ws)
+        return Ws
+
+    def forward_weights(self, Ws):
+        return self.project(Ws)
+
+    def weight_grads(self, Ws, dWs):
+        return [dW * m for dW, m in zip(dWs, self.masks)]
+
+    def after_step(self, Ws):
+        return [W * m for W, m in zip(Ws, self.masks)]
+
+    def compressed(self, Ws, idx, dtype: str):
+        """The fine-tuned layers as :class:`CompressedWeight` (exactly :meth:`project`)."""
+        out = []
+        for V, b in zip(self.project(Ws, idx), self.bits):
+            v = np.asarray(to_numpy(V), dtype=np.float64).reshape(-1)
+            if self.quantizer == "kmeans":
+                book, codes = np.unique(v[v != 0], return_inverse=True)
+                full = np.full(v.size, -1, dtype=np.int64)
+                full[v != 0] = codes
+                q = QB.BudgetQuantizer("kmeans", b, book, full, 0.0)
+            else:
+                g = np.asarray(to_numpy(idx[len(out)]), dtype=np.float64).reshape(-1)
+                nz = g != 0
+                alpha = float(v[nz][0] / g[nz][0]) if nz.any() else 0.0
+                lv = QB.codebook_values("uniform", b, [1.0])
+                codes = np.where(nz & (alpha != 0), np.searchsorted(lv, g), -1)
+                q = QB.BudgetQuantizer("uniform", b, np.array([alpha]), codes, 0.0)
+            out.append(CompressedWeight.from_quantizer(q, V.shape, dtype))
+        return out
+
+
 @register_model
 class Budget(BackpropModel):
     __doc__ = """Joint pruning + mixed precision under a model-size budget (Yang et al.'s ADMM,
@@ -141,13 +248,23 @@ class Budget(BackpropModel):
         Epochs and (initial) learning rate of the ADMM stage.
     admm_interval : int, default 1
         Epochs between projections / dual steps (the source's tau' = one epoch).
-    budget_weight_decay : float, default 0.0""" + _FP_DOC
+    budget_weight_decay : float, default 0.0
+    finetune_epochs : int, default 0
+        Epochs of fine-tuning after the ADMM stage with the structure it chose fixed (the kept
+        positions and every layer's width; :class:`FixedStructure`: codes chosen again from the
+        latent weights every epoch, gradients straight through), at ``finetune_lr`` (None: the
+        ADMM stage's ``budget_lr``). The source fine-tunes its ImageNet models this way
+        ("Fine-tuning [11]"), not its MNIST ones (0: the source's protocol). The fine-tuned
+        network replaces the ADMM stage's only when it scores at least as well on the held-out
+        rows (without them: the first 10,000 training rows); it has at most as many non-zeros at
+        the same widths, so it meets the budget too.
+    finetune_lr : float or None, default None""" + _FP_DOC
 
     method = "budget"
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
-                 budget_weight_decay=0.0, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+                 budget_weight_decay=0.0, finetune_epochs=0, finetune_lr=None, activation="relu", bias=True, optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self.budget = budget
@@ -158,6 +275,8 @@ class Budget(BackpropModel):
         self.budget_lr = budget_lr
         self.admm_interval = admm_interval
         self.budget_weight_decay = budget_weight_decay
+        self.finetune_epochs = finetune_epochs
+        self.finetune_lr = finetune_lr
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
@@ -168,6 +287,9 @@ class Budget(BackpropModel):
         for name in ("budget_lr", "rho"):
             check_real(name, getattr(self, name), lo=0, lo_open=True)
         check_real("budget_weight_decay", self.budget_weight_decay, lo=0)
+        check_int("finetune_epochs", self.finetune_epochs, lo=0)
+        if self.finetune_lr is not None:
+            check_real("finetune_lr", self.finetune_lr, lo=0, lo_open=True)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         choices = QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
@@ -187,10 +309,42 @@ class Budget(BackpropModel):
             state = obj.state_after(res.best_epoch)
         t0 = time.perf_counter()
         cws = compress_layers(Ws, state["bits"], S, self.quantizer, self.dtype)
+        if self.finetune_epochs > 0 and not self._interrupted:
+            cws, bs, records, stop = self._finetune(Ws, bs, cws, Xt, yt, Xh, yh, records, stop)
         net = self._compressed_network(cws, bs)
         rec = self._stage_record(net, "budget-final", len(records) + 1, time.perf_counter() - t0, Xt, yt)
         rec.update(bits=[c.bits for c in cws], nnz=[c.nnz for c in cws], weight_bits=sum(c.weight_bits for c in cws))
         return net, records + [rec], stop
+
+    def _finetune(self, Ws, bs, cws, Xt, yt, Xh, yh, records, stop):
+        """``finetune_epochs`` of :class:`FixedStructure` from the ADMM stage's compressed layers
+        ``cws`` (latent start: its W on their kept positions); kept only when it scores at
+        least as well as ``cws`` on the held-out rows (else the first 10,000 training rows)."""
+        from ..backprop import evaluate
+
+        xp = get_namespace(Ws[0])
+        masks = []
+        for c in cws:
+            m = np.zeros(c.size, dtype=bool)
+            m[c.positions] = True
+            masks.append(m.reshape(c.shape))
+        start = [W * xp.asarray(m.astype(self.dtype)) for W, m in zip(Ws, masks)]
+        ft = FixedStructure(start, masks, [c.bits for c in cws], self.quantizer)
+        lr = self.budget_lr if self.finetune_lr is None else self.finetune_lr
+        res = self._run(start, bs, Xt, yt, Xh, yh, epochs=self.finetune_epochs, lr=lr, objective=ft,
+                        report=self._report(ft), stage="budget-finetune", weight_decay=0.0, patience=None)
+        records = records + res.records
+        if not res.records:
+            return cws, bs, records, stop
+        tuned = ft.compressed(res.Ws, ft.state_after(res.best_epoch)["idx"], self.dtype)
+        rows = (Xh, yh) if Xh is not None else (Xt[:10000], yt[:10000])
+        before = [xp.asarray(c.dense(self.dtype)) for c in cws]
+        after = [xp.asarray(c.dense(self.dtype)) for c in tuned]
+        acc0, loss0 = evaluate(before, bs, *rows, self.activation, arch=self._arch)
+        acc1, loss1 = evaluate(after, res.bs, *rows, self.activation, arch=self._arch)
+        if (acc1, -loss1) >= (acc0, -loss0):
+            return tuned, res.bs, records, res.stop
+        return cws, bs, records, stop
 
     def _compressed_network(self, cws, bs):
         layers = []
