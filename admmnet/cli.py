@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None,
                    help="backprop methods: epochs of the FP training stage (default: the preset)")
     t.add_argument("--lr", type=float, default=None, help="backprop methods: learning rate (default: preset)")
+    t.add_argument("--finetune-epochs", type=int, default=None, metavar="N",
+                   help="budget and admm-ternary: epochs of fine-tuning after the ADMM stage with the "
+                        "structure it chose fixed (budget: kept positions and widths; admm-ternary: the codes); "
+                        "default: the preset's")
     t.add_argument("--from", dest="from_model", metavar="FP_MODEL.npz", default=None,
                    help="ptq, ste, dq, qat, lq and the ternary methods: start from this saved FP model "
                         "(admmnet train --method fp --save ...) instead of training one first")
@@ -356,6 +360,10 @@ def _build_baseline(args, bits, shape=None):
         kw["lr"] = args.lr
     if args.momentum is not None:
         kw["momentum"] = args.momentum
+    if args.finetune_epochs is not None:
+        if args.method not in ("budget", "admm-ternary"):
+            raise ValueError(f"--finetune-epochs applies to --method budget and admm-ternary, not {args.method}")
+        kw["finetune_epochs"] = args.finetune_epochs
     common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
                   verbose=not args.quiet)
     if args.method == "budget":
@@ -537,8 +545,9 @@ def cmd_train(args) -> int:
     bits = None if args.bits == "fp" else args.bits
     progress = _progress_callback(args)
     if args.method == "qnn-admm":
-        if args.from_model is not None or args.epochs is not None or args.lr is not None:
-            raise ValueError("--from, --epochs and --lr apply to the backprop methods, not qnn-admm")
+        if args.from_model is not None or args.epochs is not None or args.lr is not None \
+                or args.finetune_epochs is not None:
+            raise ValueError("--from, --epochs, --lr and --finetune-epochs apply to the backprop methods, not qnn-admm")
         model = _build_qnn_admm(args, bits, shape)
         fit_kw = {"checkpoint": args.checkpoint}
         if progress is not None:

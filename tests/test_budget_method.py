@@ -136,7 +136,7 @@ def test_fixed_structure_is_the_projection_for_fixed_codes(quantizer):
     # point among weights with the same codes (groups)
     moved = [W * m + 0.3 * r.normal(size=W.shape) * m for W, m in zip(Ws, masks)]
     for V, W, g, b, m in zip(ft.project(moved), moved, ft.idx, bits, masks):
-        assert np.all(V[~m] == 0)
+        assert np.all(V[~m] == 0) and np.all(g[m] != 0) and np.all(g[~m] == 0)   # every kept position coded
         if quantizer == "kmeans":
             assert np.unique(V[V != 0]).size <= 2 ** b
             for c in np.unique(g[g > 0]):                     # every group at the mean of its entries
@@ -163,7 +163,7 @@ def test_fixed_structure_is_the_projection_for_fixed_codes(quantizer):
     # the stored form is exactly the forward weights, with at most 2^b values and no new non-zeros
     for c, V, m, b in zip(ft.compressed(moved, ft.idx, "float64"), ft.project(moved), masks, bits):
         np.testing.assert_allclose(c.dense("float64"), V, rtol=0, atol=1e-12)
-        assert c.nnz <= int(m.sum()) and c.bits == b
+        assert c.nnz == int(m.sum()) and c.bits == b
 
 
 @pytest.mark.parametrize("quantizer", ("kmeans", "uniform"))

@@ -188,3 +188,15 @@ def test_blas_threads_option(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:       # argparse's usage error
         main(["train", "--dataset", "seeds", "--blas-threads", "0"])
     assert exc.value.code == 2 and "--blas-threads" in capsys.readouterr().err
+
+
+def test_finetune_epochs_option(tmp_path, capsys):
+    path = tmp_path / "b.json"
+    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "5",
+                 "--finetune-epochs", "2", "--quiet", "--json", str(path)]) == 0
+    rec = json.loads(path.read_text())
+    assert rec["params"]["finetune_epochs"] == 2
+    assert sum(h.get("stage") == "budget-finetune" for h in rec["history"]) == 2
+    for argv in (["--method", "ste", "--bits", "2"], []):          # not a method with a fine-tuning stage
+        assert main(["train", "--dataset", "seeds", "--finetune-epochs", "2", "--quiet"] + argv) == 2
+        assert "--finetune-epochs" in capsys.readouterr().err

@@ -136,8 +136,10 @@ class FixedStructure(EpochSnapshots, Objective):
 
     and the gradient passes straight through to the latent entries on the mask. At every
     epoch start the codes are chosen again from the latent weights (the layer's best ``bits``
-    quantizer of ``W_l``, :func:`admmnet.quant.budget.quantize_values`), so entries can move
-    between groups; the number of non-zeros never grows, so the budget holds throughout."""
+    quantizer of ``W_l``, :func:`admmnet.quant.budget.quantize_values`, every kept position
+    that it sets to 0 given the nearest non-zero value instead: the structure keeps it), so
+    entries can move between groups; the non-zeros stay those of the mask, so the budget holds
+    throughout."""
 
     def __init__(self, Ws, masks, bits, quantizer: str):
         xp = get_namespace(Ws[0])
@@ -151,11 +153,18 @@ class FixedStructure(EpochSnapshots, Objective):
         signed integer level (uniform)."""
         out = []
         for W, m, b in zip(Ws, self.masks, self.bits):
-            q = QB.quantize_values(np.asarray(to_numpy(W * m), dtype=np.float64), b, self.quantizer)
+            w = np.asarray(to_numpy(W * m), dtype=np.float64).reshape(-1)
+            kept = np.asarray(to_numpy(m)).reshape(-1) > 0
+            q = QB.quantize_values(w, b, self.quantizer)
+            values = q.values
+            codes = q.codes.copy()
+            lost = kept & (codes < 0)        # kept positions the zero-free quantizer put at 0
+            if lost.any() and values.size:   # the structure keeps them: the nearest non-zero value
+                codes[lost] = np.abs(w[lost, None] - values[None, :]).argmin(axis=1)
             if self.quantizer == "kmeans":
-                g = q.codes + 1
+                g = codes + 1
             else:
-                g = np.where(q.codes >= 0, QB.codebook_values("uniform", b, [1.0])[np.maximum(q.codes, 0)], 0.0)
+                g = np.where(codes >= 0, QB.codebook_values("uniform", b, [1.0])[np.maximum(codes, 0)], 0.0)
             out.append(self.xp.asarray(g.reshape(W.shape).astype(np.int64 if self.quantizer == "kmeans" else
                                                                    np.dtype(str(W.dtype)))))
         return out
