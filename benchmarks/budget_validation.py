@@ -1,0 +1,105 @@
+"""Choosing the budget method's MNIST preset on validation rows (docs/budget.md).
+
+MNIST [784,200,200,10]: a stratified 80/20 split of the 60,000 training rows (split seed s
+for seed s; the test rows are never read). The FP network of the baselines' preset
+(:class:`admmnet.baselines.FPMLP`) is trained once per seed on the 80% part and kept in
+``<out>/models/``; then :class:`admmnet.baselines.Budget` with the preset
+(``baseline_params("budget", "mnist")``) and each override of ``--grid`` runs from it, for
+each ``--budgets``, and is scored on the 20% part. Every run is appended to
+``<out>/runs.jsonl`` as it finishes (a rerun resumes); ``summary.json`` and ``table.md`` hold
+the validation accuracy per (budget, setting), with weight bits and seconds.
+
+    python benchmarks/budget_validation.py
+    python benchmarks/budget_validation.py --budgets 2000x --grid '[{}, {"finetune_epochs": 20}]'
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import admmnet
+from admmnet import baselines as B
+from admmnet.baseline_presets import baseline_params
+from admmnet.datasets import load_dataset
+from admmnet.datasets._preprocess import stratified_split
+
+from _runs import append_runs, blas_threads, load_runs, write_results
+
+GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
+
+
+def _fp(out: Path, seed: int, X, y):
+    path = out / "models" / f"fp_val_seed{seed}.npz"
+    if path.exists():
+        return admmnet.load(path)
+    m = B.FPMLP(**baseline_params("fp", "mnist"), seed=seed).fit(X, y)
+    m.save(path, history=False)
+    return m
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--budgets", nargs="+", default=["2000x", "512x", "128x"])
+    p.add_argument("--grid", type=json.loads, default=GRID, help="JSON list of Budget keyword overrides")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--dataset", default="mnist", choices=("mnist",))
+    p.add_argument("--out", default="benchmarks/results/budget_validation")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+    ds = load_dataset(args.dataset)
+    log = out / "runs.jsonl"
+    runs = load_runs(log)
+    preset = baseline_params("budget", args.dataset)
+    key = lambda r: (r["seed"], r["budget"], json.dumps(r["overrides"], sort_keys=True),
+                     json.dumps(r["preset"], sort_keys=True, default=str))
+    have = {key(r) for r in runs}
+    for seed in range(args.seeds):
+        tr, va = stratified_split(ds.y_train, 0.2, seed)
+        Xt, yt, Xv, yv = ds.X_train[tr], ds.y_train[tr], ds.X_train[va], ds.y_train[va]
+        fp = None
+        for budget in args.budgets:
+            for g in args.grid:
+                rec = dict(seed=seed, budget=budget, overrides=g, preset=json.loads(json.dumps(preset, default=list)))
+                if key(rec) in have:
+                    continue
+                fp = fp or _fp(out, seed, Xt, yt)
+                t = time.perf_counter()
+                m = B.Budget(**{**preset, **g}, budget=budget, seed=seed).fit(Xt, yt, fp_model=fp)
+                rec.update(val_accuracy=m.score(Xv, yv), fp_val_accuracy=fp.score(Xv, yv),
+                           seconds=time.perf_counter() - t, weight_bits=m.compression_report()["weight_bits"],
+                           budget_bits=m.budget_bits_, threads=blas_threads(), admmnet=admmnet.__version__)
+                append_runs(log, [rec])
+                runs.append(rec)
+                have.add(key(rec))
+                print(f"  seed {seed} {budget} {json.dumps(g)}: {100 * rec['val_accuracy']:.2f}% "
+                      f"({rec['seconds']:.0f} s)", file=sys.stderr, flush=True)
+    pj = json.dumps(json.loads(json.dumps(preset, default=list)), sort_keys=True)
+    lines = [f"Budget on MNIST validation rows (80/20 of the training rows), mean over seeds; preset {pj}", "",
+             "| budget | overrides | validation accuracy | seeds | weight bits / budget | seconds |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    summary = {}
+    for budget in args.budgets:
+        for g in args.grid:
+            rs = [r for r in runs if r["budget"] == budget and r["seed"] < args.seeds
+                  and json.dumps(r["overrides"], sort_keys=True) == json.dumps(g, sort_keys=True)
+                  and json.dumps(r["preset"], sort_keys=True) == pj]
+            if not rs:
+                continue
+            acc = 100 * float(np.mean([r["val_accuracy"] for r in rs]))
+            name = f"{budget} {json.dumps(g, sort_keys=True)}"
+            summary[name] = dict(mean=acc, seeds=len(rs), seconds=float(np.mean([r["seconds"] for r in rs])))
+            lines.append(f"| {budget} | `{json.dumps(g)}` | {acc:.2f} | {len(rs)} | "
+                         f"{rs[0]['weight_bits']:,} / {rs[0]['budget_bits']:,} | {summary[name]['seconds']:.0f} |")
+    write_results(out, {"cells": summary, "preset": preset}, "\n".join(lines) + "\n", t_all)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
