@@ -36,7 +36,7 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import append_runs, blas_threads, load_runs, write_results
+from _runs import append_runs, blas_threads, drop_runs, load_runs, settings_changed, write_results
 
 METHODS = ("budget", "qnn-admm-budget")
 BUDGETS = ("16x", "32x", "64x", "128x", "256x", "512x", "1000x", "2000x")
@@ -65,9 +65,7 @@ def qnn_fp_model(out: Path, seed: int, ds):
 def run_one(out: Path, method: str, budget: str, seed: int, ds, epochs=None) -> dict:
     t0 = time.perf_counter()
     if method == "budget":
-        kw = baseline_params("budget", "mnist")
-        if epochs is not None:
-            kw["budget_epochs"] = epochs
+        kw = budget_kwargs(epochs)
         model = B.Budget(budget=budget, **kw, seed=seed).fit(ds.X_train, ds.y_train,
                                                              fp_model=fp_model(out, seed, ds))
     else:
@@ -81,6 +79,21 @@ def run_one(out: Path, method: str, budget: str, seed: int, ds, epochs=None) -> 
     return dict(method=method, budget=budget, seed=seed, budget_bits=int(model.budget_bits_),
                 test_accuracy=model.score(ds.X_test, ds.y_test), seconds=seconds, compression=rep,
                 threads=blas_threads(), params=model.json_params(), admmnet=admmnet.__version__)
+
+
+def budget_kwargs(epochs=None) -> dict:
+    """The ``budget`` method's settings of a run: the MNIST preset (``epochs``: its ADMM epochs)."""
+    kw = baseline_params("budget", "mnist")
+    if epochs is not None:
+        kw["budget_epochs"] = epochs
+    return kw
+
+
+def is_stale(rec: dict, epochs=None) -> bool:
+    """A ``budget`` run made with other settings than the preset gives now (it is redone)."""
+    if rec["method"] != "budget":
+        return False
+    return settings_changed(budget_kwargs(epochs), rec.get("params", {}), B.Budget().json_params())
 
 
 def reference_points() -> dict:
@@ -175,7 +188,8 @@ def main(argv=None) -> int:
     t_all = time.perf_counter()
     ds = load_dataset("mnist")
     log = out / "runs.jsonl"
-    runs = load_runs(log)
+    runs = drop_runs(log, lambda r: is_stale(r, args.epochs), "were made with other settings than the preset",
+                     keep_in=out / "runs.stale.jsonl")
     for seed in range(args.seeds):
         for method in args.methods:
             for b in args.budgets:
