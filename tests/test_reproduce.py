@@ -319,3 +319,17 @@ def test_blas_threads_benchmark(tmp_path):
     case = rec["cases"]["seeds-1bit"]
     assert case["identical"] is True and case["rows"] == 168
     assert case["ratio_one_to_all"] > 0 and "environment" in rec and (tmp_path / "table.md").exists()
+
+
+def test_budget_sweep_redoes_runs_of_another_preset():
+    """benchmarks/budget_sweep.py: a stored budget run counts as stale when the preset changed
+    since (e.g. a run made before the preset's fine-tuning), never a QNN-ADMM budget run."""
+    import budget_sweep as BS
+    from admmnet.baselines import Budget
+
+    now = Budget(**BS.budget_kwargs(), budget="64x").json_params()
+    assert not BS.is_stale({"method": "budget", "params": now})
+    before = {k: v for k, v in now.items() if k != "finetune_epochs"}      # made before the parameter existed
+    assert BS.is_stale({"method": "budget", "params": before}) == (BS.budget_kwargs().get("finetune_epochs", 0) != 0)
+    assert BS.is_stale({"method": "budget", "params": dict(now, budget_lr=1.0)})
+    assert not BS.is_stale({"method": "qnn-admm-budget", "params": {}})
