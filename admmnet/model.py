@@ -432,10 +432,11 @@ class QNNADMM(NetworkModel):
         float32 sums in another order on another number of threads, so a fit drifts apart at
         rounding level, and a low-bit fit with restarts can then keep another initialisation
         (docs/reliability.md, "Reproducibility and thread counts"). "auto": one thread when
-        the fit is small (rows x widest layer <= ``BLAS_ONE_THREAD_WORK``, 2^22: Seeds,
-        Pendigits, scikit-learn's toy sets), where one thread costs little time and the result is
-        then the same whatever the machine's thread count; larger fits (MNIST) keep the
-        process's setting. An int: that many threads; None: the process's setting, always.
+        the fit has restarts (``n_init > 1``: their choice amplifies rounding) or is small (rows
+        x widest layer <= ``BLAS_ONE_THREAD_WORK``, 2^20: Seeds, Pendigits, scikit-learn's toy
+        sets), where one thread costs little time; the result is then the same whatever the
+        machine's thread count. Larger fits without restarts (MNIST) keep the process's
+        setting. An int: that many threads; None: the process's setting, always.
         The fitted ``blas_threads_`` is the count the fit ran with.
     """
 
@@ -443,8 +444,10 @@ class QNNADMM(NetworkModel):
     #: quantized iterations after the preset's FP phase when a budget is given
     BUDGET_ITERS = 10
     #: ``blas_threads="auto"`` runs a CPU fit on one BLAS thread up to this many rows x widest
-    #: layer (2^22: Seeds, Pendigits with its copies, scikit-learn's toy sets; not MNIST)
-    BLAS_ONE_THREAD_WORK = 1 << 22
+    #: layer (2^20: Seeds, Pendigits with its copies, scikit-learn's toy sets; not MNIST), and
+    #: always when it has restarts (benchmarks/blas_threads.py: one thread cost 0-2% on Seeds and
+    #: Pendigits, 32% on 60,000 x 64)
+    BLAS_ONE_THREAD_WORK = 1 << 20
 
     def __init__(self, hidden_sizes=None, *, activation="relu", bits=None, levels="thesis",
                  granularity="layer", bias=True, beta=None, gamma=None, mu=None, penalty_growth=1.0,
@@ -691,8 +694,9 @@ class QNNADMM(NetworkModel):
 
     def _blas_limit(self, X, y, fp_data) -> int | None:
         """The BLAS thread count ``fit`` runs with (None: leave the process's setting), from
-        ``blas_threads``; ``"auto"``: 1 on the CPU when rows x (widest layer) <=
-        :attr:`BLAS_ONE_THREAD_WORK`, the rows being the most any phase trains on."""
+        ``blas_threads``; ``"auto"``: 1 on the CPU for a fit with restarts (``n_init > 1``) or
+        with rows x (widest layer) <= :attr:`BLAS_ONE_THREAD_WORK`, the rows being the most any
+        phase trains on."""
         bt = self.blas_threads
         if bt is None:
             return None
@@ -709,11 +713,12 @@ class QNNADMM(NetworkModel):
             n, d = np.shape(X)
             rows = max(n, np.shape(fp_data[0])[0] if fp_data is not None else 0)
             k = np.unique(np.asarray(y)).size
-            hidden = self.resolved_params(n, d, k)["hidden_sizes"]
-            width = max((int(d), k, *(int(h) for h in hidden)))
+            P = self.resolved_params(n, d, k)
+            width = max((int(d), k, *(int(h) for h in P["hidden_sizes"])))
+            restarts = int(P["n_init"] or 1) > 1
         except Exception:           # malformed input: fit's own validation says what is wrong
             return None
-        return 1 if rows * width <= self.BLAS_ONE_THREAD_WORK else None
+        return 1 if restarts or rows * width <= self.BLAS_ONE_THREAD_WORK else None
 
     def _fit(self, X, y, *, eval_set, checkpoint, checkpoint_every, callback, fp_model, fp_data, client,
              n_shards) -> "QNNADMM":
