@@ -44,22 +44,23 @@ PROTOCOL = dict(arch="lenet5-caffe", optimizer="sgd", momentum=0.9, lr_schedule=
                 patience=None, holdout_fraction=0.1)
 
 
-def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epochs: int = 0) -> list[dict]:
+def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epochs: int = 0,
+             finetune_lr: float | None = None) -> list[dict]:
     t0 = time.perf_counter()
     fp = B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed).fit(ds.X_train, ds.y_train)
     fp_acc, fp_s = fp.score(ds.X_test, ds.y_test), time.perf_counter() - t0
     out = []
     for b in budgets:
         t0 = time.perf_counter()
-        m = B.Budget(budget=b, budget_epochs=epochs, finetune_epochs=finetune_epochs, max_epochs=0, seed=seed,
-                     **PROTOCOL)
+        m = B.Budget(budget=b, budget_epochs=epochs, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
+                     max_epochs=0, seed=seed, **PROTOCOL)
         m.fit(ds.X_train, ds.y_train, fp_model=fp)
         seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             path = m.save(Path(tmp) / "m.npz", history=False)
             rep = m.compression_report(path)
         out.append(dict(budget=b, seed=seed, epochs=epochs, fp_epochs=fp_epochs, finetune_epochs=finetune_epochs,
-                        fp_accuracy=fp_acc,
+                        finetune_lr=finetune_lr, fp_accuracy=fp_acc,
                         fp_seconds=fp_s, test_accuracy=m.score(ds.X_test, ds.y_test), seconds=seconds,
                         compression=rep, threads=blas_threads(), params=m.json_params(), admmnet=admmnet.__version__))
         print(f"  {b} seed {seed}: {100 * out[-1]['test_accuracy']:.2f}% (FP {100 * fp_acc:.2f}%), "
@@ -77,6 +78,8 @@ def main(argv=None) -> int:
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="epochs of fine-tuning with the chosen structure fixed after the ADMM stage "
                         "(Budget(finetune_epochs=...); the source's MNIST protocol: 0)")
+    p.add_argument("--finetune-lr", type=float, default=None,
+                   help="its learning rate (default: the ADMM stage's, 0.1)")
     p.add_argument("--out", default="benchmarks/results/budget_lenet5")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -86,15 +89,16 @@ def main(argv=None) -> int:
     log = out / "runs.jsonl"
     runs = load_runs(log)
     same = [r for r in runs if r["epochs"] == args.epochs and r["fp_epochs"] == args.fp_epochs
-            and r.get("finetune_epochs", 0) == args.finetune_epochs]
+            and r.get("finetune_epochs", 0) == args.finetune_epochs and r.get("finetune_lr") == args.finetune_lr]
     for seed in range(args.seeds):
         todo = [b for b in args.budgets if not any(r["budget"] == b and r["seed"] == seed for r in same)]
         if todo:
-            rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, args.finetune_epochs)
+            rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, args.finetune_epochs, args.finetune_lr)
             append_runs(log, rs)
             runs += rs
             same += rs
-    ft = f", then {args.finetune_epochs} fine-tuning epochs with the structure fixed" if args.finetune_epochs else ""
+    ft = (f", then {args.finetune_epochs} fine-tuning epochs with the structure fixed"
+          + (f" at lr {args.finetune_lr:g}" if args.finetune_lr is not None else "")) if args.finetune_epochs else ""
     lines = [f"LeNet-5 (lenet5-caffe, 430,500 weights) on MNIST under a size budget: {args.epochs} ADMM epochs from "
              f"{args.fp_epochs} FP epochs{ft}; sizes from the saved file. The source's Table 3 first.", "",
              "| method | seeds | non-zero | avg bits | compression (weight bits) | compression (all bytes) | "
@@ -120,7 +124,7 @@ def main(argv=None) -> int:
                      f"{c['compression']:,.0f}x | {c['compression_total']:,.0f}x | {c['mean']:.2f} ± {c['std']:.2f} "
                      f"(FP {c['fp_mean']:.2f}) | {c['drop']:.2f}% |")
     write_results(out, {"epochs": args.epochs, "fp_epochs": args.fp_epochs, "finetune_epochs": args.finetune_epochs,
-                        "cells": cells, "source": SOURCE},
+                        "finetune_lr": args.finetune_lr, "cells": cells, "source": SOURCE},
                   "\n".join(lines) + "\n", t_all)
     return 0
 
