@@ -169,9 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "network with the lowest training loss (default: the preset's, 5 for 1- and 2-bit runs "
                         "on Seeds, Pendigits and data under 20,000 rows, else 1)")
     t.add_argument("--blas-threads", type=_blas_threads_arg, default=None, metavar="N|auto|none",
-                   help="qnn-admm: BLAS threads of the fit (default auto: one for small data, Seeds and "
-                        "Pendigits, so the result does not depend on the machine's thread count; none: "
-                        "the process's setting)")
+                   help="qnn-admm: BLAS threads of the fit (default auto: one for fits with restarts and "
+                        "for small data such as Seeds and Pendigits, so the result does not depend on the "
+                        "machine's thread count; none: the process's setting)")
     t.add_argument("--w-solver", choices=("exact", "backtracking"), default=None)
     t.add_argument("--a-solver", choices=("exact", "backtracking"), default=None)
     t.add_argument("--save", metavar="MODEL.npz", help="save the trained model (atomic write)")
@@ -547,7 +547,8 @@ def cmd_train(args) -> int:
     if args.method == "qnn-admm":
         if args.from_model is not None or args.epochs is not None or args.lr is not None \
                 or args.finetune_epochs is not None:
-            raise ValueError("--from, --epochs, --lr and --finetune-epochs apply to the backprop methods, not qnn-admm")
+            raise ValueError("--from, --epochs, --lr and --finetune-epochs apply to the backprop methods, "
+                             "not qnn-admm")
         model = _build_qnn_admm(args, bits, shape)
         fit_kw = {"checkpoint": args.checkpoint}
         if progress is not None:

@@ -273,7 +273,8 @@ class Budget(BackpropModel):
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
-                 budget_weight_decay=0.0, finetune_epochs=0, finetune_lr=None, activation="relu", bias=True, optimizer="adam", lr=1e-3,
+                 budget_weight_decay=0.0, finetune_epochs=0, finetune_lr=None, activation="relu", bias=True,
+                 optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
         self.budget = budget
