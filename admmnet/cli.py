@@ -32,7 +32,7 @@ from .baseline_presets import AUGMENT, augment_copies, baseline_params
 from .datasets.pendigits import SPLITS as PENDIGITS_SPLITS
 from .datasets.pendigits import augmentation_record
 from .backprop.arch import ARCH_NAMES
-from .model import QNNADMM, load
+from .model import QNNADMM, _bits_to_level_set, load
 from .presets import qnn_admm_params
 
 #: The ternary methods of the other sources (docs/baselines.md, "Ternary methods"):
@@ -289,10 +289,18 @@ def _build_qnn_admm(args, bits, shape=None):
     quantized = bits is not None or args.levels in ("binary", "ternary")
     from .presets import auto_params
 
+    # the level set's largest code picks the quantized preset's restarts and layerwise_rho
+    # (admmnet.presets.N_INIT, LAYERWISE_RHO), as QNNADMM.resolved_params does
+    qmax = None
+    if quantized:
+        try:
+            qmax = _bits_to_level_set(bits, args.levels).qmax
+        except (TypeError, ValueError):     # a bad level set: the estimator says what is wrong
+            qmax = None
     if args.dataset is None:     # own data: the automatic preset of the data's shape
-        kw = auto_params(*shape, "q" if quantized else None)
+        kw = auto_params(*shape, "q" if quantized else None, qmax=qmax)
     else:
-        kw = qnn_admm_params(args.dataset, "q" if quantized else None)
+        kw = qnn_admm_params(args.dataset, "q" if quantized else None, qmax=qmax)
     if args.budget is not None:         # the budget's own schedule (QNNADMM.BUDGET_ITERS, docs/budget.md)
         if quantized:
             raise ValueError("give either --bits or --budget: a budget picks every layer's bit width itself")

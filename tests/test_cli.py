@@ -200,3 +200,23 @@ def test_finetune_epochs_option(tmp_path, capsys):
     for argv in (["--method", "ste", "--bits", "2"], []):          # not a method with a fine-tuning stage
         assert main(["train", "--dataset", "seeds", "--finetune-epochs", "2", "--quiet"] + argv) == 2
         assert "--finetune-epochs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--bits", "1"], ["--levels", "binary"], ["--bits", "2"], ["--bits", "3"]])
+def test_train_uses_the_presets_level_dependent_settings(argv, tmp_path):
+    # the CLI's explicit keyword arguments must be the estimator's own preset resolution: the
+    # level set's largest code decides layerwise_rho and the restarts (presets.LAYERWISE_RHO,
+    # N_INIT); a quantized run once got the 2-bit rho at 1 bit
+    from admmnet import QNNADMM
+    from admmnet.datasets import load_dataset
+
+    path = tmp_path / "r.json"
+    assert main(["train", "--dataset", "seeds", "--iters", "2", "--n-init", "1", "--quiet", "--json", str(path)]
+                + argv) == 0
+    got = json.loads(path.read_text())["params"]
+    bits = None if "--levels" in argv else int(argv[1])
+    levels = argv[1] if "--levels" in argv else "thesis"
+    ds = load_dataset("seeds")
+    want = QNNADMM(bits=bits, levels=levels, preset="seeds").resolved_params(*ds.X_train.shape, 3)
+    assert got["layerwise_rho"] == want["layerwise_rho"]
+    assert got["layerwise_rho"] == (1e-3 if bits in (1, None) else 1e-2)
