@@ -33,6 +33,10 @@ setup(
         # threadpoolctl: QNNADMM(blas_threads=...) (a dependency of scikit-learn, named since we import it)
         "scikit-learn>=1.2",
         "threadpoolctl>=3.0",
+        # the CPU fast path (admmnet/kernels/numba_cpu.py); the published tables were made with it,
+        # and low-bit runs with restarts can keep another initialisation without it
+        # (docs/reliability.md), so it is not optional (ADMMNET_NO_NUMBA=1 still selects the reference)
+        "numba>=0.59",
         # the progress bar of 'admmnet train' on a terminal (plain lines without it)
         "tqdm>=4.60",
     ],
@@ -53,7 +57,7 @@ setup(
         # an onnx without INT2 gets INT4, an older runtime: admmnet export --weight-type int8)
         "onnx": ["onnx>=1.17", "onnxruntime>=1.20"],
         "bench": ["scikit-learn>=1.2", "matplotlib>=3.5"],
-        "fast": ["numba>=0.59"],
+        "fast": ["numba>=0.59"],     # kept for old install lines: numba is a core dependency now
         "gpu": ["cupy-cuda12x>=13"],
         # box plots of benchmarks/reproduce.py (the study runs and writes its tables without it)
         # and 'admmnet plot' (training curves of result JSON files)

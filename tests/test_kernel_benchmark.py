@@ -16,7 +16,7 @@ import kernels as bench  # noqa: E402
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     if "numba" not in bench.available_backends():
-        pytest.skip("the fast CPU table needs Numba (pip install 'admmnet[fast]')")
+        pytest.skip("the fast CPU table needs Numba (pip install numba; ADMMNET_NO_NUMBA unset)")
     out = tmp_path_factory.mktemp("bench") / "k.json"
     argv = ["--quick", "--samples", "600", "--backends", "reference,numba", "--configs", "fp,2bit",
             "--iters", "2", "--profile", "--json", str(out)]

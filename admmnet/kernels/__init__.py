@@ -202,7 +202,8 @@ def get_kernels(*arrays, backend: str = "auto") -> Kernels:
         return NUMPY
     if backend == "numba":
         if not numba_cpu.AVAILABLE:
-            raise ValueError("backend='numba' needs Numba: pip install numba (or admmnet[fast])")
+            raise ValueError("backend='numba' needs Numba (an admmnet dependency: pip install numba) "
+                             "and ADMMNET_NO_NUMBA unset")
         return NUMBA
     if backend == "cupy":
         if xp is not None and not is_cupy_namespace(xp):
