@@ -678,8 +678,9 @@ class QNNADMM(NetworkModel):
         floating-point sums (:mod:`admmnet.dask_fit`, docs/distributed.md). ``n_shards``
         without a client runs the same split in this process.
 
-        On the CPU the fit runs with ``blas_threads`` BLAS threads (``"auto"``: one for a small
-        fit, so that its result does not depend on the machine's thread count).
+        On the CPU the fit runs with ``blas_threads`` BLAS threads (``"auto"``: one for a fit
+        with restarts or a small one, so that its result does not depend on the machine's thread
+        count).
         """
         limit = self._blas_limit(X, y, fp_data)
         kw = dict(eval_set=eval_set, checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback,

@@ -36,7 +36,7 @@ import numpy as np
 import admmnet
 from admmnet.baseline_presets import FP_STAGE
 from admmnet.baselines import FPMLP
-from admmnet.datasets._preprocess import stratified_split
+from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.presets import auto_params
 
 from _runs import FPPhases, drop_runs, load_runs, run_groups, timed_fit, write_results
@@ -51,11 +51,8 @@ def load(name: str, split: int):
 
     X, y = getattr(skd, f"load_{name}")(return_X_y=True)
     tr, te = stratified_split(y, 0.2, split)
-    X = X.astype(np.float64)
-    mean, std = X[tr].mean(axis=0), X[tr].std(axis=0)
-    std[std == 0] = 1.0
-    X = ((X - mean) / std).astype(np.float32)
-    return X[tr], y[tr], X[te], y[te]
+    X_tr, X_te, _, _ = standardize(X[tr], X[te])       # the training part's statistics
+    return X_tr, y[tr], X_te, y[te]
 
 
 def backprop_settings(n_samples: int) -> dict:

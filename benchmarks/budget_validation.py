@@ -28,7 +28,7 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import stratified_split
 
-from _runs import append_runs, blas_threads, load_runs, write_results
+from _runs import _plain, append_runs, blas_threads, load_runs, write_results
 
 GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
 
@@ -57,8 +57,9 @@ def main(argv=None) -> int:
     log = out / "runs.jsonl"
     runs = load_runs(log)
     preset = baseline_params("budget", args.dataset)
+    plain = _plain(preset)          # its JSON form, as stored with each run
     key = lambda r: (r["seed"], r["budget"], json.dumps(r["overrides"], sort_keys=True),
-                     json.dumps(r["preset"], sort_keys=True, default=str))
+                     json.dumps(r["preset"], sort_keys=True))
     have = {key(r) for r in runs}
     for seed in range(args.seeds):
         tr, va = stratified_split(ds.y_train, 0.2, seed)
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
         fp = None
         for budget in args.budgets:
             for g in args.grid:
-                rec = dict(seed=seed, budget=budget, overrides=g, preset=json.loads(json.dumps(preset, default=list)))
+                rec = dict(seed=seed, budget=budget, overrides=g, preset=plain)
                 if key(rec) in have:
                     continue
                 fp = fp or _fp(out, seed, Xt, yt)
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
                 have.add(key(rec))
                 print(f"  seed {seed} {budget} {json.dumps(g)}: {100 * rec['val_accuracy']:.2f}% "
                       f"({rec['seconds']:.0f} s)", file=sys.stderr, flush=True)
-    pj = json.dumps(json.loads(json.dumps(preset, default=list)), sort_keys=True)
+    pj = json.dumps(plain, sort_keys=True)
     lines = [f"Budget on MNIST validation rows (80/20 of the training rows), mean over seeds; preset {pj}", "",
              "| budget | overrides | validation accuracy | seeds | weight bits / budget | seconds |",
              "| --- | --- | --- | --- | --- | --- |"]

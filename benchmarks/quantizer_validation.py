@@ -40,7 +40,7 @@ from sklearn.model_selection import StratifiedKFold
 import admmnet
 from admmnet.cli import environment
 from admmnet.datasets import load_dataset
-from admmnet.datasets._preprocess import stratified_split
+from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.io import write_json
 from admmnet.presets import qnn_admm_params
 
@@ -69,14 +69,9 @@ def problems(dataset: str, splits: int):
         raw = load_dataset(dataset, split_seed=s, standardize=False, dtype="float64")
         folds = StratifiedKFold(5, shuffle=True, random_state=s).split(raw.X_train, raw.y_train)
         for f, (tr, va) in enumerate(folds):
-            mean, std = raw.X_train[tr].mean(0), raw.X_train[tr].std(0)
-            std[std == 0] = 1.0
-
-            def scale(A):
-                return ((A - mean) / std).astype(np.float32)
-
-            rows = (scale(raw.X_train[tr]), raw.y_train[tr])
-            yield f"split{s}-fold{f}", s, rows, rows, {"held-out": (scale(raw.X_train[va]), raw.y_train[va])}
+            X_tr, X_va, _, _ = standardize(raw.X_train[tr], raw.X_train[va])     # the fold's own statistics
+            rows = (X_tr, raw.y_train[tr])
+            yield f"split{s}-fold{f}", s, rows, rows, {"held-out": (X_va, raw.y_train[va])}
 
 
 def level_kwargs(bits) -> dict:
