@@ -25,6 +25,10 @@ versions, command) and prints the table.
     python benchmarks/quantizer_validation.py --dataset pendigits --splits 3 --bits 1
     python benchmarks/quantizer_validation.py --dataset mnist --grid '[{"layerwise_rho": 0.01}, {"layerwise_rho": 0.001}]'
     python benchmarks/quantizer_validation.py --dataset seeds --grid '[{"n_init": 5}, {"n_init": 10}]'
+    python benchmarks/quantizer_validation.py --dataset seeds --bits fp --grid '[{}, {"max_iter": 300}]'
+
+``--bits fp`` scores full-precision settings the same way (each its own FP fit; ``{}`` is the
+FP phase of initialisation 0, the preset).
 """
 from __future__ import annotations
 
@@ -84,6 +88,14 @@ def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid:
     out = []
     for bits in bits_list:
         for k, cfg in enumerate(grid):
+            if bits == "fp":        # a full-precision setting: its own fit on the FP phase's rows
+                if cfg:
+                    q, seconds = timed_fit(admmnet.QNNADMM(**{**fp_kw, **cfg}, seed=seed), *fit_rows)
+                else:               # the preset: the FP phase of initialisation 0 itself
+                    (q,), seconds = phases.first(1)
+                out.append({"bits": "fp", "setting": k, "seconds": seconds,
+                            **{name: 100 * q.score(*rows) for name, rows in evals.items()}})
+                continue
             kw = {**qnn_admm_params(dataset, 1 if bits == "binary" else int(bits)), **cfg}
             n_init = int(kw.get("n_init") or 1)
             fps, _ = phases.first(n_init)
@@ -119,14 +131,15 @@ def main(argv=None) -> int:
     p.add_argument("--dataset", choices=("seeds", "pendigits", "mnist"), default="seeds")
     p.add_argument("--splits", type=int, default=None,
                    help="split seeds 0..N-1 (default: seeds 10, pendigits 3, mnist 2)")
-    p.add_argument("--bits", nargs="+", default=["1", "2"], help="thesis bit widths and/or 'binary'")
+    p.add_argument("--bits", nargs="+", default=["1", "2"],
+                   help="thesis bit widths, 'binary' and/or 'fp' (full-precision settings: each its own FP fit)")
     p.add_argument("--grid", type=json.loads, default=GRID, help="JSON list of settings (the first is the reference)")
     p.add_argument("--out", default="benchmarks/results/quantizer_validation")
     args = p.parse_args(argv)
     splits = args.splits if args.splits is not None else {"seeds": 10, "pendigits": 3, "mnist": 2}[args.dataset]
     for b in args.bits:
-        if b != "binary" and b not in ("1", "2", "3", "4", "8"):
-            raise SystemExit(f"--bits: {b!r} is not a thesis bit width or 'binary'")
+        if b not in ("fp", "binary", "1", "2", "3", "4", "8"):
+            raise SystemExit(f"--bits: {b!r} is not a thesis bit width, 'binary' or 'fp'")
     if not isinstance(args.grid, list) or not args.grid or not all(isinstance(c, dict) for c in args.grid):
         raise SystemExit("--grid must be a non-empty JSON list of objects")
     t_all = time.perf_counter()

@@ -238,6 +238,27 @@ def test_lenet5_table_redoes_only_runs_whose_preset_changed():
                            "params": {k: v for k, v in src.items() if k != "admm_steps"}})
 
 
+def test_lenet5_validation_runs_are_matched_by_their_settings(tmp_path, monkeypatch):
+    """A stored validation run counts for the overrides that give its settings with today's
+    preset, whatever overrides it was stored under: after a preset change ``{}`` no longer
+    finds the runs of the old preset, and ``--table-only`` fits nothing."""
+    import lenet5_table as L
+    from _runs import append_runs
+
+    now = L.make("admm-ternary", "ours", 0).json_params()
+    old = {**now, "admm_lr": now["admm_lr"] / 3}                     # made under another preset
+    runs = [{"seed": 0, "method": "admm-ternary", "overrides": {}, "params": old, "validation_accuracy": 0.98,
+             "fp_validation_accuracy": 0.99}]
+    assert L._validation_runs(runs, "admm-ternary", {}, 0) == []
+    assert L._validation_runs(runs, "admm-ternary", {"admm_lr": now["admm_lr"] / 3}, 0) == runs
+    assert L._validation_runs(runs, "admm-ternary", {"admm_lr": now["admm_lr"] / 3}, 1) == []
+    append_runs(tmp_path / "validation.jsonl", runs)
+    monkeypatch.setattr(L, "load_dataset", lambda *a, **k: pytest.fail("--table-only loaded data"))
+    L.validate({"admm-ternary": [{}, {"admm_lr": now["admm_lr"] / 3}]}, 1, tmp_path, run=False)
+    table = (tmp_path / "validation.md").read_text()
+    assert f"`{{\"admm_lr\": {now['admm_lr'] / 3}}}` | 98.00 | 1 |" in table and "| `{}` |" not in table
+
+
 def test_lenet5_fp_network_is_kept_and_reused(tmp_path, monkeypatch):
     """Our protocol's FP network is trained once per seed and kept: a resumed table loads it
     (same weights, same recorded fit time) instead of training it again."""
@@ -309,6 +330,35 @@ def test_quantizer_validation_shares_fp_phases_without_changing_results(tmp_path
     assert got == pytest.approx(100 * whole.score(Xva, raw.y_train[va]))
 
 
+
+def test_quantizer_validation_scores_fp_settings(tmp_path):
+    """``--bits fp``: the reference ``{}`` is the preset's FP fit on the fold, another setting
+    its own FP fit with the override (checked against whole fits on one fold)."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    import admmnet
+    import quantizer_validation as QV
+    from admmnet.datasets import load_dataset
+    from admmnet.presets import qnn_admm_params
+
+    grid = [{}, {"max_iter": 20}]
+    assert QV.main(["--dataset", "seeds", "--splits", "1", "--bits", "fp", "--grid", json.dumps(grid),
+                    "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "seeds.json").read_text())
+    assert len(rec["runs"]) == 10 and {r["bits"] for r in rec["runs"]} == {"fp"}
+    raw = load_dataset("seeds", split_seed=0, standardize=False, dtype="float64")
+    tr, va = list(StratifiedKFold(5, shuffle=True, random_state=0).split(raw.X_train, raw.y_train))[1]
+    mean, std = raw.X_train[tr].mean(0), raw.X_train[tr].std(0)
+    Xtr = ((raw.X_train[tr] - mean) / std).astype(np.float32)
+    Xva = ((raw.X_train[va] - mean) / std).astype(np.float32)
+    for k, cfg in enumerate(grid):
+        whole = admmnet.QNNADMM(**{**qnn_admm_params("seeds", None), **cfg}, seed=0).fit(Xtr, raw.y_train[tr])
+        got = [r for r in rec["runs"] if r["problem"] == "split0-fold1" and r["setting"] == k][0]["held-out"]
+        assert got == pytest.approx(100 * whole.score(Xva, raw.y_train[va]))
+    with pytest.raises(SystemExit, match="'fp'"):
+        QV.main(["--dataset", "seeds", "--bits", "16", "--out", str(tmp_path)])
+
 def test_blas_threads_benchmark(tmp_path):
     """benchmarks/blas_threads.py times a small fit on 1 and on all BLAS threads and finds the
     two models identical (the point of blas_threads="auto")."""
@@ -333,3 +383,4 @@ def test_budget_sweep_redoes_runs_of_another_preset():
     assert BS.is_stale({"method": "budget", "params": before}) == (BS.budget_kwargs().get("finetune_epochs", 0) != 0)
     assert BS.is_stale({"method": "budget", "params": dict(now, budget_lr=1.0)})
     assert not BS.is_stale({"method": "qnn-admm-budget", "params": {}})
+
