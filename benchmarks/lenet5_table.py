@@ -22,12 +22,14 @@ figure, with the weights and the saved bytes (packed codes + scales; the source:
     python benchmarks/lenet5_table.py --protocol source --seeds 5
     python benchmarks/lenet5_table.py --protocol ours --seeds 5 --methods fp twn admm-ternary
     python benchmarks/lenet5_table.py --validate GRID.json --seeds 1
+    python benchmarks/lenet5_table.py --validate benchmarks/results/lenet5/validation_grid.json --seeds 2 --table-only
 
 ``--validate GRID.json`` chooses our protocol's presets without test rows: the last 6,000 of the
 60,000 training images are the validation rows, the first 54,000 train (the estimators still
 hold out 10% of those for their best epoch); GRID maps a method to a list of preset overrides,
 e.g. ``{"admm-ternary": [{}, {"rho_growth": 5.0}], "md-tanh-s": [{"md_lr": 1e-3}]}`` (``{}``: the
-preset). Every (seed, method, overrides) gets one line in ``<out>/validation.jsonl``, the FP
+preset; a stored run counts for the overrides that give its settings with today's presets).
+Every (seed, method, overrides) gets one line in ``<out>/validation.jsonl``, the FP
 network of each seed is trained once; the validation table is ``<out>/validation.md``.
 """
 from __future__ import annotations
@@ -168,8 +170,20 @@ def combined_table(runs: list[dict], seeds: int) -> tuple[list[str], dict]:
     return lines, cells
 
 
-def validate(grid: dict, seeds: int, out: Path) -> None:
-    """Our protocol on validation rows (module docstring): each grid entry from the seed's FP net."""
+def _validation_runs(runs: list[dict], method: str, over: dict, seed: int) -> list[dict]:
+    """The stored validation runs of ``method`` with the preset plus ``over`` at ``seed``, matched
+    by the settings they ran with (so a run made before a preset change counts under the
+    overrides that give its settings now, and ``{}`` always means today's preset)."""
+    model = make(method, "ours", seed, **over)
+    defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
+    want = {k: v for k, v in model.json_params().items() if k != "verbose"}
+    return [r for r in runs if r["seed"] == seed and r["method"] == method
+            and not settings_changed(want, r.get("params", {}), defaults)]
+
+
+def validate(grid: dict, seeds: int, out: Path, run: bool = True) -> None:
+    """Our protocol on validation rows (module docstring): each grid entry from the seed's FP net.
+    ``run=False``: only the table of the stored runs (an entry shows the seeds it has)."""
     from types import SimpleNamespace
 
     ds = None
@@ -179,7 +193,7 @@ def validate(grid: dict, seeds: int, out: Path) -> None:
         fp = None
         for m, overrides in grid.items():
             for over in overrides:
-                if any(r["seed"] == seed and r["method"] == m and r["overrides"] == over for r in runs):
+                if not run or _validation_runs(runs, m, over, seed):
                     continue
                 if ds is None:      # loaded when something is left to run
                     full = load_dataset("mnist")
@@ -202,8 +216,7 @@ def validate(grid: dict, seeds: int, out: Path) -> None:
              "| method | overrides | validation accuracy | seeds |", "| --- | --- | --- | --- |"]
     for m, overrides in grid.items():
         for over in overrides:
-            acc = [100 * r["validation_accuracy"] for r in runs
-                   if r["method"] == m and r["overrides"] == over and r["seed"] < seeds]
+            acc = [100 * r["validation_accuracy"] for seed in range(seeds) for r in _validation_runs(runs, m, over, seed)[-1:]]
             if acc:
                 lines.append(f"| {m} | `{json.dumps(over)}` | {np.mean(acc):.2f} | {len(acc)} |")
     fp_acc = {r["seed"]: 100 * r["fp_validation_accuracy"] for r in runs if r["seed"] < seeds}
@@ -221,11 +234,12 @@ def main(argv=None) -> int:
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--out", default="benchmarks/results/lenet5")
     p.add_argument("--validate", metavar="GRID.json", help="choose our presets on validation rows (docstring)")
+    p.add_argument("--table-only", action="store_true", help="with --validate: the table of the stored runs only")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.validate:
-        validate(json.loads(Path(args.validate).read_text()), args.seeds, out)
+        validate(json.loads(Path(args.validate).read_text()), args.seeds, out, run=not args.table_only)
         return 0
     if args.protocol == "ours" and args.methods[0] != "fp":
         args.methods = ["fp"] + [m for m in args.methods if m != "fp"]
