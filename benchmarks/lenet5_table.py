@@ -88,10 +88,15 @@ def make(method: str, protocol: str, seed: int, **over):
 def is_stale(rec: dict) -> bool:
     """Whether a stored run was made with other settings than ``make`` gives now (a changed
     preset): then it is redone. A parameter added after the run was made counts at its default."""
-    model = make(rec["method"], rec["protocol"], rec["seed"])
+    return not _same_settings(make(rec["method"], rec["protocol"], rec["seed"]), rec.get("params", {}))
+
+
+def _same_settings(model, params: dict) -> bool:
+    """Whether a stored run's ``params`` are ``model``'s settings (a parameter the run predates
+    counts at the estimator's default; ``verbose`` is ignored)."""
     defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
     want = {k: v for k, v in model.json_params().items() if k != "verbose"}
-    return settings_changed(want, rec.get("params", {}), defaults)
+    return not settings_changed(want, params, defaults)
 
 
 def fp_network(protocol: str, seed: int, ds, out: Path):
@@ -175,10 +180,7 @@ def _validation_runs(runs: list[dict], method: str, over: dict, seed: int) -> li
     by the settings they ran with (so a run made before a preset change counts under the
     overrides that give its settings now, and ``{}`` always means today's preset)."""
     model = make(method, "ours", seed, **over)
-    defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
-    want = {k: v for k, v in model.json_params().items() if k != "verbose"}
-    return [r for r in runs if r["seed"] == seed and r["method"] == method
-            and not settings_changed(want, r.get("params", {}), defaults)]
+    return [r for r in runs if r["seed"] == seed and r["method"] == method and _same_settings(model, r.get("params", {}))]
 
 
 def validate(grid: dict, seeds: int, out: Path, run: bool = True) -> None:
