@@ -4,6 +4,7 @@ finished run, stale runs detected), the plan of what is left to do (FP networks 
 running tasks inline or in worker processes."""
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -297,6 +298,18 @@ def _dataset(dataset: str, seed: int, augment: int = 0):
     return _CACHE[key]
 
 
+def network_digest(model) -> str:
+    """SHA-256 of a fitted model's network (its effective weights and biases, in order): the
+    identity of the FP network a run starts from. A network trained again after its file was
+    lost need not be the same one (other code, libraries or thread counts)."""
+    h = hashlib.sha256()
+    for a in list(model.weights()) + list(model.biases() or []):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     """Train and score one (dataset, method, bits, seed) in this process; returns its record."""
     out = Path(out)
@@ -350,7 +363,12 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     net = model.network_
     levels = ("fp" if net.level_set is None else "int8" if method in ("dq", "qat")
               else "binary" if bits == "binary" else "thesis")
-    return {"dataset": dataset, "method": method, "bits": bits, "levels": levels, "seed": seed,
+    digest = {}
+    if method == "fp":
+        digest["network_sha256"] = network_digest(model)
+    elif method in FROM_FP:
+        digest["fp_network_sha256"] = network_digest(fit_kw["fp_model"])
+    return {"dataset": dataset, "method": method, "bits": bits, "levels": levels, "seed": seed, **digest,
             "test_accuracy": model.score(ds.X_test, ds.y_test),
             "train_accuracy": model.score(X_real, y_real), "seconds": seconds,
             "model_bytes": int(net.model_bytes), "file_bytes": int(file_bytes),
@@ -404,13 +422,22 @@ def cell_text(c: dict, *, bold: bool = False, mark: str = "") -> str:
     return text + mark
 
 
+def same_fp_network(rec: dict, fp_sha256: str | None) -> bool:
+    """Whether run ``rec`` started from the FP network its seed's FP run now stores (by their
+    :func:`network_digest`); True when either side predates the digests (unknown)."""
+    have = rec.get("fp_network_sha256")
+    return have is None or fp_sha256 is None or have == fp_sha256
+
+
 def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path] = ()):
     """What is left to do: ``(runs, phases)``, the valid runs of ``<out>/runs.jsonl`` and the
     tasks ``(out, dataset, method, bits, seed)`` in two phases (the FP networks first, since
     the other methods load them). A stored run made with other settings than the presets now
     give is moved to ``runs.stale.jsonl`` and redone, and with a redone FP network every run
     that started from it; so is an FP run whose model file is gone while a run still to do
-    needs it. ``reuse``: other run stores (e.g. the study's) whose valid runs of the wanted cells
+    needs it, and a run that started from another FP network than the one its seed's FP run
+    stores (:func:`network_digest`, recorded since 2026-12: an FP network trained again need
+    not be the lost one; the next plan redoes the runs made from the lost one). ``reuse``: other run stores (e.g. the study's) whose valid runs of the wanted cells
     are taken over instead of being run again: a run is deterministic on the CPU given its
     settings and seed, so the stored one is the run this benchmark would make (it keeps its
     ``seconds`` and gains ``reused_from``)."""
@@ -420,13 +447,15 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
     n_twins = len(runs) - len(latest)
     runs = [r for i, r in enumerate(runs) if latest[run_key(r)] == i]
     stale_fp = {(r["dataset"], r["seed"]) for r in runs if r["method"] == "fp" and is_stale(r)}
+    fp_digest = {(r["dataset"], r["seed"]): r.get("network_sha256") for r in runs if r["method"] == "fp"}
     keep = [r for r in runs if not is_stale(r)
-            and not (r["method"] in FROM_FP and (r["dataset"], r["seed"]) in stale_fp)]
+            and not (r["method"] in FROM_FP and ((r["dataset"], r["seed"]) in stale_fp
+                                                 or not same_fp_network(r, fp_digest.get((r["dataset"], r["seed"])))))]
     kept = {id(r) for r in keep}
     stale = [r for r in runs if id(r) not in kept]
     if stale:
-        print(f"{len(stale)} stored run(s) were made with other settings than the presets now give: "
-              f"moved to {out / 'runs.stale.jsonl'} and redone", file=sys.stderr)
+        print(f"{len(stale)} stored run(s) were made with other settings than the presets now give, or "
+              f"from another FP network: moved to {out / 'runs.stale.jsonl'} and redone", file=sys.stderr)
         for r in stale:
             append_run(out / "runs.stale.jsonl", r)
     have = {run_key(r) for r in keep}

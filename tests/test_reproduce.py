@@ -384,3 +384,56 @@ def test_budget_sweep_redoes_runs_of_another_preset():
     assert BS.is_stale({"method": "budget", "params": dict(now, budget_lr=1.0)})
     assert not BS.is_stale({"method": "qnn-admm-budget", "params": {}})
 
+
+
+def test_plan_redoes_runs_made_from_another_fp_network(tmp_path):
+    """Every run records the digest of the FP network it started from, the FP run its own: a run
+    whose FP network is not the one its seed's FP run now stores (trained again after the file
+    was lost, and different) is redone; runs from before the digests are kept (unknown)."""
+    from _runs import append_run, load_runs, model_kwargs, plan
+
+    def rec(method, bits, seed, **extra):
+        return {**_run(method, bits, seed, 0.9), "params": model_kwargs("seeds", method, bits),
+                "augmentation": None, **extra}
+
+    out = tmp_path / "a"
+    (out / "models").mkdir(parents=True)
+    for line in (rec("fp", "fp", 0, network_sha256="new"), rec("ptq", 8, 0, fp_network_sha256="old"),
+                 rec("fp", "fp", 1, network_sha256="same"), rec("ptq", 8, 1, fp_network_sha256="same"),
+                 rec("fp", "fp", 2), rec("ptq", 8, 2, fp_network_sha256="old"),          # FP run predates
+                 rec("fp", "fp", 3, network_sha256="x"), rec("ptq", 8, 3)):                # run predates
+        append_run(out / "runs.jsonl", line)
+    for s in range(4):
+        (out / "models" / f"fp_seeds_seed{s}.npz").write_bytes(b"")
+    runs, phases = plan(out, ["seeds"], ["fp", "ptq"], {8}, 4)
+    assert [(t[2], t[4]) for t in phases[1]] == [("ptq", 0)]
+    assert [(r["method"], r["seed"]) for r in load_runs(out / "runs.stale.jsonl")] == [("ptq", 0)]
+    assert sorted((r["method"], r["seed"]) for r in runs if r["method"] == "ptq") == [("ptq", 1), ("ptq", 2), ("ptq", 3)]
+
+
+def test_network_digest_identifies_a_saved_network(tmp_path):
+    """The digest of a fitted network equals that of its saved and loaded copy, and changes
+    with any weight."""
+    import numpy as np
+
+    import admmnet
+    from _runs import network_digest
+    from admmnet.baselines import FPMLP
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 4)).astype(np.float32), np.arange(60) % 3
+    fp = FPMLP((5,), max_epochs=2, holdout_fraction=0.0, patience=None).fit(X, y)
+    fp.save(tmp_path / "fp.npz")
+    assert network_digest(admmnet.load(tmp_path / "fp.npz")) == network_digest(fp)
+    other = FPMLP((5,), max_epochs=2, holdout_fraction=0.0, patience=None, seed=1).fit(X, y)
+    assert network_digest(other) != network_digest(fp)
+
+
+def test_run_task_records_the_fp_network_each_run_starts_from(tmp_path, real_data):
+    """The FP run stores its network's digest, a run that loads it the same digest."""
+    from _runs import run_task
+
+    fp = run_task(str(tmp_path), "seeds", "fp", "fp", 0)
+    ptq = run_task(str(tmp_path), "seeds", "ptq", 8, 0)
+    assert len(fp["network_sha256"]) == 64 and ptq["fp_network_sha256"] == fp["network_sha256"]
+    assert "fp_network_sha256" not in fp and "network_sha256" not in ptq
