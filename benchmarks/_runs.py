@@ -189,9 +189,10 @@ def _plain(obj):
 
 
 @cache
-def _qnn_admm_defaults() -> dict:
-    """QNNADMM's parameters at their defaults, JSON form (made once: every stored run asks)."""
-    return QNNADMM().json_params()
+def estimator_defaults(cls) -> dict:
+    """The parameters of estimator class ``cls`` at their defaults, JSON form (made once per
+    class: every stored run asks), the ``defaults`` of :func:`settings_changed`."""
+    return cls().json_params()
 
 
 def settings_changed(want: dict, have: dict, defaults: dict) -> bool:
@@ -224,7 +225,7 @@ def is_stale(rec: dict) -> bool:
     if m == "qnn-admm":     # every estimator parameter, so a changed default (not only a preset) counts
         want = {k: v for k, v in QNNADMM(**want).json_params().items() if k not in ("seed", "device", "verbose")}
         # a parameter added after the run was made counts at its default (e.g. budget=None)
-        absent = _qnn_admm_defaults()
+        absent = estimator_defaults(QNNADMM)
     have = rec.get("params", {})
     if m == "qnn-admm":     # one initialisation: n_init=1 and the default None (no restarts) agree
         want, have = ({**d, "n_init": d.get("n_init") or 1} for d in (want, have))
@@ -437,8 +438,8 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
     that started from it; so is an FP run whose model file is gone while a run still to do
     needs it, and a run that started from another FP network than the one its seed's FP run
     stores (:func:`network_digest`, recorded since 2026-12: an FP network trained again need
-    not be the lost one; the next plan redoes the runs made from the lost one). ``reuse``: other run stores (e.g. the study's) whose valid runs of the wanted cells
-    are taken over instead of being run again: a run is deterministic on the CPU given its
+    not be the lost one; the next plan redoes the runs made from the lost one). ``reuse``:
+    other run stores (e.g. the study's) whose valid runs of the wanted cells are taken over instead of being run again: a run is deterministic on the CPU given its
     settings and seed, so the stored one is the run this benchmark would make (it keeps its
     ``seconds`` and gains ``reused_from``)."""
     runs_path = out / "runs.jsonl"
@@ -448,9 +449,12 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
     runs = [r for i, r in enumerate(runs) if latest[run_key(r)] == i]
     stale_fp = {(r["dataset"], r["seed"]) for r in runs if r["method"] == "fp" and is_stale(r)}
     fp_digest = {(r["dataset"], r["seed"]): r.get("network_sha256") for r in runs if r["method"] == "fp"}
-    keep = [r for r in runs if not is_stale(r)
-            and not (r["method"] in FROM_FP and ((r["dataset"], r["seed"]) in stale_fp
-                                                 or not same_fp_network(r, fp_digest.get((r["dataset"], r["seed"])))))]
+
+    def lost_fp_network(r) -> bool:     # made from an FP network its seed's FP run no longer stores
+        key = (r["dataset"], r["seed"])
+        return r["method"] in FROM_FP and (key in stale_fp or not same_fp_network(r, fp_digest.get(key)))
+
+    keep = [r for r in runs if not is_stale(r) and not lost_fp_network(r)]
     kept = {id(r) for r in keep}
     stale = [r for r in runs if id(r) not in kept]
     if stale:

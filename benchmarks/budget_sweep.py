@@ -36,7 +36,7 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import append_runs, blas_threads, drop_runs, load_runs, settings_changed, write_results
+from _runs import append_runs, blas_threads, drop_runs, estimator_defaults, settings_changed, write_results
 
 METHODS = ("budget", "qnn-admm-budget")
 BUDGETS = ("16x", "32x", "64x", "128x", "256x", "512x", "1000x", "2000x")
@@ -93,7 +93,7 @@ def is_stale(rec: dict, epochs=None) -> bool:
     """A ``budget`` run made with other settings than the preset gives now (it is redone)."""
     if rec["method"] != "budget":
         return False
-    return settings_changed(budget_kwargs(epochs), rec.get("params", {}), B.Budget().json_params())
+    return settings_changed(budget_kwargs(epochs), rec.get("params", {}), estimator_defaults(B.Budget))
 
 
 def reference_points() -> dict:

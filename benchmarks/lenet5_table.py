@@ -35,7 +35,6 @@ network of each seed is trained once; the validation table is ``<out>/validation
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 import tempfile
@@ -50,7 +49,8 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write
 
-from _runs import _plain, append_runs, blas_threads, drop_runs, load_runs, settings_changed, write_results
+from _runs import (_plain, append_runs, blas_threads, drop_runs, estimator_defaults, load_runs, settings_changed,
+                   write_results)
 
 METHODS = ("fp", "twn", "ttq", "admm-ternary", "md-tanh-s", "md-softmax-s", "ste", "lq")
 SOURCE = {"fp": 98.96, "admm-ternary": 98.67, "twn": 95.46, "ttq": 94.60}
@@ -94,9 +94,8 @@ def is_stale(rec: dict) -> bool:
 def _same_settings(model, params: dict) -> bool:
     """Whether a stored run's ``params`` are ``model``'s settings (a parameter the run predates
     counts at the estimator's default; ``verbose`` is ignored)."""
-    defaults = {k: p.default for k, p in inspect.signature(type(model).__init__).parameters.items()}
     want = {k: v for k, v in model.json_params().items() if k != "verbose"}
-    return not settings_changed(want, params, defaults)
+    return not settings_changed(want, params, estimator_defaults(type(model)))
 
 
 def fp_network(protocol: str, seed: int, ds, out: Path):
