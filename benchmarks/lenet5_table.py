@@ -15,7 +15,9 @@ ADMM-ternary, MD-tanh-s, MD-softmax-s, QNN-STE (ternary) and LQ (ternary), under
 
 Each run is appended to ``<out>/runs.jsonl`` as it finishes and our protocol's FP network of
 each seed is kept in ``<out>/fp/`` (a rerun resumes; a stored run made with other settings than
-today's presets is redone); ``summary.json`` and ``table.md`` hold mean ± std per method beside the source's
+today's presets is redone, and so is one made from another FP network than the one kept for its
+seed: every run records the digest of its FP network, and one trained again after its file was
+lost need not be the same network; such runs move to ``runs.stale.jsonl``); ``summary.json`` and ``table.md`` hold mean ± std per method beside the source's
 figure, with the weights and the saved bytes (packed codes + scales; the source: 2.2 MB ->
 142 KB).
 
@@ -49,8 +51,8 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write
 
-from _runs import (_plain, append_runs, blas_threads, drop_runs, estimator_defaults, load_runs, settings_changed,
-                   write_results)
+from _runs import (_plain, append_runs, blas_threads, drop_runs, estimator_defaults, load_runs, network_digest,
+                   settings_changed, write_results)
 
 METHODS = ("fp", "twn", "ttq", "admm-ternary", "md-tanh-s", "md-softmax-s", "ste", "lq")
 SOURCE = {"fp": 98.96, "admm-ternary": 98.67, "twn": 95.46, "ttq": 94.60}
@@ -118,11 +120,25 @@ def fp_network(protocol: str, seed: int, ds, out: Path):
     return fp, seconds
 
 
-def run_group(protocol: str, seed: int, methods, ds, out: Path, log: Path | None = None) -> list[dict]:
+def from_other_fp_network(rec: dict, seed: int, digest: str) -> bool:
+    """Whether stored run ``rec`` (our protocol, ``seed``) recorded another FP network than the
+    one of digest ``digest`` (:func:`network_digest`): the FP run its own network, every other
+    run the one it started from. A run that predates the digests counts as the same."""
+    if rec["protocol"] != "ours" or rec["seed"] != seed:
+        return False
+    have = rec.get("network_sha256" if rec["method"] == "fp" else "fp_network_sha256")
+    return have is not None and have != digest
+
+
+def run_group(protocol: str, seed: int, methods, ds, out: Path, log: Path | None = None, fp=None) -> list[dict]:
     """Fit ``methods`` for one (protocol, seed); each run is appended to ``log`` as it finishes
-    (a stop loses at most the run under way)."""
+    (a stop loses at most the run under way). ``fp``: our protocol's ``(model, fit seconds)``
+    (default: :func:`fp_network`); every run records its digest."""
     recs = []
-    fp, fp_seconds = fp_network(protocol, seed, ds, out) if protocol == "ours" else (None, None)
+    if protocol == "ours" and fp is None:
+        fp = fp_network(protocol, seed, ds, out)
+    fp, fp_seconds = fp if protocol == "ours" else (None, None)
+    digest = network_digest(fp) if fp is not None else None
     for m in methods:
         if protocol == "ours" and m == "fp":
             model, seconds = fp, fp_seconds
@@ -137,6 +153,8 @@ def run_group(protocol: str, seed: int, methods, ds, out: Path, log: Path | None
                    seconds=seconds, n_weights=int(model.network_.n_weights), model_bytes=int(model.model_bytes),
                    file_bytes=int(file_bytes), epochs=len(model.history_), threads=blas_threads(),
                    params=model.json_params(), admmnet=admmnet.__version__)
+        if digest is not None:
+            rec["network_sha256" if m == "fp" else "fp_network_sha256"] = digest
         if log is not None:
             append_runs(log, [rec])
         recs.append(rec)
@@ -251,8 +269,18 @@ def main(argv=None) -> int:
     for seed in range(args.seeds):
         have = {r["method"] for r in runs if r["protocol"] == args.protocol and r["seed"] == seed}
         todo = [m for m in args.methods if m not in have]
+        fp = None
+        if args.protocol == "ours" and (todo or (out / "fp" / f"seed{seed}.npz").exists()):
+            # the runs of a seed must come from the FP network kept for it: one trained again
+            # after its file was lost need not be the same network (then its runs are redone)
+            fp = fp_network(args.protocol, seed, ds, out)
+            digest = network_digest(fp[0])
+            runs = drop_runs(log, lambda r: from_other_fp_network(r, seed, digest),
+                             f"of seed {seed} were made from another FP network", keep_in=out / "runs.stale.jsonl")
+            have = {r["method"] for r in runs if r["protocol"] == args.protocol and r["seed"] == seed}
+            todo = [m for m in args.methods if m not in have]
         if todo:
-            runs += run_group(args.protocol, seed, todo, ds, out, log)
+            runs += run_group(args.protocol, seed, todo, ds, out, log, fp=fp)
     lines, cells = combined_table(runs, args.seeds)
     write_results(out, {"protocol": args.protocol, "seeds": args.seeds, "cells": cells}, "\n".join(lines) + "\n", t_all)
     return 0

@@ -437,3 +437,39 @@ def test_run_task_records_the_fp_network_each_run_starts_from(tmp_path, real_dat
     ptq = run_task(str(tmp_path), "seeds", "ptq", 8, 0)
     assert len(fp["network_sha256"]) == 64 and ptq["fp_network_sha256"] == fp["network_sha256"]
     assert "fp_network_sha256" not in fp and "network_sha256" not in ptq
+
+
+def test_lenet5_runs_record_their_fp_network_and_another_one_is_detected(tmp_path, monkeypatch):
+    """Every run of our protocol records the digest of the FP network it started from (the FP
+    run: its own); a stored run is redone when the seed's kept network has another digest,
+    and a run that predates the digests is kept."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import lenet5_table as L
+    from _runs import network_digest
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 784), dtype=np.float32)
+    ds = SimpleNamespace(X_train=X, y_train=np.arange(40) % 10, X_test=X[:10], y_test=np.arange(10))
+    real_make = L.make
+
+    def small(method, protocol, seed, **over):
+        kw = dict(max_epochs=1, batch_size=20)
+        if method == "twn":
+            kw["twn_epochs"] = 1
+        return real_make(method, protocol, seed, **kw, **over)
+
+    monkeypatch.setattr(L, "make", small)
+    fp, sec = L.fp_network("ours", 0, ds, tmp_path)
+    recs = L.run_group("ours", 0, ["fp", "twn"], ds, tmp_path, fp=(fp, sec))
+    digest = network_digest(fp)
+    assert recs[0]["network_sha256"] == digest and recs[1]["fp_network_sha256"] == digest
+    assert "fp_network_sha256" not in recs[0] and "network_sha256" not in recs[1]
+    assert not any(L.from_other_fp_network(r, 0, digest) for r in recs)
+    other = "0" * 64
+    assert all(L.from_other_fp_network(r, 0, other) for r in recs)
+    assert not any(L.from_other_fp_network(r, 1, other) for r in recs)      # another seed's network
+    legacy = {k: v for k, v in recs[1].items() if k != "fp_network_sha256"}
+    assert not L.from_other_fp_network(legacy, 0, other)
+    assert not L.from_other_fp_network({**recs[1], "protocol": "source"}, 0, other)
