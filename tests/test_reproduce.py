@@ -473,3 +473,43 @@ def test_lenet5_runs_record_their_fp_network_and_another_one_is_detected(tmp_pat
     legacy = {k: v for k, v in recs[1].items() if k != "fp_network_sha256"}
     assert not L.from_other_fp_network(legacy, 0, other)
     assert not L.from_other_fp_network({**recs[1], "protocol": "source"}, 0, other)
+
+
+def test_lenet5_table_redoes_the_runs_of_a_seed_whose_fp_network_changed(tmp_path, monkeypatch):
+    """A rerun of our protocol keeps the runs made from the FP network kept for their seed and
+    moves to runs.stale.jsonl (and redoes) those that recorded another network."""
+    import json
+    from types import SimpleNamespace
+
+    import numpy as np
+    import lenet5_table as L
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 784), dtype=np.float32)
+    ds = SimpleNamespace(X_train=X, y_train=np.arange(40) % 10, X_test=X[:10], y_test=np.arange(10))
+    real_make = L.make
+
+    def small(method, protocol, seed, **over):
+        kw = dict(max_epochs=1, batch_size=20)
+        if method == "twn":
+            kw["twn_epochs"] = 1
+        return real_make(method, protocol, seed, **kw, **over)
+
+    monkeypatch.setattr(L, "make", small)
+    monkeypatch.setattr(L, "load_dataset", lambda name: ds)
+    monkeypatch.setattr(L, "is_stale", lambda rec: False)      # the tiny settings are not the presets
+    argv = ["--protocol", "ours", "--seeds", "1", "--methods", "fp", "twn", "--out", str(tmp_path)]
+    L.main(argv)
+    log = tmp_path / "runs.jsonl"
+    first = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["method"] for r in first] == ["fp", "twn"]
+    L.main(argv)                                                # same network: nothing is redone
+    assert [json.loads(line) for line in log.read_text().splitlines()] == first
+    # the twn run now claims another FP network: it moves to the stale store and is run again
+    forged = [first[0], {**first[1], "fp_network_sha256": "0" * 64}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in forged))
+    L.main(argv)
+    runs = [json.loads(line) for line in log.read_text().splitlines()]
+    stale = [json.loads(line) for line in (tmp_path / "runs.stale.jsonl").read_text().splitlines()]
+    assert [r["method"] for r in runs] == ["fp", "twn"] and runs[1]["fp_network_sha256"] == first[0]["network_sha256"]
+    assert [r["fp_network_sha256"] for r in stale] == ["0" * 64]
