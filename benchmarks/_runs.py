@@ -279,10 +279,23 @@ class FPPhases:
         return self.models[:n], sum(self.seconds[:n])
 
 
+def fit_finished(model, X, y, **kw):
+    """``model.fit(X, y, **kw)``, raising KeyboardInterrupt when Ctrl-C stopped the fit early.
+
+    An estimator catches Ctrl-C and returns the network trained so far (``history_.stop ==
+    "interrupted"``): right for a user at the prompt, wrong for a benchmark, which would store
+    that network's figures as a finished run and go on to the next one. Every benchmark fits
+    through this, so Ctrl-C stops it and the run under way is redone on resume."""
+    model.fit(X, y, **kw)
+    if getattr(getattr(model, "history_", None), "stop", None) == "interrupted":
+        raise KeyboardInterrupt(f"{type(model).__name__}.fit was interrupted")
+    return model
+
+
 def timed_fit(model, X, y):
     """``(model.fit(X, y), its wall seconds)``."""
     t0 = time.perf_counter()
-    model.fit(X, y)
+    fit_finished(model, X, y)
     return model, time.perf_counter() - t0
 
 
@@ -351,7 +364,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
         if augment:                      # the quantizer on the real rows
             X_fit, y_fit = X_real, y_real
     t0 = time.perf_counter()
-    hist = model.fit(X_fit, y_fit, **fit_kw).history_
+    hist = fit_finished(model, X_fit, y_fit, **fit_kw).history_
     seconds = time.perf_counter() - t0 + fp_seconds     # a shared FP phase counts in full
     if method == "fp":
         model.save(fp_path(out, dataset, seed))

@@ -44,7 +44,7 @@ from admmnet.datasets import load_dataset
 from admmnet.io import write_json
 from admmnet.presets import AUGMENT, qnn_admm_params
 
-from _runs import FPPhases, timed_fit
+from _runs import FPPhases, fit_finished, timed_fit
 
 OLD_QUANTIZED = {"seeds": dict(ridge=0.1, momentum=0.0), "pendigits": dict(ridge=3.0, momentum=0.0),
                  "mnist": dict(max_iter=25, ridge=1e-3, momentum=0.0)}
@@ -93,7 +93,7 @@ def run(data: dict, phases: dict, kw: dict, lw_extra: dict, fp: str | None, seed
         if fp is not None:
             fit_kw["fp_model"], fp_seconds = phases[fp].first(int(kw.get("n_init") or 1))
         t = time.perf_counter()
-        m.fit(X, y, **fit_kw)
+        fit_finished(m, X, y, **fit_kw)
         dt = time.perf_counter() - t + fp_seconds
     finally:
         S.start_quantized = orig

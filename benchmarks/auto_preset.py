@@ -39,7 +39,7 @@ from admmnet.baselines import FPMLP
 from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.presets import auto_params
 
-from _runs import FPPhases, drop_runs, load_runs, run_groups, timed_fit, write_results
+from _runs import FPPhases, drop_runs, fit_finished, load_runs, run_groups, timed_fit, write_results
 
 DATASETS = ("digits", "wine", "breast_cancer")
 METHODS = ("backprop-fp", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1")
@@ -85,7 +85,7 @@ def run_split(name: str, split: int) -> list[dict]:
     out = []
     fp = admmnet.QNNADMM(preset="auto", seed=split, device="cpu")
     t = time.perf_counter()
-    fp.fit(Xtr, ytr)
+    fit_finished(fp, Xtr, ytr)
     t_fp = time.perf_counter() - t
     hidden = fp.params_["hidden_sizes"]
     out.append(dict(method="qnn-admm-fp", test_accuracy=fp.score(Xte, yte), seconds=t_fp,
@@ -98,14 +98,14 @@ def run_split(name: str, split: int) -> list[dict]:
         n_init = int(q.resolved_params(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))["n_init"])
         fps, t_fps = phases.first(n_init)
         t = time.perf_counter()
-        q.fit(Xtr, ytr, fp_model=fps)
+        fit_finished(q, Xtr, ytr, fp_model=fps)
         out.append(dict(method=f"qnn-admm-{bits}", test_accuracy=q.score(Xte, yte),
                         seconds=t_fps + time.perf_counter() - t, n_init=n_init,
                         best_init=getattr(q, "best_init_", None),
                         params=preset_used(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size), bits)))
     bp = FPMLP(hidden_sizes=hidden, **backprop_settings(Xtr.shape[0]), seed=split)
     t = time.perf_counter()
-    bp.fit(Xtr, ytr)
+    fit_finished(bp, Xtr, ytr)
     out.append(dict(method="backprop-fp", test_accuracy=bp.score(Xte, yte), seconds=time.perf_counter() - t))
     for r in out:
         r.update(dataset=name, split=split, hidden_sizes=list(hidden), n_train=int(Xtr.shape[0]),

@@ -32,7 +32,7 @@ from admmnet import QNNADMM
 from admmnet.datasets import load_dataset
 from admmnet.presets import AUGMENT, qnn_admm_params
 
-from _runs import write_results
+from _runs import fit_finished, write_results
 
 
 def _case(name: str):
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         for rep in range(args.reps):
             for bt in times:
                 t = time.perf_counter()
-                m = QNNADMM(**kw, seed=0, device="cpu", blas_threads=bt).fit(X, y)
+                m = fit_finished(QNNADMM(**kw, seed=0, device="cpu", blas_threads=bt), X, y)
                 times[bt].append(time.perf_counter() - t)
                 weights[bt] = [np.asarray(w) for w in m.weights()]
                 print(f"{name} rep {rep} threads {m.blas_threads_}: {times[bt][-1]:.2f} s", flush=True)

@@ -32,7 +32,7 @@ import admmnet
 from admmnet import baselines as B
 from admmnet.datasets import load_dataset
 
-from _runs import append_runs, blas_threads, load_runs, write_results
+from _runs import append_runs, blas_threads, fit_finished, load_runs, write_results
 
 #: The source's Table 3: method -> (non-zero %, average bits, compression, accuracy drop %); FP 99.2%.
 SOURCE = {"Deep Compression": (8.3, 5.3, 70, 0.1), "BC-GNJ": (0.9, 5, 573, 0.1), "BC-GHS": (0.6, 5, 771, 0.1),
@@ -47,14 +47,14 @@ PROTOCOL = dict(arch="lenet5-caffe", optimizer="sgd", momentum=0.9, lr_schedule=
 def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epochs: int = 0,
              finetune_lr: float | None = None) -> list[dict]:
     t0 = time.perf_counter()
-    fp = B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed).fit(ds.X_train, ds.y_train)
+    fp = fit_finished(B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed), ds.X_train, ds.y_train)
     fp_acc, fp_s = fp.score(ds.X_test, ds.y_test), time.perf_counter() - t0
     out = []
     for b in budgets:
         t0 = time.perf_counter()
         m = B.Budget(budget=b, budget_epochs=epochs, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
                      max_epochs=0, seed=seed, **PROTOCOL)
-        m.fit(ds.X_train, ds.y_train, fp_model=fp)
+        fit_finished(m, ds.X_train, ds.y_train, fp_model=fp)
         seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             path = m.save(Path(tmp) / "m.npz", history=False)

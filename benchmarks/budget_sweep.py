@@ -36,7 +36,8 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import append_runs, blas_threads, drop_runs, estimator_defaults, settings_changed, write_results
+from _runs import (append_runs, blas_threads, drop_runs, estimator_defaults, fit_finished, settings_changed,
+                   write_results)
 
 METHODS = ("budget", "qnn-admm-budget")
 BUDGETS = ("16x", "32x", "64x", "128x", "256x", "512x", "1000x", "2000x")
@@ -47,7 +48,7 @@ def fp_model(out: Path, seed: int, ds):
     path = out / "models" / f"fp_seed{seed}.npz"
     if path.exists():
         return admmnet.load(path)
-    m = B.FPMLP(**baseline_params("fp", "mnist"), seed=seed).fit(ds.X_train, ds.y_train)
+    m = fit_finished(B.FPMLP(**baseline_params("fp", "mnist"), seed=seed), ds.X_train, ds.y_train)
     m.save(path, history=False)
     return m
 
@@ -57,7 +58,7 @@ def qnn_fp_model(out: Path, seed: int, ds):
     if path.exists():
         return admmnet.load(path)
     kw = qnn_admm_params("mnist", None)
-    m = QNNADMM(**kw, preset="mnist", seed=seed, device="cpu").fit(ds.X_train, ds.y_train)
+    m = fit_finished(QNNADMM(**kw, preset="mnist", seed=seed, device="cpu"), ds.X_train, ds.y_train)
     m.save(path)             # the history is part of what a quantized fit continues from
     return m
 
@@ -66,11 +67,11 @@ def run_one(out: Path, method: str, budget: str, seed: int, ds, epochs=None) -> 
     t0 = time.perf_counter()
     if method == "budget":
         kw = budget_kwargs(epochs)
-        model = B.Budget(budget=budget, **kw, seed=seed).fit(ds.X_train, ds.y_train,
+        model = fit_finished(B.Budget(budget=budget, **kw, seed=seed), ds.X_train, ds.y_train,
                                                              fp_model=fp_model(out, seed, ds))
     else:
         fp = qnn_fp_model(out, seed, ds)
-        model = QNNADMM(budget=budget, preset="mnist", seed=seed, device="cpu").fit(ds.X_train, ds.y_train,
+        model = fit_finished(QNNADMM(budget=budget, preset="mnist", seed=seed, device="cpu"), ds.X_train, ds.y_train,
                                                                                   fp_model=fp)
     seconds = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:

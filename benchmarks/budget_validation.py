@@ -28,7 +28,7 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import stratified_split
 
-from _runs import _plain, append_runs, blas_threads, load_runs, write_results
+from _runs import _plain, append_runs, blas_threads, fit_finished, load_runs, write_results
 
 GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
 
@@ -37,7 +37,7 @@ def _fp(out: Path, seed: int, X, y):
     path = out / "models" / f"fp_val_seed{seed}.npz"
     if path.exists():
         return admmnet.load(path)
-    m = B.FPMLP(**baseline_params("fp", "mnist"), seed=seed).fit(X, y)
+    m = fit_finished(B.FPMLP(**baseline_params("fp", "mnist"), seed=seed), X, y)
     m.save(path, history=False)
     return m
 
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
                     continue
                 fp = fp or _fp(out, seed, Xt, yt)
                 t = time.perf_counter()
-                m = B.Budget(**{**preset, **g}, budget=budget, seed=seed).fit(Xt, yt, fp_model=fp)
+                m = fit_finished(B.Budget(**{**preset, **g}, budget=budget, seed=seed), Xt, yt, fp_model=fp)
                 rec.update(val_accuracy=m.score(Xv, yv), fp_val_accuracy=fp.score(Xv, yv),
                            seconds=time.perf_counter() - t, weight_bits=m.compression_report()["weight_bits"],
                            budget_bits=m.budget_bits_, threads=blas_threads(), admmnet=admmnet.__version__)

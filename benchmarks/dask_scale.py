@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _runs import append_run, load_runs, write_results  # noqa: E402
+from _runs import append_run, fit_finished, load_runs, write_results  # noqa: E402
 
 from admmnet import QNNADMM  # noqa: E402
 from admmnet.admm.sharded import shard_bounds, solver_bytes  # noqa: E402
@@ -97,7 +97,7 @@ def run_single(iters: int, seed: int, data_home, refit: bool = True) -> dict:
     params = _params(iters, refit)
     model = QNNADMM(preset="mnist", seed=seed, device="cpu", verbose=True, **params)
     t0 = time.perf_counter()
-    model.fit(ds.X_train, ds.y_train)
+    fit_finished(model, ds.X_train, ds.y_train)
     return _record(model, "single", 60000, 1, iters, seed, time.perf_counter() - t0, [_peak_rss()], data_home)
 
 

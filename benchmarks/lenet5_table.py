@@ -51,8 +51,8 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write
 
-from _runs import (_plain, append_runs, blas_threads, drop_runs, estimator_defaults, load_runs, network_digest,
-                   settings_changed, write_results)
+from _runs import (_plain, append_runs, blas_threads, drop_runs, estimator_defaults, fit_finished, load_runs,
+                   network_digest, settings_changed, write_results)
 
 METHODS = ("fp", "twn", "ttq", "admm-ternary", "md-tanh-s", "md-softmax-s", "ste", "lq")
 SOURCE = {"fp": 98.96, "admm-ternary": 98.67, "twn": 95.46, "ttq": 94.60}
@@ -112,7 +112,7 @@ def fp_network(protocol: str, seed: int, ds, out: Path):
         if _plain(fp.json_params()) == _plain(want.json_params()):
             return fp, json.loads(side.read_text())["seconds"]
     t0 = time.perf_counter()
-    fp = want.fit(ds.X_train, ds.y_train)
+    fp = fit_finished(want, ds.X_train, ds.y_train)
     seconds = time.perf_counter() - t0
     path.parent.mkdir(parents=True, exist_ok=True)
     fp.save(path, history=False)
@@ -145,7 +145,7 @@ def run_group(protocol: str, seed: int, methods, ds, out: Path, log: Path | None
         else:
             model = make(m, protocol, seed)
             t0 = time.perf_counter()
-            model.fit(ds.X_train, ds.y_train, **({"fp_model": fp} if protocol == "ours" else {}))
+            fit_finished(model, ds.X_train, ds.y_train, **({"fp_model": fp} if protocol == "ours" else {}))
             seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             file_bytes = model.save(Path(tmp) / "m.npz", history=False).stat().st_size
@@ -219,11 +219,11 @@ def validate(grid: dict, seeds: int, out: Path, run: bool = True) -> None:
                     ds = SimpleNamespace(X_train=full.X_train[:-6000], y_train=full.y_train[:-6000],
                                          X_test=full.X_train[-6000:], y_test=full.y_train[-6000:])
                 if fp is None:
-                    fp = make("fp", "ours", seed).fit(ds.X_train, ds.y_train)
+                    fp = fit_finished(make("fp", "ours", seed), ds.X_train, ds.y_train)
                     print(f"validation seed {seed} fp: {100 * fp.score(ds.X_test, ds.y_test):.2f}%", flush=True)
                 model = make(m, "ours", seed, **over)
                 t0 = time.perf_counter()
-                model.fit(ds.X_train, ds.y_train, fp_model=fp)
+                fit_finished(model, ds.X_train, ds.y_train, fp_model=fp)
                 rec = dict(seed=seed, method=m, overrides=over, fp_validation_accuracy=fp.score(ds.X_test, ds.y_test),
                            validation_accuracy=model.score(ds.X_test, ds.y_test),
                            seconds=time.perf_counter() - t0, params=model.json_params())

@@ -32,7 +32,7 @@ import admmnet
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import stratified_split
 
-from _runs import load_runs, append_runs, write_results
+from _runs import append_runs, fit_finished, load_runs, write_results
 
 BITS = ("fp", 2, 1)
 
@@ -42,14 +42,14 @@ def run_group(X, y, seed: int, iters: int, monitor_rows) -> list[dict]:
     out = []
     fp = admmnet.QNNADMM(preset="mnist", max_iter=iters, seed=seed, device="cpu", monitor_rows=monitor_rows)
     t = time.perf_counter()
-    fp.fit(X[tr], y[tr])
+    fit_finished(fp, X[tr], y[tr])
     t_fp = time.perf_counter() - t
     out.append(dict(bits="fp", val_accuracy=fp.score(X[va], y[va]), seconds=t_fp))
     for bits in (2, 1):
         q = admmnet.QNNADMM(preset="mnist", bits=bits, max_iter=iters, seed=seed, device="cpu",
                             monitor_rows=monitor_rows)
         t = time.perf_counter()
-        q.fit(X[tr], y[tr], fp_model=fp)
+        fit_finished(q, X[tr], y[tr], fp_model=fp)
         out.append(dict(bits=bits, val_accuracy=q.score(X[va], y[va]), seconds=t_fp + time.perf_counter() - t))
     for r in out:
         r.update(seed=seed, max_iter=iters, monitor_rows=monitor_rows, n_train=int(tr.size), n_val=int(va.size))

@@ -38,7 +38,7 @@ from admmnet.datasets._preprocess import standardize
 from admmnet.datasets.pendigits import augment_pendigits
 from admmnet.presets import qnn_admm_params
 
-from _runs import append_runs, load_runs, write_results
+from _runs import append_runs, fit_finished, load_runs, write_results
 
 CONFIGS = [
     {"max_iter": 100}, {"max_iter": 100, "ridge": 3.0}, {"max_iter": 100, "augment": 2},
@@ -73,13 +73,13 @@ def run_one(cfg: dict, seed: int) -> dict:
     augment, bits, quantize_on = c.pop("augment", 0), c.pop("bits", None), c.pop("quantize_on", "all")
     d = _data(seed, augment)
     t0 = time.perf_counter()
-    fp = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", None), **c}, seed=seed).fit(*d["fit"])
+    fp = fit_finished(admmnet.QNNADMM(**{**qnn_admm_params("pendigits", None), **c}, seed=seed), *d["fit"])
     model = fp
     if bits is not None:
         kw = {**qnn_admm_params("pendigits", bits), **c}
         kw["fp_iter"] = kw["max_iter"]
         X, y = d["real"] if quantize_on == "real" else d["fit"]
-        model = admmnet.QNNADMM(**kw, bits=bits, seed=seed).fit(X, y, fp_model=fp)
+        model = fit_finished(admmnet.QNNADMM(**kw, bits=bits, seed=seed), X, y, fp_model=fp)
     return dict(config=key(cfg), seed=seed, val=100 * model.score(*d["val"]),
                 distorted=100 * model.score(*d["distorted"]), seconds=time.perf_counter() - t0)
 

@@ -38,7 +38,8 @@ from admmnet.baseline_presets import augment_copies, augmentation
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import FPPhases, append_runs, drop_runs, is_stale, load_runs, run_groups, timed_fit, write_results
+from _runs import (FPPhases, append_runs, drop_runs, fit_finished, is_stale, load_runs, run_groups, timed_fit,
+                   write_results)
 
 BITS = ("fp", 8, 4, 2, 1)
 # issue 14's targets (test accuracy %, mean of 10 seeds); MNIST 8 bits: fp - 0.2
@@ -59,7 +60,7 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
     p = qnn_admm_params(dataset, None)
     fp = admmnet.QNNADMM(**p, bits=None, seed=seed)
     t = time.perf_counter()
-    fp.fit(ds.X_train, ds.y_train)
+    fit_finished(fp, ds.X_train, ds.y_train)
     t_fp = time.perf_counter() - t
     out.append(dict(bits="fp", test_accuracy=fp.score(ds.X_test, ds.y_test),
                     train_accuracy=fp.score(X_real, y_real), seconds=t_fp,
@@ -75,7 +76,7 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
         q = admmnet.QNNADMM(**kw, bits=bits, levels="thesis", seed=seed)
         t = time.perf_counter()
         # the quantizer on the real rows (as admmnet train)
-        q.fit(X_real, y_real, fp_model=fps)
+        fit_finished(q, X_real, y_real, fp_model=fps)
         dt = time.perf_counter() - t
         out.append(dict(bits=bits, test_accuracy=q.score(ds.X_test, ds.y_test),
                         train_accuracy=q.score(X_real, y_real), seconds=t_fps + dt,

@@ -48,7 +48,7 @@ from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.io import write_json
 from admmnet.presets import qnn_admm_params
 
-from _runs import FPPhases, timed_fit
+from _runs import FPPhases, fit_finished, timed_fit
 from pendigits_validation import _data as pendigits_data
 
 #: The sweep behind ``admmnet.presets.LAYERWISE_RHO`` (the preset's 5 restarts each).
@@ -100,7 +100,7 @@ def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid:
             n_init = int(kw.get("n_init") or 1)
             fps, _ = phases.first(n_init)
             t = time.perf_counter()
-            q = admmnet.QNNADMM(**kw, **level_kwargs(bits), seed=seed).fit(*real_rows, fp_model=fps)
+            q = fit_finished(admmnet.QNNADMM(**kw, **level_kwargs(bits), seed=seed), *real_rows, fp_model=fps)
             out.append({"bits": str(bits), "setting": k, "seconds": time.perf_counter() - t,
                         **{name: 100 * q.score(*rows) for name, rows in evals.items()}})
     return out

@@ -37,7 +37,7 @@ from admmnet import baselines as B
 from admmnet.baseline_presets import TERNARY_METHODS, augment_copies, baseline_params
 from admmnet.datasets import load_dataset
 
-from _runs import blas_threads, load_runs, run_groups, write_results
+from _runs import blas_threads, fit_finished, load_runs, run_groups, write_results
 
 SEEDS = {"pendigits": 3, "mnist": 1, "seeds": 5}
 
@@ -57,7 +57,7 @@ def fp_model(out: Path, dataset: str, seed: int, X, y, tag: str = ""):
         return admmnet.load(path), 0.0
     t0 = time.perf_counter()
     fp = B.FPMLP(seed=seed, **baseline_params("fp", dataset))
-    fp.fit(X, y)
+    fit_finished(fp, X, y)
     seconds = time.perf_counter() - t0
     fp.save(path)
     return fp, seconds
@@ -73,7 +73,7 @@ def run_seed(out: Path, dataset: str, seed: int, methods) -> list[dict]:
     for m in methods:
         model = make_model(m, dataset, seed)
         t0 = time.perf_counter()
-        hist = model.fit(ds.X_train, ds.y_train, fp_model=fp).history_
+        hist = fit_finished(model, ds.X_train, ds.y_train, fp_model=fp).history_
         seconds = time.perf_counter() - t0
         runs.append(dict(dataset=dataset, method=m, bits=1, levels="thesis", seed=seed,
                          test_accuracy=model.score(ds.X_test, ds.y_test),
@@ -135,7 +135,7 @@ def validate(grid: dict, datasets, seeds: int, out: Path) -> None:
                 for over in overrides:
                     model = make_model(m, d, s, **over)
                     t0 = time.perf_counter()
-                    model.fit(Xt, yt, fp_model=fp)
+                    fit_finished(model, Xt, yt, fp_model=fp)
                     print(f"{d} seed {s} {m} {json.dumps(over)} validation {100 * model.score(Xv, yv):.2f} "
                           f"({time.perf_counter() - t0:.0f} s)", flush=True)
 

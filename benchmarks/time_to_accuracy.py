@@ -27,7 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import admmnet
 from admmnet.baseline_presets import baseline_params
 from admmnet.baselines import FPMLP, QNNSTE
@@ -35,6 +34,8 @@ from admmnet.cli import environment
 from admmnet.datasets import load_dataset
 from admmnet.io import write_json
 from admmnet.presets import qnn_admm_params
+
+from _runs import fit_finished
 
 
 def qnn_admm_curves(ds, iters: int, every: int, seed: int = 0):
@@ -54,7 +55,7 @@ def qnn_admm_curves(ds, iters: int, every: int, seed: int = 0):
             shell.history_ = admmnet.model.History(list(model._partial_history))
             q = admmnet.QNNADMM(**{**qnn_admm_params("mnist", 2), "max_iter": k, "fp_iter": k}, bits=2, seed=seed)
             t = time.perf_counter()
-            q.fit(ds.X_train, ds.y_train, fp_model=shell)
+            fit_finished(q, ds.X_train, ds.y_train, fp_model=shell)
             dt = time.perf_counter() - t
             q_curve.append({"seconds": clock[0] + dt, "test_accuracy": q.score(ds.X_test, ds.y_test),
                             "iteration": k, "quantize_seconds": dt})
@@ -67,7 +68,7 @@ def qnn_admm_curves(ds, iters: int, every: int, seed: int = 0):
 
     fp._partial_history = []
     t = time.perf_counter()
-    fp.fit(ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test), callback=callback)
+    fit_finished(fp, ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test), callback=callback)
     total = time.perf_counter() - t
     final = fp.history_.final
     if final is not None:
@@ -77,7 +78,7 @@ def qnn_admm_curves(ds, iters: int, every: int, seed: int = 0):
 
 
 def backprop_curve(model, ds):
-    model.fit(ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test))
+    fit_finished(model, ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test))
     out, clock = [], 0.0
     for rec in model.history_:
         clock += rec["seconds"]

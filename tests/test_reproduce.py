@@ -513,3 +513,33 @@ def test_lenet5_table_redoes_the_runs_of_a_seed_whose_fp_network_changed(tmp_pat
     stale = [json.loads(line) for line in (tmp_path / "runs.stale.jsonl").read_text().splitlines()]
     assert [r["method"] for r in runs] == ["fp", "twn"] and runs[1]["fp_network_sha256"] == first[0]["network_sha256"]
     assert [r["fp_network_sha256"] for r in stale] == ["0" * 64]
+
+
+def test_fit_finished_turns_an_interrupted_fit_into_keyboard_interrupt(monkeypatch):
+    """The estimators catch Ctrl-C and return what they trained so far; a benchmark fitting
+    through ``fit_finished`` stops instead of storing that partial network as a finished run."""
+    import numpy as np
+    import pytest
+    from _runs import fit_finished
+    from admmnet import QNNADMM
+    from admmnet.backprop import trainer
+    from admmnet.baselines import FPMLP
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)).astype(np.float32), np.arange(60) % 3
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    m = QNNADMM(hidden_sizes=(5,), max_iter=5, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit_finished(m, X, y, callback=ctrl_c)      # Ctrl-C during the first iteration's callback
+    assert m.history_.stop == "interrupted"
+    assert fit_finished(QNNADMM(hidden_sizes=(5,), max_iter=3, seed=0), X, y).history_.stop == "max_iter"
+
+    assert fit_finished(FPMLP(hidden_sizes=(5,), max_epochs=2, seed=0), X, y).history_.stop != "interrupted"
+    monkeypatch.setattr(trainer, "backward", ctrl_c)   # Ctrl-C during the first mini-batch
+    bp = FPMLP(hidden_sizes=(5,), max_epochs=3, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit_finished(bp, X, y)
+    assert bp.history_.stop == "interrupted"
