@@ -17,9 +17,9 @@ Each run is appended to ``<out>/runs.jsonl`` as it finishes and our protocol's F
 each seed is kept in ``<out>/fp/`` (a rerun resumes; a stored run made with other settings than
 today's presets is redone, and so is one made from another FP network than the one kept for its
 seed: every run records the digest of its FP network, and one trained again after its file was
-lost need not be the same network; such runs move to ``runs.stale.jsonl``); ``summary.json`` and ``table.md`` hold mean ± std per method beside the source's
-figure, with the weights and the saved bytes (packed codes + scales; the source: 2.2 MB ->
-142 KB).
+lost need not be the same network; such runs move to ``runs.stale.jsonl``). ``summary.json``
+and ``table.md`` hold mean ± std per method beside the source's figure, with the weights and
+the saved bytes (packed codes + scales; the source: 2.2 MB -> 142 KB).
 
     python benchmarks/lenet5_table.py --protocol source --seeds 5
     python benchmarks/lenet5_table.py --protocol ours --seeds 5 --methods fp twn admm-ternary
@@ -52,7 +52,7 @@ from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write
 
 from _runs import (_plain, append_runs, blas_threads, drop_runs, estimator_defaults, fit_finished, load_runs,
-                   network_digest, settings_changed, write_results)
+                   network_digest, same_fp_network, settings_changed, write_results)
 
 METHODS = ("fp", "twn", "ttq", "admm-ternary", "md-tanh-s", "md-softmax-s", "ste", "lq")
 SOURCE = {"fp": 98.96, "admm-ternary": 98.67, "twn": 95.46, "ttq": 94.60}
@@ -126,8 +126,9 @@ def from_other_fp_network(rec: dict, seed: int, digest: str) -> bool:
     run the one it started from. A run that predates the digests counts as the same."""
     if rec["protocol"] != "ours" or rec["seed"] != seed:
         return False
-    have = rec.get("network_sha256" if rec["method"] == "fp" else "fp_network_sha256")
-    return have is not None and have != digest
+    if rec["method"] == "fp":
+        return rec.get("network_sha256") not in (None, digest)
+    return not same_fp_network(rec, digest)
 
 
 def run_group(protocol: str, seed: int, methods, ds, out: Path, log: Path | None = None, fp=None) -> list[dict]:
@@ -266,21 +267,21 @@ def main(argv=None) -> int:
     ds = load_dataset("mnist")
     log = out / "runs.jsonl"
     runs = drop_runs(log, is_stale, "made with other settings than today's presets")
-    for seed in range(args.seeds):
+    def todo(seed):     # the methods of ``seed`` not stored yet
         have = {r["method"] for r in runs if r["protocol"] == args.protocol and r["seed"] == seed}
-        todo = [m for m in args.methods if m not in have]
+        return [m for m in args.methods if m not in have]
+
+    for seed in range(args.seeds):
         fp = None
-        if args.protocol == "ours" and (todo or (out / "fp" / f"seed{seed}.npz").exists()):
+        if args.protocol == "ours" and (todo(seed) or (out / "fp" / f"seed{seed}.npz").exists()):
             # the runs of a seed must come from the FP network kept for it: one trained again
             # after its file was lost need not be the same network (then its runs are redone)
             fp = fp_network(args.protocol, seed, ds, out)
             digest = network_digest(fp[0])
             runs = drop_runs(log, lambda r: from_other_fp_network(r, seed, digest),
                              f"of seed {seed} were made from another FP network", keep_in=out / "runs.stale.jsonl")
-            have = {r["method"] for r in runs if r["protocol"] == args.protocol and r["seed"] == seed}
-            todo = [m for m in args.methods if m not in have]
-        if todo:
-            runs += run_group(args.protocol, seed, todo, ds, out, log, fp=fp)
+        if todo(seed):
+            runs += run_group(args.protocol, seed, todo(seed), ds, out, log, fp=fp)
     lines, cells = combined_table(runs, args.seeds)
     write_results(out, {"protocol": args.protocol, "seeds": args.seeds, "cells": cells}, "\n".join(lines) + "\n", t_all)
     return 0
