@@ -439,15 +439,13 @@ def test_run_task_records_the_fp_network_each_run_starts_from(tmp_path, real_dat
     assert "fp_network_sha256" not in fp and "network_sha256" not in ptq
 
 
-def test_lenet5_runs_record_their_fp_network_and_another_one_is_detected(tmp_path, monkeypatch):
-    """Every run of our protocol records the digest of the FP network it started from (the FP
-    run: its own); a stored run is redone when the seed's kept network has another digest,
-    and a run that predates the digests is kept."""
+def _tiny_lenet5_table(monkeypatch):
+    """``lenet5_table`` with one-epoch FP and TWN stages, and 40 random 28x28 images to run
+    them on (its ``make`` patched): ``(module, dataset)``."""
     from types import SimpleNamespace
 
     import numpy as np
     import lenet5_table as L
-    from _runs import network_digest
 
     rng = np.random.default_rng(0)
     X = rng.random((40, 784), dtype=np.float32)
@@ -461,6 +459,16 @@ def test_lenet5_runs_record_their_fp_network_and_another_one_is_detected(tmp_pat
         return real_make(method, protocol, seed, **kw, **over)
 
     monkeypatch.setattr(L, "make", small)
+    return L, ds
+
+
+def test_lenet5_runs_record_their_fp_network_and_another_one_is_detected(tmp_path, monkeypatch):
+    """Every run of our protocol records the digest of the FP network it started from (the FP
+    run: its own); a stored run is redone when the seed's kept network has another digest,
+    and a run that predates the digests is kept."""
+    from _runs import network_digest
+
+    L, ds = _tiny_lenet5_table(monkeypatch)
     fp, sec = L.fp_network("ours", 0, ds, tmp_path)
     recs = L.run_group("ours", 0, ["fp", "twn"], ds, tmp_path, fp=(fp, sec))
     digest = network_digest(fp)
@@ -479,23 +487,8 @@ def test_lenet5_table_redoes_the_runs_of_a_seed_whose_fp_network_changed(tmp_pat
     """A rerun of our protocol keeps the runs made from the FP network kept for their seed and
     moves to runs.stale.jsonl (and redoes) those that recorded another network."""
     import json
-    from types import SimpleNamespace
 
-    import numpy as np
-    import lenet5_table as L
-
-    rng = np.random.default_rng(0)
-    X = rng.random((40, 784), dtype=np.float32)
-    ds = SimpleNamespace(X_train=X, y_train=np.arange(40) % 10, X_test=X[:10], y_test=np.arange(10))
-    real_make = L.make
-
-    def small(method, protocol, seed, **over):
-        kw = dict(max_epochs=1, batch_size=20)
-        if method == "twn":
-            kw["twn_epochs"] = 1
-        return real_make(method, protocol, seed, **kw, **over)
-
-    monkeypatch.setattr(L, "make", small)
+    L, ds = _tiny_lenet5_table(monkeypatch)
     monkeypatch.setattr(L, "load_dataset", lambda name: ds)
     monkeypatch.setattr(L, "is_stale", lambda rec: False)      # the tiny settings are not the presets
     argv = ["--protocol", "ours", "--seeds", "1", "--methods", "fp", "twn", "--out", str(tmp_path)]
