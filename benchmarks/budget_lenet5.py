@@ -9,8 +9,9 @@ pool, dense 800->500, dense 500->10; 430,500 weights) on MNIST. Per seed:
    lr 0.1, cosine, batch 256, rho 0.05, one projection per epoch, ``--epochs`` epochs (the
    source: 120), k-means quantizer, widths 1..8.
 
-Each (budget, seed) run is appended to ``<out>/runs.jsonl`` as it finishes (resumable);
-``summary.json`` and ``table.md`` hold the source's rows beside ours (non-zero %, average
+Every epoch prints a progress line (stderr); each (budget, seed) run is appended to
+``<out>/runs.jsonl`` as it finishes, so a rerun resumes with the runs not stored yet (a run
+stopped part-way starts again); ``summary.json`` and ``table.md`` hold the source's rows beside ours (non-zero %, average
 bits, compression from the saved file's weight bits and from all its bytes, accuracy and
 its drop from our FP network).
 
@@ -47,13 +48,13 @@ PROTOCOL = dict(arch="lenet5-caffe", optimizer="sgd", momentum=0.9, lr_schedule=
 def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epochs: int = 0,
              finetune_lr: float | None = None) -> list[dict]:
     t0 = time.perf_counter()
-    fp = fit_finished(B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed), ds.X_train, ds.y_train)
+    fp = fit_finished(B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed, verbose=True), ds.X_train, ds.y_train)
     fp_acc, fp_s = fp.score(ds.X_test, ds.y_test), time.perf_counter() - t0
     out = []
     for b in budgets:
         t0 = time.perf_counter()
         m = B.Budget(budget=b, budget_epochs=epochs, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
-                     max_epochs=0, seed=seed, **PROTOCOL)
+                     max_epochs=0, seed=seed, verbose=True, **PROTOCOL)
         fit_finished(m, ds.X_train, ds.y_train, fp_model=fp)
         seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:

@@ -536,3 +536,27 @@ def test_fit_finished_turns_an_interrupted_fit_into_keyboard_interrupt(monkeypat
     with pytest.raises(KeyboardInterrupt):
         fit_finished(bp, X, y)
     assert bp.history_.stop == "interrupted"
+
+
+def test_budget_lenet5_stores_each_run_and_a_rerun_resumes(tmp_path, monkeypatch):
+    """budget_lenet5.py on a tiny MNIST stand-in: the run is stored with the compression read
+    back from its saved file (within the budget), the table is written, and a rerun with the
+    same settings fits nothing."""
+    import json
+    from types import SimpleNamespace
+
+    import numpy as np
+    import budget_lenet5 as BL
+
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 784), dtype=np.float32)
+    ds = SimpleNamespace(X_train=X, y_train=np.arange(60) % 10, X_test=X[:20], y_test=np.arange(20) % 10)
+    monkeypatch.setattr(BL, "load_dataset", lambda name: ds)
+    argv = ["--budgets", "200x", "--seeds", "1", "--epochs", "1", "--fp-epochs", "1", "--out", str(tmp_path)]
+    assert BL.main(argv) == 0
+    (run,) = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert run["budget"] == "200x" and run["epochs"] == 1 and 0.0 <= run["test_accuracy"] <= 1.0
+    assert run["compression"]["compression"] >= 200
+    assert "200x" in (tmp_path / "table.md").read_text()
+    monkeypatch.setattr(BL, "run_seed", lambda *a, **k: (_ for _ in ()).throw(AssertionError("refitted")))
+    assert BL.main(argv) == 0
