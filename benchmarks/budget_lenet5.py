@@ -11,13 +11,15 @@ pool, dense 800->500, dense 500->10; 430,500 weights) on MNIST. Per seed:
 
 Every epoch prints a progress line (stderr); each (budget, seed) run is appended to
 ``<out>/runs.jsonl`` as it finishes, so a rerun resumes with the runs not stored yet (a run
-stopped part-way starts again); ``summary.json`` and ``table.md`` hold the source's rows beside ours (non-zero %, average
-bits, compression from the saved file's weight bits and from all its bytes, accuracy and
-its drop from our FP network).
+stopped part-way starts again); ``summary.json`` and ``table.md`` hold the source's rows beside
+ours (non-zero %, average bits, compression from the saved file's weight bits and from all its
+bytes, accuracy and its drop from our FP network).
 
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 5               # the source's protocol
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 2 --fp-epochs 1   # a smoke run
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 10 --fp-epochs 3 --finetune-epochs 10
+    python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 30 --fp-epochs 20 \
+        --finetune-epochs 20 --finetune-keep-codes
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ PROTOCOL = dict(arch="lenet5-caffe", optimizer="sgd", momentum=0.9, lr_schedule=
 
 
 def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epochs: int = 0,
-             finetune_lr: float | None = None) -> list[dict]:
+             finetune_lr: float | None = None, finetune_recode: bool = True) -> list[dict]:
     t0 = time.perf_counter()
     fp = fit_finished(B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed, verbose=True), ds.X_train, ds.y_train)
     fp_acc, fp_s = fp.score(ds.X_test, ds.y_test), time.perf_counter() - t0
@@ -54,14 +56,14 @@ def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epoch
     for b in budgets:
         t0 = time.perf_counter()
         m = B.Budget(budget=b, budget_epochs=epochs, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
-                     max_epochs=0, seed=seed, verbose=True, **PROTOCOL)
+                     finetune_recode=finetune_recode, max_epochs=0, seed=seed, verbose=True, **PROTOCOL)
         fit_finished(m, ds.X_train, ds.y_train, fp_model=fp)
         seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             path = m.save(Path(tmp) / "m.npz", history=False)
             rep = m.compression_report(path)
         out.append(dict(budget=b, seed=seed, epochs=epochs, fp_epochs=fp_epochs, finetune_epochs=finetune_epochs,
-                        finetune_lr=finetune_lr, fp_accuracy=fp_acc,
+                        finetune_lr=finetune_lr, finetune_recode=finetune_recode, fp_accuracy=fp_acc,
                         fp_seconds=fp_s, test_accuracy=m.score(ds.X_test, ds.y_test), seconds=seconds,
                         compression=rep, threads=blas_threads(), params=m.json_params(), admmnet=admmnet.__version__))
         print(f"  {b} seed {seed}: {100 * out[-1]['test_accuracy']:.2f}% (FP {100 * fp_acc:.2f}%), "
@@ -81,6 +83,8 @@ def main(argv=None) -> int:
                         "(Budget(finetune_epochs=...); the source's MNIST protocol: 0)")
     p.add_argument("--finetune-lr", type=float, default=None,
                    help="its learning rate (default: the ADMM stage's, 0.1)")
+    p.add_argument("--finetune-keep-codes", action="store_true",
+                   help="fine-tune the code values with the first epoch's codes kept (Budget(finetune_recode=False))")
     p.add_argument("--out", default="benchmarks/results/budget_lenet5")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -90,16 +94,19 @@ def main(argv=None) -> int:
     log = out / "runs.jsonl"
     runs = load_runs(log)
     same = [r for r in runs if r["epochs"] == args.epochs and r["fp_epochs"] == args.fp_epochs
-            and r.get("finetune_epochs", 0) == args.finetune_epochs and r.get("finetune_lr") == args.finetune_lr]
+            and r.get("finetune_epochs", 0) == args.finetune_epochs and r.get("finetune_lr") == args.finetune_lr
+            and r.get("finetune_recode", True) == (not args.finetune_keep_codes)]
     for seed in range(args.seeds):
         todo = [b for b in args.budgets if not any(r["budget"] == b and r["seed"] == seed for r in same)]
         if todo:
-            rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, args.finetune_epochs, args.finetune_lr)
+            rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, args.finetune_epochs, args.finetune_lr,
+                          not args.finetune_keep_codes)
             append_runs(log, rs)
             runs += rs
             same += rs
     ft = (f", then {args.finetune_epochs} fine-tuning epochs with the structure fixed"
-          + (f" at lr {args.finetune_lr:g}" if args.finetune_lr is not None else "")) if args.finetune_epochs else ""
+          + (f" at lr {args.finetune_lr:g}" if args.finetune_lr is not None else "")
+          + (", codes kept" if args.finetune_keep_codes else "")) if args.finetune_epochs else ""
     lines = [f"LeNet-5 (lenet5-caffe, 430,500 weights) on MNIST under a size budget: {args.epochs} ADMM epochs from "
              f"{args.fp_epochs} FP epochs{ft}; sizes from the saved file. The source's Table 3 first.", "",
              "| method | seeds | non-zero | avg bits | compression (weight bits) | compression (all bytes) | "
@@ -125,7 +132,8 @@ def main(argv=None) -> int:
                      f"{c['compression']:,.0f}x | {c['compression_total']:,.0f}x | {c['mean']:.2f} ± {c['std']:.2f} "
                      f"(FP {c['fp_mean']:.2f}) | {c['drop']:.2f}% |")
     write_results(out, {"epochs": args.epochs, "fp_epochs": args.fp_epochs, "finetune_epochs": args.finetune_epochs,
-                        "finetune_lr": args.finetune_lr, "cells": cells, "source": SOURCE},
+                        "finetune_lr": args.finetune_lr, "finetune_recode": not args.finetune_keep_codes,
+                        "cells": cells, "source": SOURCE},
                   "\n".join(lines) + "\n", t_all)
     return 0
 

@@ -166,12 +166,38 @@ def test_fixed_structure_is_the_projection_for_fixed_codes(quantizer):
         assert c.nnz == int(m.sum()) and c.bits == b
 
 
-@pytest.mark.parametrize("quantizer", ("kmeans", "uniform"))
-def test_finetune_keeps_the_budget_and_never_scores_worse(fp_model, quantizer):
+def test_fixed_structure_recodes_at_epoch_starts_only_when_asked():
+    """``recode``: at every epoch start after the first the codes are chosen again from the
+    latent weights (an entry moved across the code boundary changes group); without it the
+    starting codes stay and only the code values follow the latent weights."""
+    from admmnet.baselines.budget import FixedStructure
+
+    W = np.array([[-2.0, -1.9, -1.8, 1.0, 1.1, 1.2]])
+    mask = np.ones_like(W, dtype=bool)
+    moved = [W.copy()]
+    moved[0][0, 0] = 1.3               # the first entry drifts to the other side
+    for recode in (True, False):
+        ft = FixedStructure([W], [mask], [1], "kmeans", recode=recode)
+        start = ft.idx[0].copy()
+        assert start[0, 0] == start[0, 1] != start[0, 3]     # two groups: the negatives, the positives
+        ft.start_epoch(moved, 0)                           # the first epoch keeps the starting codes
+        np.testing.assert_array_equal(ft.idx[0], start)
+        ft.start_epoch(moved, 1)
+        if recode:
+            assert ft.idx[0][0, 0] == ft.idx[0][0, 3]      # now coded with the positives
+        else:
+            np.testing.assert_array_equal(ft.idx[0], start)
+            np.testing.assert_allclose(ft.project(moved)[0][0, :3], np.mean([1.3, -1.9, -1.8]))
+    with pytest.raises(InvalidParameterError, match="finetune_recode"):
+        Budget(budget="64x", finetune_recode="no").fit(*blobs())
+
+
+@pytest.mark.parametrize("quantizer,recode", (("kmeans", True), ("uniform", True), ("kmeans", False)))
+def test_finetune_keeps_the_budget_and_never_scores_worse(fp_model, quantizer, recode):
     X, y = blobs()
     base = dict(budget="64x", quantizer=quantizer, budget_epochs=2, holdout_fraction=0.2, **FAST)
     plain = Budget(**base).fit(X, y, fp_model=fp_model)
-    tuned = Budget(**base, finetune_epochs=4).fit(X, y, fp_model=fp_model)
+    tuned = Budget(**base, finetune_epochs=4, finetune_recode=recode).fit(X, y, fp_model=fp_model)
     S = plain.budget_bits_
     assert tuned.compression_report()["weight_bits"] <= S
     stages = [r["stage"] for r in tuned.history_]

@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from .._backend import get_namespace, to_float, to_numpy
-from .._validation import check_int, check_real
+from .._validation import check_bool, check_int, check_real
 from ..backprop import Objective
 from ..exceptions import InvalidParameterError
 from ..model import register_model
@@ -134,16 +134,20 @@ class FixedStructure(EpochSnapshots, Objective):
     * ``uniform``: ``alpha q_i`` with the fixed integer levels q_i and
       ``alpha = <W, q> / <q, q>``;
 
-    and the gradient passes straight through to the latent entries on the mask. At every
-    epoch start the codes are chosen again from the latent weights (the layer's best ``bits``
-    quantizer of ``W_l``, :func:`admmnet.quant.budget.quantize_values`, every kept position
-    that it sets to 0 given the nearest non-zero value instead: the structure keeps it), so
-    entries can move between groups; the non-zeros stay those of the mask, so the budget holds
-    throughout."""
+    and the gradient passes straight through to the latent entries on the mask. With
+    ``recode`` (the default), at every epoch start the codes are chosen again from the latent
+    weights (the layer's best ``bits`` quantizer of ``W_l``,
+    :func:`admmnet.quant.budget.quantize_values`, every kept position that it sets to 0 given
+    the nearest non-zero value instead: the structure keeps it), so entries can move between
+    groups; without it the codes chosen at the start stay, and only the code values (and the
+    biases) are trained: a latent entry that drifts under the straight-through gradient then
+    cannot become a code value of its own at the next epoch start (docs/budget.md: at lr 0.1
+    on LeNet-5 that collapses the network). The non-zeros stay those of the mask, so the budget
+    holds throughout."""
 
-    def __init__(self, Ws, masks, bits, quantizer: str):
+    def __init__(self, Ws, masks, bits, quantizer: str, recode: bool = True):
         xp = get_namespace(Ws[0])
-        self.xp, self.bits, self.quantizer = xp, [int(b) for b in bits], quantizer
+        self.xp, self.bits, self.quantizer, self.recode = xp, [int(b) for b in bits], quantizer, bool(recode)
         self.masks = [xp.asarray(np.asarray(m, dtype=np.float32).reshape(W.shape)).astype(W.dtype)
                       for m, W in zip(masks, Ws)]
         self.idx = self._assign(Ws)
@@ -194,7 +198,7 @@ class FixedStructure(EpochSnapshots, Objective):
 
     def start_epoch(self, Ws, epoch):
         self.snapshot(epoch)
-        if epoch > 0:
+        if epoch > 0 and self.recode:
             self.idx = self._assign(Ws)
         return Ws
 
@@ -267,13 +271,18 @@ class Budget(BackpropModel):
         network replaces the ADMM stage's only when it scores at least as well on the held-out
         rows (without them: the first 10,000 training rows); it has at most as many non-zeros at
         the same widths, so it meets the budget too.
-    finetune_lr : float or None, default None""" + _FP_DOC
+    finetune_lr : float or None, default None
+    finetune_recode : bool, default True
+        Choose the fine-tuning's codes again from the latent weights at every epoch start
+        (False: keep the first epoch's codes and train only the code values and biases;
+        :class:`FixedStructure`).""" + _FP_DOC
 
     method = "budget"
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
-                 budget_weight_decay=0.0, finetune_epochs=0, finetune_lr=None, activation="relu", bias=True,
+                 budget_weight_decay=0.0, finetune_epochs=0, finetune_lr=None, finetune_recode=True,
+                 activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
                  holdout_fraction=0.1, seed=0, dtype="float32", verbose=False):
@@ -287,6 +296,7 @@ class Budget(BackpropModel):
         self.budget_weight_decay = budget_weight_decay
         self.finetune_epochs = finetune_epochs
         self.finetune_lr = finetune_lr
+        self.finetune_recode = finetune_recode
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
@@ -300,6 +310,7 @@ class Budget(BackpropModel):
         check_int("finetune_epochs", self.finetune_epochs, lo=0)
         if self.finetune_lr is not None:
             check_real("finetune_lr", self.finetune_lr, lo=0, lo_open=True)
+        check_bool("finetune_recode", self.finetune_recode)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         choices = QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
@@ -339,7 +350,7 @@ class Budget(BackpropModel):
             m[c.positions] = True
             masks.append(m.reshape(c.shape))
         start = [W * xp.asarray(m.astype(self.dtype)) for W, m in zip(Ws, masks)]
-        ft = FixedStructure(start, masks, [c.bits for c in cws], self.quantizer)
+        ft = FixedStructure(start, masks, [c.bits for c in cws], self.quantizer, recode=self.finetune_recode)
         lr = self.budget_lr if self.finetune_lr is None else self.finetune_lr
         res = self._run(start, bs, Xt, yt, Xh, yh, epochs=self.finetune_epochs, lr=lr, objective=ft,
                         report=self._report(ft), stage="budget-finetune", weight_decay=0.0, patience=None)
