@@ -452,9 +452,10 @@ def plan(out: Path, datasets, methods, wanted, seeds: int, reuse: Iterable[Path]
     needs it, and a run that started from another FP network than the one its seed's FP run
     stores (:func:`network_digest`, recorded since 2026-12: an FP network trained again need
     not be the lost one; the next plan redoes the runs made from the lost one). ``reuse``:
-    other run stores (e.g. the study's) whose valid runs of the wanted cells are taken over instead of being run again: a run is deterministic on the CPU given its
-    settings and seed, so the stored one is the run this benchmark would make (it keeps its
-    ``seconds`` and gains ``reused_from``)."""
+    other run stores (e.g. the study's) whose valid runs of the wanted cells are taken over
+    instead of being run again: a run is deterministic on the CPU given its settings and seed,
+    so the stored one is the run this benchmark would make (it keeps its ``seconds`` and gains
+    ``reused_from``)."""
     runs_path = out / "runs.jsonl"
     runs = load_runs(runs_path)
     latest = {run_key(r): i for i, r in enumerate(runs)}    # a run stored twice: the later one counts

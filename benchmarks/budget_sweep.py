@@ -68,11 +68,11 @@ def run_one(out: Path, method: str, budget: str, seed: int, ds, epochs=None) -> 
     if method == "budget":
         kw = budget_kwargs(epochs)
         model = fit_finished(B.Budget(budget=budget, **kw, seed=seed), ds.X_train, ds.y_train,
-                                                             fp_model=fp_model(out, seed, ds))
+                             fp_model=fp_model(out, seed, ds))
     else:
         fp = qnn_fp_model(out, seed, ds)
-        model = fit_finished(QNNADMM(budget=budget, preset="mnist", seed=seed, device="cpu"), ds.X_train, ds.y_train,
-                                                                                  fp_model=fp)
+        model = fit_finished(QNNADMM(budget=budget, preset="mnist", seed=seed, device="cpu"), ds.X_train,
+                             ds.y_train, fp_model=fp)
     seconds = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         path = model.save(Path(tmp) / "m.npz", history=False)

@@ -131,13 +131,11 @@ def from_other_fp_network(rec: dict, seed: int, digest: str) -> bool:
     return not same_fp_network(rec, digest)
 
 
-def run_group(protocol: str, seed: int, methods, ds, out: Path, log: Path | None = None, fp=None) -> list[dict]:
+def run_group(protocol: str, seed: int, methods, ds, log: Path | None = None, fp=None) -> list[dict]:
     """Fit ``methods`` for one (protocol, seed); each run is appended to ``log`` as it finishes
     (a stop loses at most the run under way). ``fp``: our protocol's ``(model, fit seconds)``
-    (default: :func:`fp_network`); every run records its digest."""
+    (:func:`fp_network`), whose digest every run records; None under the source's protocol."""
     recs = []
-    if protocol == "ours" and fp is None:
-        fp = fp_network(protocol, seed, ds, out)
     fp, fp_seconds = fp if protocol == "ours" else (None, None)
     digest = network_digest(fp) if fp is not None else None
     for m in methods:
@@ -198,7 +196,8 @@ def _validation_runs(runs: list[dict], method: str, over: dict, seed: int) -> li
     by the settings they ran with (so a run made before a preset change counts under the
     overrides that give its settings now, and ``{}`` always means today's preset)."""
     model = make(method, "ours", seed, **over)
-    return [r for r in runs if r["seed"] == seed and r["method"] == method and _same_settings(model, r.get("params", {}))]
+    return [r for r in runs
+            if r["seed"] == seed and r["method"] == method and _same_settings(model, r.get("params", {}))]
 
 
 def validate(grid: dict, seeds: int, out: Path, run: bool = True) -> None:
@@ -236,7 +235,8 @@ def validate(grid: dict, seeds: int, out: Path, run: bool = True) -> None:
              "| method | overrides | validation accuracy | seeds |", "| --- | --- | --- | --- |"]
     for m, overrides in grid.items():
         for over in overrides:
-            acc = [100 * r["validation_accuracy"] for seed in range(seeds) for r in _validation_runs(runs, m, over, seed)[-1:]]
+            acc = [100 * r["validation_accuracy"]       # a seed's latest run of the setting
+                   for seed in range(seeds) for r in _validation_runs(runs, m, over, seed)[-1:]]
             if acc:
                 lines.append(f"| {m} | `{json.dumps(over)}` | {np.mean(acc):.2f} | {len(acc)} |")
     fp_acc = {r["seed"]: 100 * r["fp_validation_accuracy"] for r in runs if r["seed"] < seeds}
@@ -281,7 +281,7 @@ def main(argv=None) -> int:
             runs = drop_runs(log, lambda r: from_other_fp_network(r, seed, digest),
                              f"of seed {seed} were made from another FP network", keep_in=out / "runs.stale.jsonl")
         if todo(seed):
-            runs += run_group(args.protocol, seed, todo(seed), ds, out, log, fp=fp)
+            runs += run_group(args.protocol, seed, todo(seed), ds, log, fp=fp)
     lines, cells = combined_table(runs, args.seeds)
     write_results(out, {"protocol": args.protocol, "seeds": args.seeds, "cells": cells}, "\n".join(lines) + "\n", t_all)
     return 0

@@ -470,7 +470,7 @@ def test_lenet5_runs_record_their_fp_network_and_another_one_is_detected(tmp_pat
 
     L, ds = _tiny_lenet5_table(monkeypatch)
     fp, sec = L.fp_network("ours", 0, ds, tmp_path)
-    recs = L.run_group("ours", 0, ["fp", "twn"], ds, tmp_path, fp=(fp, sec))
+    recs = L.run_group("ours", 0, ["fp", "twn"], ds, fp=(fp, sec))
     digest = network_digest(fp)
     assert recs[0]["network_sha256"] == digest and recs[1]["fp_network_sha256"] == digest
     assert "fp_network_sha256" not in recs[0] and "network_sha256" not in recs[1]
