@@ -259,22 +259,35 @@ def test_lenet5_validation_runs_are_matched_by_their_settings(tmp_path, monkeypa
     assert f"`{{\"admm_lr\": {now['admm_lr'] / 3}}}` | 98.00 | 1 |" in table and "| `{}` |" not in table
 
 
-def test_lenet5_fp_network_is_kept_and_reused(tmp_path, monkeypatch):
-    """Our protocol's FP network is trained once per seed and kept: a resumed table loads it
-    (same weights, same recorded fit time) instead of training it again."""
+def _tiny_lenet5_table(monkeypatch):
+    """``lenet5_table`` with one-epoch FP and TWN stages, and 40 random 28x28 images to run
+    them on (its ``make`` patched): ``(module, dataset)``."""
     from types import SimpleNamespace
 
     import numpy as np
     import lenet5_table as L
 
     rng = np.random.default_rng(0)
-    ds = SimpleNamespace(X_train=rng.random((40, 784), dtype=np.float32), y_train=np.arange(40) % 10)
+    X = rng.random((40, 784), dtype=np.float32)
+    ds = SimpleNamespace(X_train=X, y_train=np.arange(40) % 10, X_test=X[:10], y_test=np.arange(10))
     real_make = L.make
 
     def small(method, protocol, seed, **over):
-        return real_make(method, protocol, seed, max_epochs=1, batch_size=20, **over)
+        kw = dict(max_epochs=1, batch_size=20)
+        if method == "twn":
+            kw["twn_epochs"] = 1
+        return real_make(method, protocol, seed, **kw, **over)
 
     monkeypatch.setattr(L, "make", small)
+    return L, ds
+
+
+def test_lenet5_fp_network_is_kept_and_reused(tmp_path, monkeypatch):
+    """Our protocol's FP network is trained once per seed and kept: a resumed table loads it
+    (same weights, same recorded fit time) instead of training it again."""
+    import numpy as np
+
+    L, ds = _tiny_lenet5_table(monkeypatch)
     fp, sec = L.fp_network("ours", 0, ds, tmp_path)
     assert (tmp_path / "fp" / "seed0.npz").exists()
     fits = []
@@ -437,29 +450,6 @@ def test_run_task_records_the_fp_network_each_run_starts_from(tmp_path, real_dat
     ptq = run_task(str(tmp_path), "seeds", "ptq", 8, 0)
     assert len(fp["network_sha256"]) == 64 and ptq["fp_network_sha256"] == fp["network_sha256"]
     assert "fp_network_sha256" not in fp and "network_sha256" not in ptq
-
-
-def _tiny_lenet5_table(monkeypatch):
-    """``lenet5_table`` with one-epoch FP and TWN stages, and 40 random 28x28 images to run
-    them on (its ``make`` patched): ``(module, dataset)``."""
-    from types import SimpleNamespace
-
-    import numpy as np
-    import lenet5_table as L
-
-    rng = np.random.default_rng(0)
-    X = rng.random((40, 784), dtype=np.float32)
-    ds = SimpleNamespace(X_train=X, y_train=np.arange(40) % 10, X_test=X[:10], y_test=np.arange(10))
-    real_make = L.make
-
-    def small(method, protocol, seed, **over):
-        kw = dict(max_epochs=1, batch_size=20)
-        if method == "twn":
-            kw["twn_epochs"] = 1
-        return real_make(method, protocol, seed, **kw, **over)
-
-    monkeypatch.setattr(L, "make", small)
-    return L, ds
 
 
 def test_lenet5_runs_record_their_fp_network_and_another_one_is_detected(tmp_path, monkeypatch):
