@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="budget and admm-ternary: epochs of fine-tuning after the ADMM stage with the "
                         "structure it chose fixed (budget: kept positions and widths; admm-ternary: the codes); "
                         "default: the preset's")
+    t.add_argument("--retrain-epochs", type=int, default=None, metavar="N",
+                   help="budget: epochs of retraining the kept weights at full precision with the structure "
+                        "fixed, pulled to their quantized values by ADMM, before the fine-tuning; default: the preset's")
     t.add_argument("--from", dest="from_model", metavar="FP_MODEL.npz", default=None,
                    help="ptq, ste, dq, qat, lq and the ternary methods: start from this saved FP model "
                         "(admmnet train --method fp --save ...) instead of training one first")
@@ -372,6 +375,10 @@ def _build_baseline(args, bits, shape=None):
         if args.method not in ("budget", "admm-ternary"):
             raise ValueError(f"--finetune-epochs applies to --method budget and admm-ternary, not {args.method}")
         kw["finetune_epochs"] = args.finetune_epochs
+    if args.retrain_epochs is not None:
+        if args.method != "budget":
+            raise ValueError(f"--retrain-epochs applies to --method budget, not {args.method}")
+        kw["retrain_epochs"] = args.retrain_epochs
     common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
                   verbose=not args.quiet)
     if args.method == "budget":
@@ -554,9 +561,9 @@ def cmd_train(args) -> int:
     progress = _progress_callback(args)
     if args.method == "qnn-admm":
         if args.from_model is not None or args.epochs is not None or args.lr is not None \
-                or args.finetune_epochs is not None:
-            raise ValueError("--from, --epochs, --lr and --finetune-epochs apply to the backprop methods, "
-                             "not qnn-admm")
+                or args.finetune_epochs is not None or args.retrain_epochs is not None:
+            raise ValueError("--from, --epochs, --lr, --finetune-epochs and --retrain-epochs apply to the backprop "
+                             "methods, not qnn-admm")
         model = _build_qnn_admm(args, bits, shape)
         fit_kw = {"checkpoint": args.checkpoint}
         if progress is not None:

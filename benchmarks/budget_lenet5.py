@@ -20,6 +20,8 @@ bytes, accuracy and its drop from our FP network).
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 10 --fp-epochs 3 --finetune-epochs 10
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 30 --fp-epochs 20 \
         --finetune-epochs 20 --finetune-keep-codes
+    python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 30 --fp-epochs 20 \
+        --retrain-epochs 10 --finetune-epochs 10 --finetune-keep-codes
 """
 from __future__ import annotations
 
@@ -48,21 +50,23 @@ PROTOCOL = dict(arch="lenet5-caffe", optimizer="sgd", momentum=0.9, lr_schedule=
 
 
 def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epochs: int = 0,
-             finetune_lr: float | None = None, finetune_recode: bool = True) -> list[dict]:
+             finetune_lr: float | None = None, finetune_recode: bool = True, retrain_epochs: int = 0) -> list[dict]:
     t0 = time.perf_counter()
     fp = fit_finished(B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed, verbose=True), ds.X_train, ds.y_train)
     fp_acc, fp_s = fp.score(ds.X_test, ds.y_test), time.perf_counter() - t0
     out = []
     for b in budgets:
         t0 = time.perf_counter()
-        m = B.Budget(budget=b, budget_epochs=epochs, finetune_epochs=finetune_epochs, finetune_lr=finetune_lr,
-                     finetune_recode=finetune_recode, max_epochs=0, seed=seed, verbose=True, **PROTOCOL)
+        m = B.Budget(budget=b, budget_epochs=epochs, retrain_epochs=retrain_epochs, finetune_epochs=finetune_epochs,
+                     finetune_lr=finetune_lr, finetune_recode=finetune_recode, max_epochs=0, seed=seed, verbose=True,
+                     **PROTOCOL)
         fit_finished(m, ds.X_train, ds.y_train, fp_model=fp)
         seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             path = m.save(Path(tmp) / "m.npz", history=False)
             rep = m.compression_report(path)
-        out.append(dict(budget=b, seed=seed, epochs=epochs, fp_epochs=fp_epochs, finetune_epochs=finetune_epochs,
+        out.append(dict(budget=b, seed=seed, epochs=epochs, fp_epochs=fp_epochs, retrain_epochs=retrain_epochs,
+                        finetune_epochs=finetune_epochs,
                         finetune_lr=finetune_lr, finetune_recode=finetune_recode, fp_accuracy=fp_acc,
                         fp_seconds=fp_s, test_accuracy=m.score(ds.X_test, ds.y_test), seconds=seconds,
                         compression=rep, threads=blas_threads(), params=m.json_params(), admmnet=admmnet.__version__))
@@ -78,6 +82,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=120, help="budget ADMM epochs (the source: 120)")
     p.add_argument("--fp-epochs", type=int, default=20)
+    p.add_argument("--retrain-epochs", type=int, default=0,
+                   help="epochs of retraining the kept weights at full precision with the structure fixed, pulled "
+                        "to their quantized values by ADMM (Budget(retrain_epochs=...)), before the fine-tuning")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="epochs of fine-tuning with the chosen structure fixed after the ADMM stage "
                         "(Budget(finetune_epochs=...); the source's MNIST protocol: 0)")
@@ -95,18 +102,21 @@ def main(argv=None) -> int:
     runs = load_runs(log)
     same = [r for r in runs if r["epochs"] == args.epochs and r["fp_epochs"] == args.fp_epochs
             and r.get("finetune_epochs", 0) == args.finetune_epochs and r.get("finetune_lr") == args.finetune_lr
-            and r.get("finetune_recode", True) == (not args.finetune_keep_codes)]
+            and r.get("finetune_recode", True) == (not args.finetune_keep_codes)
+            and r.get("retrain_epochs", 0) == args.retrain_epochs]
     for seed in range(args.seeds):
         todo = [b for b in args.budgets if not any(r["budget"] == b and r["seed"] == seed for r in same)]
         if todo:
             rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, args.finetune_epochs, args.finetune_lr,
-                          not args.finetune_keep_codes)
+                          not args.finetune_keep_codes, args.retrain_epochs)
             append_runs(log, rs)
             runs += rs
             same += rs
     ft = (f", then {args.finetune_epochs} fine-tuning epochs with the structure fixed"
           + (f" at lr {args.finetune_lr:g}" if args.finetune_lr is not None else "")
           + (", codes kept" if args.finetune_keep_codes else "")) if args.finetune_epochs else ""
+    if args.retrain_epochs:
+        ft = f", then {args.retrain_epochs} retraining epochs with the structure fixed" + ft
     lines = [f"LeNet-5 (lenet5-caffe, 430,500 weights) on MNIST under a size budget: {args.epochs} ADMM epochs from "
              f"{args.fp_epochs} FP epochs{ft}; sizes from the saved file. The source's Table 3 first.", "",
              "| method | seeds | non-zero | avg bits | compression (weight bits) | compression (all bytes) | "
@@ -131,7 +141,8 @@ def main(argv=None) -> int:
         lines.append(f"| admmnet budget {b} | {c['seeds']} | {c['nz']:.2f}% | {c['avg_bits']:.2f} | "
                      f"{c['compression']:,.0f}x | {c['compression_total']:,.0f}x | {c['mean']:.2f} ± {c['std']:.2f} "
                      f"(FP {c['fp_mean']:.2f}) | {c['drop']:.2f}% |")
-    write_results(out, {"epochs": args.epochs, "fp_epochs": args.fp_epochs, "finetune_epochs": args.finetune_epochs,
+    write_results(out, {"epochs": args.epochs, "fp_epochs": args.fp_epochs, "retrain_epochs": args.retrain_epochs,
+                        "finetune_epochs": args.finetune_epochs,
                         "finetune_lr": args.finetune_lr, "finetune_recode": not args.finetune_keep_codes,
                         "cells": cells, "source": SOURCE},
                   "\n".join(lines) + "\n", t_all)

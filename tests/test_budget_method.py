@@ -209,3 +209,80 @@ def test_finetune_keeps_the_budget_and_never_scores_worse(fp_model, quantizer, r
     assert tuned.score(X[ho], y[ho]) >= plain.score(X[ho], y[ho])
     with pytest.raises(InvalidParameterError, match="finetune_epochs"):
         Budget(**{**base, "finetune_epochs": -1}).fit(X, y, fp_model=fp_model)
+
+
+# -- retraining with the structure fixed (retrain_epochs: StructureADMM) -----------------------
+@pytest.mark.parametrize("quantizer", ("kmeans", "uniform"))
+def test_structure_admm_steps_by_definition(quantizer):
+    """The G-step is the fixed structure's projection of W + U with codes chosen from it, the
+    dual is U + W - G, and the continuation scales rho up and U down (rho U unchanged); the
+    penalty's gradient is rho (W - G + U) on the kept positions and 0 elsewhere; the forward
+    pass is W itself and the evaluated network has the structure's non-zeros and widths."""
+    from admmnet.baselines.budget import FixedStructure, StructureADMM
+
+    r = np.random.default_rng(5)
+    Ws = [r.normal(size=(6, 5)), r.normal(size=(3, 6))]
+    masks = [r.random(W.shape) < 0.5 for W in Ws]
+    bits = [2, 1]
+    W0 = [W * m for W, m in zip(Ws, masks)]
+    obj = StructureADMM(W0, masks, bits, quantizer, rho=0.2, rho_growth=1.5, steps=2)
+    obj.U = [0.1 * r.normal(size=W.shape) * m for W, m in zip(Ws, masks)]
+    U0 = [U.copy() for U in obj.U]
+    W1 = [W + 0.2 * r.normal(size=W.shape) * m for W, m in zip(W0, masks)]
+    assert obj.forward_weights(W1) is W1
+    value, grads = obj.penalty(W1)
+    for g, W, G, U, m in zip(grads, W1, obj.G, obj.U, masks):
+        np.testing.assert_allclose(g, 0.2 * (W - G + U) * m)
+        assert np.all(g[~m] == 0)
+    assert value == pytest.approx(sum(0.1 * np.sum(((W - G + U) * m) ** 2)
+                                      for W, G, U, m in zip(W1, obj.G, obj.U, masks)))
+    after = obj.after_step(W1)                     # step 1 of 2: no G-step yet
+    assert obj.rho == 0.2 and all(np.array_equal(a, b) for a, b in zip(obj.U, U0))
+    after = obj.after_step(after)                  # step 2: the G-step
+    V = [W + U for W, U in zip(after, U0)]
+    ref = FixedStructure(V, masks, bits, quantizer)          # codes chosen from W + U
+    for G, R, U, W, u0 in zip(obj.G, ref.project(V), obj.U, after, U0):
+        np.testing.assert_allclose(G, R)
+        np.testing.assert_allclose(U * 1.5, u0 + W - G)
+    assert obj.rho == pytest.approx(0.3)
+    for E, m, b in zip(obj.eval_weights(after), masks, bits):
+        assert np.all(E[~m] == 0)
+        assert np.unique(E[E != 0]).size <= 2 ** b
+
+
+def test_structure_admm_continuation_reaches_its_projection():
+    """With the penalty alone (no loss) and rho growing, W, kept on its mask, is drawn onto its
+    quantized projection: ||W - G|| falls to ~0 and stays in the structure (steps of 0.5 / rho:
+    half-way to G - U)."""
+    from admmnet.baselines.budget import StructureADMM
+
+    r = np.random.default_rng(2)
+    W = [r.normal(size=(8, 8))]
+    mask = [r.random((8, 8)) < 0.4]
+    W = [W[0] * mask[0]]
+    obj = StructureADMM(W, mask, [1], "kmeans", rho=0.5, rho_growth=1.2, steps=1)
+    gaps = []
+    for _ in range(60):
+        _, (g,) = obj.penalty(W)
+        W = obj.after_step([W[0] - 0.5 / obj.rho * g])
+        gaps.append(float(np.linalg.norm(W[0] - obj.G[0])))
+    assert gaps[-1] < 1e-3 * gaps[0] + 1e-9
+    assert np.all(W[0][~mask[0]] == 0) and np.unique(obj.G[0][obj.G[0] != 0]).size <= 2
+
+
+def test_retrain_keeps_the_budget_and_never_scores_worse(fp_model):
+    X, y = blobs()
+    base = dict(budget="64x", budget_epochs=2, holdout_fraction=0.2, **FAST)
+    plain = Budget(**base).fit(X, y, fp_model=fp_model)
+    tuned = Budget(**base, retrain_epochs=3, finetune_epochs=2, finetune_recode=False).fit(X, y, fp_model=fp_model)
+    assert tuned.compression_report()["weight_bits"] <= plain.budget_bits_
+    stages = [r["stage"] for r in tuned.history_]
+    assert stages.count("budget-retrain") == 3 and stages.count("budget-finetune") == 2
+    assert stages.index("budget-retrain") < stages.index("budget-finetune")
+    from admmnet.baselines._base import stratified_holdout
+
+    _, ho = stratified_holdout(np.searchsorted(plain.classes_, y), 0.2, np.random.default_rng(FAST["seed"]))
+    assert tuned.score(X[ho], y[ho]) >= plain.score(X[ho], y[ho])
+    for bad in ({"retrain_epochs": -1}, {"retrain_rho": 0.0}):
+        with pytest.raises(InvalidParameterError, match=next(iter(bad))):
+            Budget(**{**base, **bad}).fit(X, y, fp_model=fp_model)

@@ -220,3 +220,15 @@ def test_train_uses_the_presets_level_dependent_settings(argv, tmp_path):
     want = QNNADMM(bits=bits, levels=levels, preset="seeds").resolved_params(*ds.X_train.shape, 3)
     assert got["layerwise_rho"] == want["layerwise_rho"]
     assert got["layerwise_rho"] == (1e-3 if bits in (1, None) else 1e-2)
+
+
+def test_retrain_epochs_option(tmp_path, capsys):
+    path = tmp_path / "b.json"
+    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "5",
+                 "--retrain-epochs", "2", "--finetune-epochs", "1", "--quiet", "--json", str(path)]) == 0
+    rec = json.loads(path.read_text())
+    assert rec["params"]["retrain_epochs"] == 2
+    assert sum(h.get("stage") == "budget-retrain" for h in rec["history"]) == 2
+    for argv in (["--method", "admm-ternary"], []):                 # not the budget method
+        assert main(["train", "--dataset", "seeds", "--retrain-epochs", "2", "--quiet"] + argv) == 2
+        assert "--retrain-epochs" in capsys.readouterr().err

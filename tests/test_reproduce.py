@@ -548,5 +548,11 @@ def test_budget_lenet5_stores_each_run_and_a_rerun_resumes(tmp_path, monkeypatch
     assert run["budget"] == "200x" and run["epochs"] == 1 and 0.0 <= run["test_accuracy"] <= 1.0
     assert run["compression"]["compression"] >= 200
     assert "200x" in (tmp_path / "table.md").read_text()
+    run_seed = BL.run_seed
     monkeypatch.setattr(BL, "run_seed", lambda *a, **k: (_ for _ in ()).throw(AssertionError("refitted")))
     assert BL.main(argv) == 0
+    monkeypatch.setattr(BL, "run_seed", run_seed)       # other settings: a run of their own
+    assert BL.main(argv + ["--retrain-epochs", "1", "--finetune-epochs", "1"]) == 0
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert [(r["retrain_epochs"], r["finetune_epochs"]) for r in runs[1:]] == [(1, 1)]
+    assert "1 retraining epochs" in (tmp_path / "table.md").read_text()

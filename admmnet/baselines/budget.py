@@ -21,6 +21,12 @@ The evaluated and fitted network is the source's final step: W projected with V'
 (knapsack) and its kept entries quantized at those widths (zero free), stored as
 :class:`admmnet.quant.compressed.CompressedWeight` layers; it meets the budget exactly
 (``sum_l b_l nnz_l <= S``) and every epoch's held-out score is of that network.
+
+Two optional stages follow with that network's structure fixed (its kept positions and
+widths), beyond the source's MNIST protocol: ``retrain_epochs`` of :class:`StructureADMM` (the
+kept weights trained at full precision, pulled by ADMM to their quantized values) and
+``finetune_epochs`` of :class:`FixedStructure` (the quantized network trained directly,
+gradients straight through). The fitted network is the best of the three on held-out rows.
 """
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ from ._base import BackpropModel
 from ._ternary import EpochSnapshots
 from .fp import _FP_DOC
 
-__all__ = ["Budget", "BudgetObjective", "FixedStructure", "compress_layers"]
+__all__ = ["Budget", "BudgetObjective", "FixedStructure", "StructureADMM", "compress_layers"]
 
 
 def compress_layers(Ws, bits, budget: int, quantizer: str, dtype: str):
@@ -232,6 +238,68 @@ class FixedStructure(EpochSnapshots, Objective):
         return out
 
 
+class StructureADMM(FixedStructure):
+    r"""ADMM quantization inside a fixed structure: the latent weights W_l are trained at full
+    precision on the kept positions (``masks``) while an ADMM penalty pulls them to their
+    quantized projection at the layer's width, as ADMM ternary does for one width
+    (:class:`~admmnet.baselines.admm_ternary.ADMMTernaryObjective`):
+
+    * W-step: the optimizer on ``l(W) + sum_l rho/2 ||W_l - G_l + U_l||^2`` (gradient
+      ``rho (W_l - G_l + U_l)`` on the mask; W stays 0 off it);
+    * every ``steps`` optimizer steps: ``G_l = P(W_l + U_l)``, the layer's best ``bits``
+      quantizer of those entries with every kept position coded (:meth:`FixedStructure._assign`,
+      then each code at the mean of its entries), ``U_l <- U_l + W_l - G_l``, then
+      ``rho <- rho_growth rho`` with ``U <- U / rho_growth``.
+
+    The forward pass uses W (full precision); the evaluated network is ``P(W + U)``, which
+    has the structure's non-zeros and widths, so it meets the budget. Its codes (``idx`` of
+    :meth:`state`) are those of that projection."""
+
+    def __init__(self, Ws, masks, bits, quantizer: str, rho: float, rho_growth: float, steps: int):
+        super().__init__(Ws, masks, bits, quantizer, recode=True)
+        self.rho, self.rho_growth, self.steps = float(rho), float(rho_growth), int(steps)
+        self.n_steps = 0
+        self.U = [self.xp.zeros_like(W) for W in Ws]
+        self.G = self.project(Ws)
+
+    def state(self):
+        return {"idx": list(self.idx), "U": list(self.U), "rho": self.rho}
+
+    def g_step(self, Ws) -> None:
+        """G = P(W + U), U += W - G, then rho *= growth with U /= growth."""
+        V = [W + U for W, U in zip(Ws, self.U)]
+        self.idx = self._assign(V)
+        self.G = self.project(V)
+        self.U = [(U + W - G) / self.rho_growth for W, U, G in zip(Ws, self.U, self.G)]
+        self.rho *= self.rho_growth
+
+    def start_epoch(self, Ws, epoch):
+        self.snapshot(epoch)
+        return Ws
+
+    def forward_weights(self, Ws):
+        return Ws
+
+    def eval_weights(self, Ws):
+        V = [W + U for W, U in zip(Ws, self.U)]
+        return self.project(V, self._assign(V))
+
+    def penalty(self, Ws):
+        total, grads = 0.0, []
+        for W, G, U, m in zip(Ws, self.G, self.U, self.masks):
+            D = (W - G + U) * m
+            grads.append(self.rho * D)
+            total += 0.5 * self.rho * to_float(self.xp.sum(D * D))
+        return total, grads
+
+    def after_step(self, Ws):
+        Ws = [W * m for W, m in zip(Ws, self.masks)]
+        self.n_steps += 1
+        if self.n_steps % self.steps == 0:
+            self.g_step(Ws)
+        return Ws
+
+
 @register_model
 class Budget(BackpropModel):
     __doc__ = """Joint pruning + mixed precision under a model-size budget (Yang et al.'s ADMM,
@@ -262,15 +330,23 @@ class Budget(BackpropModel):
     admm_interval : int, default 1
         Epochs between projections / dual steps (the source's tau' = one epoch).
     budget_weight_decay : float, default 0.0
+    retrain_epochs : int, default 0
+        Epochs of retraining after the ADMM stage with the structure it chose fixed (the kept
+        positions and every layer's width): the kept weights trained at full precision while
+        an ADMM penalty pulls them to their quantized projection (:class:`StructureADMM`,
+        penalty ``retrain_rho``, times ``RETRAIN_RHO_GROWTH`` every ``RETRAIN_STEPS`` optimizer
+        steps), at ``finetune_lr``; the stage's network is that projection.
+    retrain_rho : float, default 0.01
     finetune_epochs : int, default 0
-        Epochs of fine-tuning after the ADMM stage with the structure it chose fixed (the kept
-        positions and every layer's width; :class:`FixedStructure`: codes chosen again from the
-        latent weights every epoch, gradients straight through), at ``finetune_lr`` (None: the
-        ADMM stage's ``budget_lr``). The source fine-tunes its ImageNet models this way
-        ("Fine-tuning [11]"), not its MNIST ones (0: the source's protocol). The fine-tuned
-        network replaces the ADMM stage's only when it scores at least as well on the held-out
-        rows (without them: the first 10,000 training rows); it has at most as many non-zeros at
-        the same widths, so it meets the budget too.
+        Epochs of fine-tuning with the structure fixed (:class:`FixedStructure`: the forward pass
+        quantized, codes chosen again from the latent weights every epoch, gradients straight
+        through), from the retraining's network (without it: the ADMM stage's W on the kept
+        positions), at ``finetune_lr`` (None: the ADMM stage's ``budget_lr``). The source
+        fine-tunes its ImageNet models this way ("Fine-tuning [11]"), not its MNIST ones
+        (0: the source's protocol). Of the ADMM stage's network and those of the two stages, the
+        one that scores best on the held-out rows is kept (without them: the first 10,000
+        training rows; ties: the later); all have the same non-zeros at the same widths, so
+        each meets the budget.
     finetune_lr : float or None, default None
     finetune_recode : bool, default True
         Choose the fine-tuning's codes again from the latent weights at every epoch start
@@ -278,10 +354,14 @@ class Budget(BackpropModel):
         :class:`FixedStructure`).""" + _FP_DOC
 
     method = "budget"
+    #: The retraining stage's continuation: rho times this every RETRAIN_STEPS optimizer steps.
+    RETRAIN_RHO_GROWTH = 1.1
+    RETRAIN_STEPS = 50
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
-                 budget_weight_decay=0.0, finetune_epochs=0, finetune_lr=None, finetune_recode=True,
+                 budget_weight_decay=0.0, retrain_epochs=0, retrain_rho=0.01, finetune_epochs=0, finetune_lr=None,
+                 finetune_recode=True,
                  activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
@@ -294,6 +374,8 @@ class Budget(BackpropModel):
         self.budget_lr = budget_lr
         self.admm_interval = admm_interval
         self.budget_weight_decay = budget_weight_decay
+        self.retrain_epochs = retrain_epochs
+        self.retrain_rho = retrain_rho
         self.finetune_epochs = finetune_epochs
         self.finetune_lr = finetune_lr
         self.finetune_recode = finetune_recode
@@ -307,6 +389,8 @@ class Budget(BackpropModel):
         for name in ("budget_lr", "rho"):
             check_real(name, getattr(self, name), lo=0, lo_open=True)
         check_real("budget_weight_decay", self.budget_weight_decay, lo=0)
+        check_int("retrain_epochs", self.retrain_epochs, lo=0)
+        check_real("retrain_rho", self.retrain_rho, lo=0, lo_open=True)
         check_int("finetune_epochs", self.finetune_epochs, lo=0)
         if self.finetune_lr is not None:
             check_real("finetune_lr", self.finetune_lr, lo=0, lo_open=True)
@@ -330,41 +414,62 @@ class Budget(BackpropModel):
             state = obj.state_after(res.best_epoch)
         t0 = time.perf_counter()
         cws = compress_layers(Ws, state["bits"], S, self.quantizer, self.dtype)
-        if self.finetune_epochs > 0 and not self._interrupted:
-            cws, bs, records, stop = self._finetune(Ws, bs, cws, Xt, yt, Xh, yh, records, stop)
+        if self.retrain_epochs + self.finetune_epochs > 0 and not self._interrupted:
+            cws, bs, records, stop = self._fixed_structure(Ws, bs, cws, Xt, yt, Xh, yh, records, stop)
         net = self._compressed_network(cws, bs)
         rec = self._stage_record(net, "budget-final", len(records) + 1, time.perf_counter() - t0, Xt, yt)
         rec.update(bits=[c.bits for c in cws], nnz=[c.nnz for c in cws], weight_bits=sum(c.weight_bits for c in cws))
         return net, records + [rec], stop
 
-    def _finetune(self, Ws, bs, cws, Xt, yt, Xh, yh, records, stop):
-        """``finetune_epochs`` of :class:`FixedStructure` from the ADMM stage's compressed layers
-        ``cws`` (latent start: its W on their kept positions); kept only when it scores at
-        least as well as ``cws`` on the held-out rows (else the first 10,000 training rows)."""
+    def _fixed_structure(self, Ws, bs, cws, Xt, yt, Xh, yh, records, stop):
+        """The stages after ADMM with the structure of its compressed layers ``cws`` fixed (their
+        kept positions and widths; latent start: the ADMM stage's W on those positions):
+        ``retrain_epochs`` of :class:`StructureADMM`, then ``finetune_epochs`` of
+        :class:`FixedStructure` from its quantized network. Of the ADMM stage's network and
+        each stage's, the one kept scores best on the held-out rows (else the first 10,000
+        training rows; ties: the later stage)."""
         from ..backprop import evaluate
 
         xp = get_namespace(Ws[0])
-        masks = []
+        masks, bits = [], [c.bits for c in cws]
         for c in cws:
             m = np.zeros(c.size, dtype=bool)
             m[c.positions] = True
             masks.append(m.reshape(c.shape))
-        start = [W * xp.asarray(m.astype(self.dtype)) for W, m in zip(Ws, masks)]
-        ft = FixedStructure(start, masks, [c.bits for c in cws], self.quantizer, recode=self.finetune_recode)
+        W = [W * xp.asarray(m.astype(self.dtype)) for W, m in zip(Ws, masks)]
         lr = self.budget_lr if self.finetune_lr is None else self.finetune_lr
-        res = self._run(start, bs, Xt, yt, Xh, yh, epochs=self.finetune_epochs, lr=lr, objective=ft,
-                        report=self._report(ft), stage="budget-finetune", weight_decay=0.0, patience=None)
-        records = records + res.records
-        if not res.records:
-            return cws, bs, records, stop
-        tuned = ft.compressed(res.Ws, ft.state_after(res.best_epoch)["idx"], self.dtype)
         rows = (Xh, yh) if Xh is not None else (Xt[:10000], yt[:10000])
-        before = [xp.asarray(c.dense(self.dtype)) for c in cws]
-        after = [xp.asarray(c.dense(self.dtype)) for c in tuned]
-        acc0, loss0 = evaluate(before, bs, *rows, self.activation, arch=self._arch)
-        acc1, loss1 = evaluate(after, res.bs, *rows, self.activation, arch=self._arch)
-        if (acc1, -loss1) >= (acc0, -loss0):
-            return tuned, res.bs, records, res.stop
+
+        def score(layers, b):
+            acc, loss = evaluate([xp.asarray(c.dense(self.dtype)) for c in layers], b, *rows, self.activation,
+                                 arch=self._arch)
+            return acc, -loss
+
+        best = (score(cws, bs), cws, bs, stop)
+
+        def keep(cand):             # ties go to the later stage
+            return cand if cand[0] >= best[0] else best
+        if self.retrain_epochs > 0 and not self._interrupted:
+            obj = StructureADMM(W, masks, bits, self.quantizer, float(self.retrain_rho), self.RETRAIN_RHO_GROWTH,
+                                self.RETRAIN_STEPS)
+            res = self._run(W, bs, Xt, yt, Xh, yh, epochs=self.retrain_epochs, lr=lr, objective=obj,
+                            report=self._report(obj), stage="budget-retrain", weight_decay=0.0, patience=None)
+            records = records + res.records
+            if res.records:
+                V = [W + U for W, U in zip(res.Ws, obj.state_after(res.best_epoch)["U"])]
+                idx = obj._assign(V)
+                W, bs = obj.project(V, idx), res.bs        # the fine-tuning starts from this quantized net
+                layers = obj.compressed(V, idx, self.dtype)
+                best = keep((score(layers, bs), layers, bs, res.stop))
+        if self.finetune_epochs > 0 and not self._interrupted:
+            ft = FixedStructure(W, masks, bits, self.quantizer, recode=self.finetune_recode)
+            res = self._run(W, bs, Xt, yt, Xh, yh, epochs=self.finetune_epochs, lr=lr, objective=ft,
+                            report=self._report(ft), stage="budget-finetune", weight_decay=0.0, patience=None)
+            records = records + res.records
+            if res.records:
+                layers = ft.compressed(res.Ws, ft.state_after(res.best_epoch)["idx"], self.dtype)
+                best = keep((score(layers, res.bs), layers, res.bs, res.stop))
+        _, cws, bs, stop = best
         return cws, bs, records, stop
 
     def _compressed_network(self, cws, bs):
