@@ -265,11 +265,16 @@ class StructureADMM(FixedStructure):
     def state(self):
         return {"idx": list(self.idx), "U": list(self.U), "rho": self.rho}
 
+    def quantized(self, Ws, U=None):
+        """``(codes, P(W + U))``: the codes chosen from ``W + U`` (``U``: the current dual by
+        default) and the projection for them, the network the stage evaluates."""
+        V = [W + u for W, u in zip(Ws, self.U if U is None else U)]
+        idx = self._assign(V)
+        return idx, self.project(V, idx)
+
     def g_step(self, Ws) -> None:
         """G = P(W + U), U += W - G, then rho *= growth with U /= growth."""
-        V = [W + U for W, U in zip(Ws, self.U)]
-        self.idx = self._assign(V)
-        self.G = self.project(V)
+        self.idx, self.G = self.quantized(Ws)
         self.U = [(U + W - G) / self.rho_growth for W, U, G in zip(Ws, self.U, self.G)]
         self.rho *= self.rho_growth
 
@@ -281,8 +286,7 @@ class StructureADMM(FixedStructure):
         return Ws
 
     def eval_weights(self, Ws):
-        V = [W + U for W, U in zip(Ws, self.U)]
-        return self.project(V, self._assign(V))
+        return self.quantized(Ws)[1]
 
     def penalty(self, Ws):
         total, grads = 0.0, []
@@ -449,6 +453,7 @@ class Budget(BackpropModel):
 
         def keep(cand):             # ties go to the later stage
             return cand if cand[0] >= best[0] else best
+
         if self.retrain_epochs > 0 and not self._interrupted:
             obj = StructureADMM(W, masks, bits, self.quantizer, float(self.retrain_rho), self.RETRAIN_RHO_GROWTH,
                                 self.RETRAIN_STEPS)
@@ -456,10 +461,10 @@ class Budget(BackpropModel):
                             report=self._report(obj), stage="budget-retrain", weight_decay=0.0, patience=None)
             records = records + res.records
             if res.records:
-                V = [W + U for W, U in zip(res.Ws, obj.state_after(res.best_epoch)["U"])]
-                idx = obj._assign(V)
-                W, bs = obj.project(V, idx), res.bs        # the fine-tuning starts from this quantized net
-                layers = obj.compressed(V, idx, self.dtype)
+                U = obj.state_after(res.best_epoch)["U"]
+                idx, W = obj.quantized(res.Ws, U)           # the fine-tuning starts from this quantized net
+                bs = res.bs
+                layers = obj.compressed([w + u for w, u in zip(res.Ws, U)], idx, self.dtype)
                 best = keep((score(layers, bs), layers, bs, res.stop))
         if self.finetune_epochs > 0 and not self._interrupted:
             ft = FixedStructure(W, masks, bits, self.quantizer, recode=self.finetune_recode)
