@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: the preset's")
     t.add_argument("--retrain-epochs", type=int, default=None, metavar="N",
                    help="budget: epochs of retraining the kept weights at full precision with the structure "
-                        "fixed, pulled to their quantized values by ADMM, before the fine-tuning; default: the preset's")
+                        "fixed, pulled to their quantized values by ADMM, before the fine-tuning; "
+                        "default: the preset's")
     t.add_argument("--from", dest="from_model", metavar="FP_MODEL.npz", default=None,
                    help="ptq, ste, dq, qat, lq and the ternary methods: start from this saved FP model "
                         "(admmnet train --method fp --save ...) instead of training one first")

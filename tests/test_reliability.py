@@ -168,6 +168,33 @@ def test_backprop_divergence_cuts_the_learning_rate(monkeypatch):
     _finite_model(model)
 
 
+
+def test_backprop_divergence_is_rolled_back_before_a_projection_sees_it(monkeypatch):
+    """A diverging epoch of the budget method (its evaluated network is a knapsack projection,
+    which rejects non-finite weights) is rolled back and redone at a tenth of the rate, not
+    stopped by the projection's error (seen on LeNet-5 at lr 0.1)."""
+    from admmnet.backprop import trainer
+    from admmnet.baselines import Budget
+
+    X, y = blobs()
+    fp = FPMLP(hidden_sizes=(6,), max_epochs=3, seed=0).fit(X, y)
+    calls = []
+    real = trainer.softmax_cross_entropy
+
+    def poisoned(Z, Y):
+        loss, dZ = real(Z, Y)
+        calls.append(1)
+        if len(calls) == 3:             # one batch of the first epoch: the weights turn NaN
+            return loss * np.nan, dZ * np.nan
+        return loss, dZ
+
+    monkeypatch.setattr(trainer, "softmax_cross_entropy", poisoned)
+    model = Budget(budget="8x", hidden_sizes=(6,), budget_epochs=2, batch_size=16, seed=0)
+    with pytest.warns(DivergenceWarning, match="retrying"):
+        model.fit(X, y, fp_model=fp)
+    assert [r["stage"] for r in model.history_].count("budget") == 2
+    _finite_model(model)
+
 # -- 3, 4. plain bad input and parameters ------------------------------------------------------------
 @pytest.mark.parametrize("kwargs,name", [
     (dict(beta="abc"), "beta"), (dict(max_penalty=-1.0), "max_penalty"), (dict(max_penalty=float("nan")), "max_penalty"),

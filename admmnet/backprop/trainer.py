@@ -206,7 +206,10 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 nb = int(idx.shape[0])
                 tot_loss += (to_float(loss) + pen) * nb
                 n_seen += nb
-            train_acc, probe_loss = evaluate(Ws, bs, X_probe, y_probe, activation, objective, arch=arch)
+            # a non-finite training loss is not evaluated: the evaluated network's projection
+            # (a knapsack, a k-means) may reject non-finite weights before the roll-back below
+            train_acc, probe_loss = (evaluate(Ws, bs, X_probe, y_probe, activation, objective, arch=arch)
+                                     if math.isfinite(tot_loss) else (float("nan"), float("nan")))
             if not (math.isfinite(tot_loss) and math.isfinite(probe_loss)):
                 # divergence: back to the epoch's start, a tenth of the step, the epoch again
                 Ws, bs = snap[0], snap[1]
