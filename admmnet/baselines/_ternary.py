@@ -1,10 +1,12 @@
 """What the ternary methods of the other sources (TWN, TTQ, ADMM ternary, mirror descent)
-share: the level-set check and per-epoch snapshots of an objective's own state."""
+share: the level-set check, per-epoch snapshots of an objective's own state, and the scaled-dual
+ADMM penalty with continuation (ADMM ternary; the budget method's retraining stage)."""
 from __future__ import annotations
 
+from .._backend import get_namespace, to_float
 from ._base import level_set_for
 
-__all__ = ["method_level_set", "EpochSnapshots"]
+__all__ = ["method_level_set", "EpochSnapshots", "ScaledDualADMM"]
 
 
 def method_level_set(method: str, bits, levels, *, binary: bool = False):
@@ -40,3 +42,29 @@ class EpochSnapshots:
         """The state after ``epochs`` finished epochs (the current one when that is the last)."""
         hist = self.__dict__.get("_snapshots", [])
         return hist[epochs] if epochs < len(hist) else self.state()
+
+
+class ScaledDualADMM:
+    """Mixin for objectives that couple W to a projection G by ADMM with the scaled dual U:
+    the penalty ``sum_l rho/2 ||W_l - G_l + U_l||^2`` (restricted to ``masks`` when the
+    objective has them) and, after each G-step, the dual step with continuation. Subclasses
+    hold ``G``, ``U``, ``rho``, ``rho_growth`` (and optionally ``masks``)."""
+
+    masks = None
+
+    def penalty(self, Ws):
+        xp = get_namespace(Ws[0])
+        total, grads = 0.0, []
+        for l, (W, G, U) in enumerate(zip(Ws, self.G, self.U)):
+            D = W - G + U
+            if self.masks is not None:
+                D = D * self.masks[l]
+            grads.append(self.rho * D)
+            total += 0.5 * self.rho * to_float(xp.sum(D * D))
+        return total, grads
+
+    def dual_step(self, Ws) -> None:
+        """``U <- U + W - G``, then ``rho <- rho_growth rho`` with ``U <- U / rho_growth``
+        (the unscaled multiplier rho U unchanged by the continuation)."""
+        self.U = [(U + W - G) / self.rho_growth for W, U, G in zip(Ws, self.U, self.G)]
+        self.rho *= self.rho_growth

@@ -30,19 +30,19 @@ from __future__ import annotations
 
 import time
 
-from .._backend import get_namespace, to_float
+from .._backend import get_namespace
 from ..backprop import Objective
 from ..model import register_model
 from ..quant.ternary import binary_project_exact, ternary_project_exact
 from .._validation import check_int, check_real
 from ._base import BackpropModel
-from ._ternary import EpochSnapshots, method_level_set
+from ._ternary import EpochSnapshots, ScaledDualADMM, method_level_set
 from .fp import _FP_DOC
 
 __all__ = ["ADMMTernary", "ADMMTernaryObjective", "FixedCodes"]
 
 
-class ADMMTernaryObjective(EpochSnapshots, Objective):
+class ADMMTernaryObjective(ScaledDualADMM, EpochSnapshots, Objective):
     """Penalty ``rho/2 ||W - G + U||^2`` per layer; G- and dual steps every ``interval`` epochs."""
 
     def __init__(self, Ws, binary: bool, rho: float, rho_growth: float, interval: int, steps: int | None = None):
@@ -63,9 +63,7 @@ class ADMMTernaryObjective(EpochSnapshots, Objective):
     def g_step(self, Ws) -> None:
         """G = Pi(W + U), U += W - G, then rho *= growth with U /= growth."""
         self.G = [self._G(W + U) for W, U in zip(Ws, self.U)]
-        self.U = [U + W - G for W, U, G in zip(Ws, self.U, self.G)]
-        self.rho *= self.rho_growth
-        self.U = [U / self.rho_growth for U in self.U]
+        self.dual_step(Ws)
         self.n_g_steps += 1
 
     def start_epoch(self, Ws, epoch):
@@ -80,15 +78,6 @@ class ADMMTernaryObjective(EpochSnapshots, Objective):
             if self.n_steps % self.steps == 0:
                 self.g_step(Ws)
         return Ws
-
-    def penalty(self, Ws):
-        xp = get_namespace(Ws[0])
-        total, grads = 0.0, []
-        for W, G, U in zip(Ws, self.G, self.U):
-            D = W - G + U
-            grads.append(self.rho * D)
-            total += 0.5 * self.rho * to_float(xp.sum(D * D))
-        return total, grads
 
     def eval_weights(self, Ws):
         return [self._G(W + U) for W, U in zip(Ws, self.U)]

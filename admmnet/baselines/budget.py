@@ -43,7 +43,7 @@ from ..network import Layer, Network
 from ..quant import budget as QB
 from ..quant.compressed import CompressedWeight
 from ._base import BackpropModel
-from ._ternary import EpochSnapshots
+from ._ternary import EpochSnapshots, ScaledDualADMM
 from .fp import _FP_DOC
 
 __all__ = ["Budget", "BudgetObjective", "FixedStructure", "StructureADMM", "compress_layers"]
@@ -238,7 +238,7 @@ class FixedStructure(EpochSnapshots, Objective):
         return out
 
 
-class StructureADMM(FixedStructure):
+class StructureADMM(ScaledDualADMM, FixedStructure):
     r"""ADMM quantization inside a fixed structure: the latent weights W_l are trained at full
     precision on the kept positions (``masks``) while an ADMM penalty pulls them to their
     quantized projection at the layer's width, as ADMM ternary does for one width
@@ -275,8 +275,7 @@ class StructureADMM(FixedStructure):
     def g_step(self, Ws) -> None:
         """G = P(W + U), U += W - G, then rho *= growth with U /= growth."""
         self.idx, self.G = self.quantized(Ws)
-        self.U = [(U + W - G) / self.rho_growth for W, U, G in zip(Ws, self.U, self.G)]
-        self.rho *= self.rho_growth
+        self.dual_step(Ws)
 
     def start_epoch(self, Ws, epoch):
         self.snapshot(epoch)
@@ -287,14 +286,6 @@ class StructureADMM(FixedStructure):
 
     def eval_weights(self, Ws):
         return self.quantized(Ws)[1]
-
-    def penalty(self, Ws):
-        total, grads = 0.0, []
-        for W, G, U, m in zip(Ws, self.G, self.U, self.masks):
-            D = (W - G + U) * m
-            grads.append(self.rho * D)
-            total += 0.5 * self.rho * to_float(self.xp.sum(D * D))
-        return total, grads
 
     def after_step(self, Ws):
         Ws = [W * m for W, m in zip(Ws, self.masks)]
