@@ -107,8 +107,9 @@ def main(argv=None) -> int:
     for seed in range(args.seeds):
         todo = [b for b in args.budgets if not any(r["budget"] == b and r["seed"] == seed for r in same)]
         if todo:
-            rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, args.finetune_epochs, args.finetune_lr,
-                          not args.finetune_keep_codes, args.retrain_epochs)
+            rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, finetune_epochs=args.finetune_epochs,
+                          finetune_lr=args.finetune_lr, finetune_recode=not args.finetune_keep_codes,
+                          retrain_epochs=args.retrain_epochs)
             append_runs(log, rs)
             runs += rs
             same += rs

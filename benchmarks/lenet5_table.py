@@ -280,8 +280,9 @@ def main(argv=None) -> int:
             digest = network_digest(fp[0])
             runs = drop_runs(log, lambda r: from_other_fp_network(r, seed, digest),
                              f"of seed {seed} were made from another FP network", keep_in=out / "runs.stale.jsonl")
-        if todo(seed):
-            runs += run_group(args.protocol, seed, todo(seed), ds, log, fp=fp)
+        left = todo(seed)           # again: the drop above may have removed runs of this seed
+        if left:
+            runs += run_group(args.protocol, seed, left, ds, log, fp=fp)
     lines, cells = combined_table(runs, args.seeds)
     write_results(out, {"protocol": args.protocol, "seeds": args.seeds, "cells": cells}, "\n".join(lines) + "\n", t_all)
     return 0
