@@ -1,4 +1,5 @@
-"""Accuracy against model size under a budget (docs/budget.md): MNIST [784,200,200,10].
+"""Accuracy against model size under a budget (docs/budget.md): MNIST [784,200,200,10], or
+the budget source's LeNet-5 (``--arch lenet5-caffe``, 430,500 weights).
 
 For every seed and budget (a compression rate over float32 weights, e.g. 16x .. 2000x) it runs
 
@@ -6,16 +7,22 @@ For every seed and budget (a compression rate over float32 weights, e.g. 16x .. 
   FP network (:data:`admmnet.baseline_presets.FP_STAGE`, trained once per seed and kept);
 * ``qnn-admm-budget``: :class:`admmnet.QNNADMM` with ``budget=`` (no gradients), from the
   seed's full-precision QNN-ADMM phase (the MNIST preset's 75 iterations, trained once per
-  seed and kept), then its ``BUDGET_ITERS`` quantized iterations with the budget G-update;
+  seed and kept), then its ``BUDGET_ITERS`` quantized iterations with the budget G-update
+  (MLP only);
+* ``--uniform ptq ste lq``: those methods at uniform 8/4/2/1 thesis bits from the same FP
+  network (the default for LeNet-5, whose uniform points ``runs.csv`` does not hold);
 
 and records the test accuracy and the sizes read back from the saved file (weight bits: the
 source's metric; ``model_bytes``: every stored array, positions, codebooks and biases
 included; ``file_bytes``). Runs are appended to ``<out>/runs.jsonl`` as they finish (a rerun
 resumes). ``summary.json``, ``table.md``, ``accuracy_vs_bytes.png`` (beside the uniform
 8/4/2/1-bit PTQ, QNN-STE, LQ and QNN-ADMM of ``benchmarks/results/runs.csv``) and
-``layers.png`` (per-layer bit widths and non-zeros of one run, the source's Figure 3).
+``layers.png`` (per-layer bit widths and non-zeros of one run, the source's Figure 3). The
+settings are the presets, ``baseline_params(method, "mnist", bits, arch=arch)``: what
+``admmnet train --dataset mnist [--arch lenet5-caffe] --method M`` runs.
 
     python benchmarks/budget_sweep.py --budgets 16x 64x 256x 1000x --seeds 1
+    python benchmarks/budget_sweep.py --arch lenet5-caffe --seeds 1
     python benchmarks/budget_sweep.py --methods qnn-admm-budget --budgets 74550B 49700B --seeds 1
 """
 from __future__ import annotations
@@ -40,15 +47,17 @@ from _runs import (append_runs, blas_threads, drop_runs, estimator_defaults, fit
                    write_results)
 
 METHODS = ("budget", "qnn-admm-budget")
+UNIFORM = {"ptq": B.PTQ, "ste": B.QNNSTE, "lq": B.LQ}
+UNIFORM_BITS = (8, 4, 2, 1)
 BUDGETS = ("16x", "32x", "64x", "128x", "256x", "512x", "1000x", "2000x")
 REFERENCE = Path(__file__).parent / "results" / "runs.csv"
 
 
-def fp_model(out: Path, seed: int, ds):
+def fp_model(out: Path, seed: int, ds, arch: str = "mlp"):
     path = out / "models" / f"fp_seed{seed}.npz"
     if path.exists():
         return admmnet.load(path)
-    m = fit_finished(B.FPMLP(**baseline_params("fp", "mnist"), seed=seed), ds.X_train, ds.y_train)
+    m = fit_finished(B.FPMLP(**baseline_params("fp", "mnist", arch=arch), seed=seed), ds.X_train, ds.y_train)
     m.save(path, history=False)
     return m
 
@@ -63,12 +72,12 @@ def qnn_fp_model(out: Path, seed: int, ds):
     return m
 
 
-def run_one(out: Path, method: str, budget: str, seed: int, ds, epochs=None) -> dict:
+def run_one(out: Path, method: str, budget: str, seed: int, ds, epochs=None, arch: str = "mlp") -> dict:
     t0 = time.perf_counter()
     if method == "budget":
-        kw = budget_kwargs(epochs)
+        kw = budget_kwargs(epochs, arch)
         model = fit_finished(B.Budget(budget=budget, **kw, seed=seed), ds.X_train, ds.y_train,
-                             fp_model=fp_model(out, seed, ds))
+                             fp_model=fp_model(out, seed, ds, arch))
     else:
         fp = qnn_fp_model(out, seed, ds)
         model = fit_finished(QNNADMM(budget=budget, preset="mnist", seed=seed, device="cpu"), ds.X_train,
@@ -82,19 +91,54 @@ def run_one(out: Path, method: str, budget: str, seed: int, ds, epochs=None) -> 
                 threads=blas_threads(), params=model.json_params(), admmnet=admmnet.__version__)
 
 
-def budget_kwargs(epochs=None) -> dict:
+def run_uniform(out: Path, method: str, bits: int, seed: int, ds, arch: str) -> dict:
+    """``method`` (PTQ, QNN-STE or LQ) at uniform ``bits`` from the seed's FP network: its test
+    accuracy and saved size, recorded like a budget run (``budget`` is None)."""
+    t0 = time.perf_counter()
+    model = fit_finished(UNIFORM[method](**uniform_kwargs(method, bits, arch), seed=seed), ds.X_train, ds.y_train,
+                         fp_model=fp_model(out, seed, ds, arch))
+    seconds = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = model.save(Path(tmp) / "m.npz", history=False)
+        size = path.stat().st_size
+    return dict(method=method, budget=None, bits=bits, seed=seed, test_accuracy=model.score(ds.X_test, ds.y_test),
+                model_bytes=int(model.model_bytes), file_bytes=int(size), seconds=seconds, threads=blas_threads(),
+                params=model.json_params(), admmnet=admmnet.__version__)
+
+
+def uniform_kwargs(method: str, bits: int, arch: str) -> dict:
+    return dict(baseline_params(method, "mnist", bits, arch=arch), bits=bits, levels="thesis")
+
+
+def budget_kwargs(epochs=None, arch: str = "mlp") -> dict:
     """The ``budget`` method's settings of a run: the MNIST preset (``epochs``: its ADMM epochs)."""
-    kw = baseline_params("budget", "mnist")
+    kw = baseline_params("budget", "mnist", arch=arch)
     if epochs is not None:
         kw["budget_epochs"] = epochs
     return kw
 
 
-def is_stale(rec: dict, epochs=None) -> bool:
-    """A ``budget`` run made with other settings than the preset gives now (it is redone)."""
-    if rec["method"] != "budget":
-        return False
-    return settings_changed(budget_kwargs(epochs), rec.get("params", {}), estimator_defaults(B.Budget))
+def is_stale(rec: dict, epochs=None, arch: str = "mlp") -> bool:
+    """A ``budget`` or uniform run made with other settings than the preset gives now (it is redone)."""
+    if rec["method"] == "budget":
+        return settings_changed(budget_kwargs(epochs, arch), rec.get("params", {}), estimator_defaults(B.Budget))
+    if rec["method"] in UNIFORM:
+        return settings_changed(uniform_kwargs(rec["method"], rec["bits"], arch), rec.get("params", {}),
+                                estimator_defaults(UNIFORM[rec["method"]]))
+    return False
+
+
+def uniform_points(runs: list[dict]) -> dict:
+    """Mean test accuracy and model bytes of the uniform runs of this sweep, per method."""
+    out: dict = {}
+    for m in UNIFORM:
+        for b in UNIFORM_BITS:
+            g = [r for r in runs if r["method"] == m and r["bits"] == b]
+            if g:
+                out.setdefault(m, []).append(dict(bits=b, accuracy=100 * float(np.mean([r["test_accuracy"] for r in g])),
+                                                  std=100 * float(np.std([r["test_accuracy"] for r in g])),
+                                                  model_bytes=g[0]["model_bytes"], seeds=len(g)))
+    return out
 
 
 def reference_points() -> dict:
@@ -113,7 +157,7 @@ def reference_points() -> dict:
     return out
 
 
-def plot(out: Path, runs: list[dict], ref: dict) -> None:
+def plot(out: Path, runs: list[dict], ref: dict, title: str = "MNIST [784,200,200,10]") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,7 +179,7 @@ def plot(out: Path, runs: list[dict], ref: dict) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("model bytes")
     ax.set_ylabel("MNIST test accuracy (%)")
-    ax.set_title("MNIST [784,200,200,10]: accuracy against model size")
+    ax.set_title(f"{title}: accuracy against model size")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -145,15 +189,20 @@ def plot(out: Path, runs: list[dict], ref: dict) -> None:
     if ones:
         r = min(ones, key=lambda r: r["compression"]["weight_bits"])
         lay = r["compression"]["layers"]
-        fig, ax = plt.subplots(1, 2, figsize=(8, 3.2))
+        fig, ax = plt.subplots(1, 2, figsize=(8, 3.4))
         x = np.arange(1, len(lay) + 1)
-        ax[0].bar(x, [np.log10(max(l["nnz"], 1)) for l in lay])
-        ax[0].set_title("non-zero weights (log10)")
+        nz = [100 * l["nz_fraction"] for l in lay]
+        ax[0].bar(x, nz)
+        ax[0].set_yscale("log")
+        for xi, l, v in zip(x, lay, nz):
+            ax[0].annotate(f"{l['nnz']:,}", (xi, v), ha="center", va="bottom", fontsize=7)
+        ax[0].set_title("non-zero weights (% of the layer; count above)", fontsize=9)
         ax[1].bar(x, [l["bits"] for l in lay], color="tab:orange")
-        ax[1].set_title("bit width")
+        ax[1].set_title("bit width", fontsize=9)
+        ax[1].set_ylim(0, 8.5)
         for a in ax:
-            a.set_xlabel("layer")
-            a.set_xticks(x)
+            a.set_xlabel("layer (weight shape)")
+            a.set_xticks(x, ["x".join(map(str, l["shape"])) for l in lay], fontsize=7)
         fig.suptitle(f"{r['method']} {r['budget']} seed {r['seed']}: {100 * r['test_accuracy']:.2f}%", fontsize=9)
         fig.tight_layout()
         fig.savefig(out / "layers.png", dpi=120)
@@ -182,36 +231,54 @@ def main(argv=None) -> int:
     p.add_argument("--methods", nargs="+", default=["budget"], choices=METHODS)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--epochs", type=int, default=None, help="budget: epochs of the ADMM stage (default: preset)")
-    p.add_argument("--out", default="benchmarks/results/budget_sweep")
+    p.add_argument("--arch", default="mlp", choices=("mlp", "lenet5-caffe"))
+    p.add_argument("--uniform", nargs="*", default=None, choices=tuple(UNIFORM),
+                   help="uniform 8/4/2/1-bit methods to run beside (default: none for the MLP, whose points "
+                        "come from runs.csv; all three for LeNet-5)")
+    p.add_argument("--out", default=None, help="default: benchmarks/results/budget_sweep[_<arch>]")
     args = p.parse_args(argv)
-    out = Path(args.out)
+    if args.arch != "mlp" and "qnn-admm-budget" in args.methods:
+        p.error("qnn-admm-budget trains MLPs only (QNN-ADMM has no convolutional layers)")
+    uniform = args.uniform if args.uniform is not None else ([] if args.arch == "mlp" else list(UNIFORM))
+    out = Path(args.out or "benchmarks/results/budget_sweep" + ("" if args.arch == "mlp" else f"_{args.arch}"))
     (out / "models").mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     ds = load_dataset("mnist")
     log = out / "runs.jsonl"
-    runs = drop_runs(log, lambda r: is_stale(r, args.epochs), "were made with other settings than the preset",
+    runs = drop_runs(log, lambda r: is_stale(r, args.epochs, args.arch), "were made with other settings than the preset",
                      keep_in=out / "runs.stale.jsonl")
     for seed in range(args.seeds):
+        for method in uniform:
+            for bits in UNIFORM_BITS:
+                if any(r["method"] == method and r.get("bits") == bits and r["seed"] == seed for r in runs):
+                    continue
+                rec = run_uniform(out, method, bits, seed, ds, args.arch)
+                append_runs(log, [rec])
+                runs.append(rec)
+                print(f"  {method} {bits} bits seed {seed}: {100 * rec['test_accuracy']:.2f}%  "
+                      f"{rec['model_bytes']:,} bytes, {rec['seconds']:.0f} s", file=sys.stderr, flush=True)
         for method in args.methods:
             for b in args.budgets:
                 if any(r["method"] == method and r["budget"] == b and r["seed"] == seed for r in runs):
                     continue
-                rec = run_one(out, method, b, seed, ds, args.epochs)
+                rec = run_one(out, method, b, seed, ds, args.epochs, args.arch)
                 append_runs(log, [rec])
                 runs.append(rec)
                 c = rec["compression"]
                 print(f"  {method} {b} seed {seed}: {100 * rec['test_accuracy']:.2f}%  {c['weight_bits']} weight bits "
                       f"({c['compression']:.0f}x), {c['model_bytes']:,} bytes in all, bits {[l['bits'] for l in c['layers']]}"
                       f", {rec['seconds']:.0f} s", file=sys.stderr, flush=True)
-    ref = reference_points()
-    lines = ["MNIST [784,200,200,10] under a size budget: test accuracy %, mean ± std over seeds; sizes read "
+    title = "MNIST [784,200,200,10]" if args.arch == "mlp" else f"MNIST {args.arch}"
+    mine = [r for r in runs if r["seed"] < args.seeds]
+    ref = reference_points() if args.arch == "mlp" else uniform_points(mine)
+    lines = [f"{title} under a size budget: test accuracy %, mean ± std over seeds; sizes read "
              "back from the saved file.", "",
              "| method | budget | seeds | accuracy | weight bits | compression (weight bits) | all bytes | "
              "compression (all bytes) | non-zero | avg bits | bits per layer | seconds |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     cells = {}
     for method in METHODS:
-        cs = _cells([r for r in runs if r["method"] == method and r["seed"] < args.seeds])
+        cs = _cells([r for r in mine if r["method"] == method])
         cells[method] = cs
         for c in cs:
             lines.append(f"| {method} | {c['budget']} | {c['seeds']} | {c['mean']:.2f} ± {c['std']:.2f} | "
@@ -219,10 +286,11 @@ def main(argv=None) -> int:
                          f"{c['compression_total']:.1f}x | {100 * c['nz_fraction']:.2f}% | {c['avg_bits']:.2f} | "
                          f"{c['bits']} | {c['seconds']:.0f} |")
     if ref:
-        lines += ["", "Uniform methods (benchmarks/results/runs.csv, mean over their seeds): accuracy % at model bytes",
-                  ""] + [f"- {m}: " + ", ".join(f"{p['bits']} bits {p['accuracy']:.2f} ({p['model_bytes']:,} B)"
+        src = "benchmarks/results/runs.csv" if args.arch == "mlp" else "this sweep, from the same FP networks"
+        lines += ["", f"Uniform methods ({src}, mean over their seeds): accuracy % at model bytes",
+                  ""] + [f"- {m}: " + ", ".join(f"{p['bits']} bit{'s' * (p['bits'] > 1)} {p['accuracy']:.2f} ({p['model_bytes']:,} B)"
                                                 for p in pts) for m, pts in ref.items()]
-    plot(out, [r for r in runs if r["seed"] < args.seeds], ref)
+    plot(out, [r for r in mine if r["method"] in METHODS], ref, title)
     write_results(out, {"cells": cells, "reference": ref}, "\n".join(lines) + "\n", t_all)
     return 0
 

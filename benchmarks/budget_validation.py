@@ -1,6 +1,7 @@
-"""Choosing the budget method's MNIST preset on validation rows (docs/budget.md).
+"""Choosing the budget method's MNIST presets on validation rows (docs/budget.md).
 
-MNIST [784,200,200,10]: a stratified 80/20 split of the 60,000 training rows (split seed s
+MNIST [784,200,200,10] (or ``--arch lenet5-caffe``, the budget source's LeNet-5, with the
+convolutional presets of :data:`admmnet.baseline_presets.ARCH_PRESETS`): a stratified 80/20 split of the 60,000 training rows (split seed s
 for seed s; the test rows are never read). The FP network of the baselines' preset
 (:class:`admmnet.baselines.FPMLP`) is trained once per seed on the 80% part and kept in
 ``<out>/models/``; then :class:`admmnet.baselines.Budget` with the preset
@@ -11,6 +12,8 @@ the validation accuracy per (budget, setting), with weight bits and seconds.
 
     python benchmarks/budget_validation.py
     python benchmarks/budget_validation.py --budgets 2000x --grid '[{}, {"finetune_epochs": 20}]'
+    python benchmarks/budget_validation.py --arch lenet5-caffe --budgets 2000x 128x \
+        --grid '[{}, {"retrain_epochs": 10, "finetune_epochs": 3, "finetune_recode": false}]'
 """
 from __future__ import annotations
 
@@ -33,11 +36,11 @@ from _runs import _plain, append_runs, blas_threads, fit_finished, load_runs, wr
 GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
 
 
-def _fp(out: Path, seed: int, X, y):
+def _fp(out: Path, seed: int, X, y, arch: str = "mlp"):
     path = out / "models" / f"fp_val_seed{seed}.npz"
     if path.exists():
         return admmnet.load(path)
-    m = fit_finished(B.FPMLP(**baseline_params("fp", "mnist"), seed=seed), X, y)
+    m = fit_finished(B.FPMLP(**baseline_params("fp", "mnist", arch=arch), seed=seed), X, y)
     m.save(path, history=False)
     return m
 
@@ -48,15 +51,16 @@ def main(argv=None) -> int:
     p.add_argument("--grid", type=json.loads, default=GRID, help="JSON list of Budget keyword overrides")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--dataset", default="mnist", choices=("mnist",))
-    p.add_argument("--out", default="benchmarks/results/budget_validation")
+    p.add_argument("--arch", default="mlp", choices=("mlp", "lenet5-caffe"))
+    p.add_argument("--out", default=None, help="default: benchmarks/results/budget_validation[_<arch>]")
     args = p.parse_args(argv)
-    out = Path(args.out)
+    out = Path(args.out or "benchmarks/results/budget_validation" + ("" if args.arch == "mlp" else f"_{args.arch}"))
     (out / "models").mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     ds = load_dataset(args.dataset)
     log = out / "runs.jsonl"
     runs = load_runs(log)
-    preset = baseline_params("budget", args.dataset)
+    preset = baseline_params("budget", args.dataset, arch=args.arch)
     plain = _plain(preset)          # its JSON form, as stored with each run
     key = lambda r: (r["seed"], r["budget"], json.dumps(r["overrides"], sort_keys=True),
                      json.dumps(r["preset"], sort_keys=True))
@@ -70,7 +74,7 @@ def main(argv=None) -> int:
                 rec = dict(seed=seed, budget=budget, overrides=g, preset=plain)
                 if key(rec) in have:
                     continue
-                fp = fp or _fp(out, seed, Xt, yt)
+                fp = fp or _fp(out, seed, Xt, yt, args.arch)
                 t = time.perf_counter()
                 m = fit_finished(B.Budget(**{**preset, **g}, budget=budget, seed=seed), Xt, yt, fp_model=fp)
                 rec.update(val_accuracy=m.score(Xv, yv), fp_val_accuracy=fp.score(Xv, yv),
@@ -82,7 +86,8 @@ def main(argv=None) -> int:
                 print(f"  seed {seed} {budget} {json.dumps(g)}: {100 * rec['val_accuracy']:.2f}% "
                       f"({rec['seconds']:.0f} s)", file=sys.stderr, flush=True)
     pj = json.dumps(plain, sort_keys=True)
-    lines = [f"Budget on MNIST validation rows (80/20 of the training rows), mean over seeds; preset {pj}", "",
+    net = "[784,200,200,10]" if args.arch == "mlp" else args.arch
+    lines = [f"Budget on MNIST {net}, validation rows (80/20 of the training rows), mean over seeds; preset {pj}", "",
              "| budget | overrides | validation accuracy | seeds | weight bits / budget | seconds |",
              "| --- | --- | --- | --- | --- | --- |"]
     summary = {}

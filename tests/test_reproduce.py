@@ -556,3 +556,25 @@ def test_budget_lenet5_stores_each_run_and_a_rerun_resumes(tmp_path, monkeypatch
     runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
     assert [(r["retrain_epochs"], r["finetune_epochs"]) for r in runs[1:]] == [(1, 1)]
     assert "1 retraining epochs" in (tmp_path / "table.md").read_text()
+
+
+def test_budget_sweep_on_lenet5_checks_its_uniform_runs_and_averages_them(capsys):
+    """The LeNet-5 sweep's uniform PTQ/STE/LQ runs are redone when their preset changes, are
+    averaged per (method, bits) into the size-accuracy reference, and QNN-ADMM (MLP only) is
+    refused for a CNN."""
+    import budget_sweep as S
+
+    kw = S.uniform_kwargs("ste", 2, "lenet5-caffe")
+    params = S.UNIFORM["ste"](**kw).json_params()
+    rec = {"method": "ste", "bits": 2, "budget": None, "seed": 0, "params": params}
+    assert not S.is_stale(rec, arch="lenet5-caffe")
+    assert S.is_stale({**rec, "params": {**params, "ste_epochs": params["ste_epochs"] + 1}}, arch="lenet5-caffe")
+    assert S.is_stale(rec, arch="mlp")                  # the MLP's preset is another network
+    runs = [dict(method="ste", bits=2, seed=s, test_accuracy=a, model_bytes=1000) for s, a in enumerate((0.98, 0.99))]
+    runs.append(dict(method="budget", budget="64x", seed=0, test_accuracy=0.5))
+    pts = S.uniform_points(runs)
+    assert list(pts) == ["ste"] and pts["ste"][0]["bits"] == 2 and pts["ste"][0]["seeds"] == 2
+    assert pts["ste"][0]["accuracy"] == pytest.approx(98.5) and pts["ste"][0]["std"] == pytest.approx(0.5)
+    with pytest.raises(SystemExit):
+        S.main(["--arch", "lenet5-caffe", "--methods", "qnn-admm-budget"])
+    assert "MLPs only" in capsys.readouterr().err
