@@ -250,6 +250,22 @@ def test_project_bits_and_budget_project_meet_the_budget():
         assert sum(b * (w.size // 4) for b, w in zip(bits, Ws)) <= 2 * n // 4
 
 
+def test_the_alternation_keeps_the_smallest_widths_it_starts_from():
+    """docs/budget.md: the knapsack fills the budget at the current widths, so the MCKP at those
+    non-zero counts has no room to widen a layer; from the smallest width (the default start)
+    the widths never move, while a wider start does move (here: away from its start)."""
+    rng = np.random.default_rng(6)
+    Ws = [rng.normal(size=(30, 40)), rng.normal(size=(20, 30)) * 0.3, rng.normal(size=(10, 20)) * 2]
+    S = B.parse_budget("32x", sum(w.size for w in Ws))
+    for choices in ((1, 2, 3, 4), (2, 4, 8)):
+        r = B.budget_project(Ws, S, choices)
+        assert r.bits == [min(choices)] * 3 and r.n_rounds == 1
+        sparse = B.project_sparsity(Ws, r.bits, S)
+        assert B.weight_bits(r.bits, [int(m.sum()) for m in sparse]) > S - max(choices)    # the knapsack fills S
+    wide = B.budget_project(Ws, S, (1, 2, 3, 4), bits0=[4, 4, 4])
+    assert wide.bits != [4, 4, 4] and wide.weight_bits <= S
+
+
 def test_parse_budget():
     assert B.parse_budget("2000x", 430500) == 6888
     assert B.parse_budget("800B", 10) == 6400
