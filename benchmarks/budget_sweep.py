@@ -10,7 +10,8 @@ For every seed and budget (a compression rate over float32 weights, e.g. 16x .. 
   seed and kept), then its ``BUDGET_ITERS`` quantized iterations with the budget G-update
   (MLP only);
 * ``--uniform ptq ste lq``: those methods at uniform 8/4/2/1 thesis bits from the same FP
-  network (the default for LeNet-5, whose uniform points ``runs.csv`` does not hold);
+  network (the default for LeNet-5, whose uniform points ``runs.csv`` does not hold); when run,
+  they are the figure's and the table's reference instead of ``runs.csv``'s;
 
 and records the test accuracy and the sizes read back from the saved file (weight bits: the
 source's metric; ``model_bytes``: every stored array, positions, codebooks and biases
@@ -157,7 +158,7 @@ def reference_points() -> dict:
     return out
 
 
-def plot(out: Path, runs: list[dict], ref: dict, title: str = "MNIST [784,200,200,10]") -> None:
+def plot(out: Path, runs: list[dict], ref: dict, title: str = "MNIST [784,200,200,10]", fp: dict | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -176,6 +177,8 @@ def plot(out: Path, runs: list[dict], ref: dict, title: str = "MNIST [784,200,20
         ax.plot([c["model_bytes"] for c in cells], [c["mean"] for c in cells], marker, label=f"{method} (all bytes)")
         ax.plot([c["weight_bits"] / 8 for c in cells], [c["mean"] for c in cells], marker[0], mfc="none",
                 label=f"{method} (weight bits only, the source's metric)")
+    if fp:
+        ax.axhline(fp["mean"], color="gray", lw=1, ls=":", label=f"FP network ({fp['mean']:.2f}%, {fp['model_bytes']:,} B)")
     ax.set_xscale("log")
     ax.set_xlabel("model bytes")
     ax.set_ylabel("MNIST test accuracy (%)")
@@ -270,7 +273,7 @@ def main(argv=None) -> int:
                       f", {rec['seconds']:.0f} s", file=sys.stderr, flush=True)
     title = "MNIST [784,200,200,10]" if args.arch == "mlp" else f"MNIST {args.arch}"
     mine = [r for r in runs if r["seed"] < args.seeds]
-    ref = reference_points() if args.arch == "mlp" else uniform_points(mine)
+    ref = uniform_points(mine) if uniform else reference_points()
     lines = [f"{title} under a size budget: test accuracy %, mean ± std over seeds; sizes read "
              "back from the saved file.", "",
              "| method | budget | seeds | accuracy | weight bits | compression (weight bits) | all bytes | "
@@ -285,13 +288,20 @@ def main(argv=None) -> int:
                          f"{c['weight_bits']:,} | {c['compression']:.0f}x | {c['model_bytes']:,} | "
                          f"{c['compression_total']:.1f}x | {100 * c['nz_fraction']:.2f}% | {c['avg_bits']:.2f} | "
                          f"{c['bits']} | {c['seconds']:.0f} |")
+    fp = None
+    if "budget" in args.methods or uniform:          # the FP network they start from, for reference
+        nets = [fp_model(out, s, ds, args.arch) for s in range(args.seeds)]
+        acc = [100 * m.score(ds.X_test, ds.y_test) for m in nets]
+        fp = dict(mean=float(np.mean(acc)), std=float(np.std(acc)), seeds=len(acc), model_bytes=int(nets[0].model_bytes))
+        lines += ["", f"FP network they start from (the preset's FP stage): {fp['mean']:.2f} ± {fp['std']:.2f}% "
+                      f"({fp['seeds']} seed{'s' * (fp['seeds'] > 1)}), {fp['model_bytes']:,} bytes"]
     if ref:
-        src = "benchmarks/results/runs.csv" if args.arch == "mlp" else "this sweep, from the same FP networks"
+        src = "this sweep, from the same FP networks" if uniform else "benchmarks/results/runs.csv"
         lines += ["", f"Uniform methods ({src}, mean over their seeds): accuracy % at model bytes",
                   ""] + [f"- {m}: " + ", ".join(f"{p['bits']} bit{'s' * (p['bits'] > 1)} {p['accuracy']:.2f} ({p['model_bytes']:,} B)"
                                                 for p in pts) for m, pts in ref.items()]
-    plot(out, [r for r in mine if r["method"] in METHODS], ref, title)
-    write_results(out, {"cells": cells, "reference": ref}, "\n".join(lines) + "\n", t_all)
+    plot(out, [r for r in mine if r["method"] in METHODS], ref, title, fp)
+    write_results(out, {"cells": cells, "reference": ref, "fp": fp}, "\n".join(lines) + "\n", t_all)
     return 0
 
 
