@@ -119,6 +119,11 @@ def run_groups(log: Path, datasets, n: int, key: str, run: Callable, describe: C
     return runs
 
 
+def results_dir(name: str, arch: str = "mlp") -> Path:
+    """``benchmarks/results/<name>`` for the MLP, ``<name>_<arch>`` for a convolutional network."""
+    return Path("benchmarks/results") / (name if arch == "mlp" else f"{name}_{arch}")
+
+
 def write_results(out: Path, summary: dict, table: str, t_start: float) -> None:
     """``<out>/summary.json`` (``summary`` plus command, environment and the invocation's
     seconds) and ``<out>/table.md``, both atomically; then print the table."""

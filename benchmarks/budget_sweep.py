@@ -44,8 +44,8 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.presets import qnn_admm_params
 
-from _runs import (append_runs, blas_threads, drop_runs, estimator_defaults, fit_finished, settings_changed,
-                   write_results)
+from _runs import (append_runs, blas_threads, drop_runs, estimator_defaults, fit_finished, results_dir,
+                   settings_changed, write_results)
 
 METHODS = ("budget", "qnn-admm-budget")
 UNIFORM = {"ptq": B.PTQ, "ste": B.QNNSTE, "lq": B.LQ}
@@ -243,7 +243,7 @@ def main(argv=None) -> int:
     if args.arch != "mlp" and "qnn-admm-budget" in args.methods:
         p.error("qnn-admm-budget trains MLPs only (QNN-ADMM has no convolutional layers)")
     uniform = args.uniform if args.uniform is not None else ([] if args.arch == "mlp" else list(UNIFORM))
-    out = Path(args.out or "benchmarks/results/budget_sweep" + ("" if args.arch == "mlp" else f"_{args.arch}"))
+    out = Path(args.out) if args.out else results_dir("budget_sweep", args.arch)
     (out / "models").mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     ds = load_dataset("mnist")

@@ -1,11 +1,11 @@
 """Choosing the budget method's MNIST presets on validation rows (docs/budget.md).
 
 MNIST [784,200,200,10] (or ``--arch lenet5-caffe``, the budget source's LeNet-5, with the
-convolutional presets of :data:`admmnet.baseline_presets.ARCH_PRESETS`): a stratified 80/20 split of the 60,000 training rows (split seed s
-for seed s; the test rows are never read). The FP network of the baselines' preset
-(:class:`admmnet.baselines.FPMLP`) is trained once per seed on the 80% part and kept in
-``<out>/models/``; then :class:`admmnet.baselines.Budget` with the preset
-(``baseline_params("budget", "mnist")``) and each override of ``--grid`` runs from it, for
+convolutional presets of :data:`admmnet.baseline_presets.ARCH_PRESETS`): a stratified 80/20
+split of the 60,000 training rows (split seed s for seed s; the test rows are never read).
+The FP network of the baselines' preset (:class:`admmnet.baselines.FPMLP`) is trained once per
+seed on the 80% part and kept in ``<out>/models/``; then :class:`admmnet.baselines.Budget` with
+the preset (``baseline_params("budget", "mnist", arch=arch)``) and each override of ``--grid`` runs from it, for
 each ``--budgets``, and is scored on the 20% part. Every run is appended to
 ``<out>/runs.jsonl`` as it finishes (a rerun resumes); ``summary.json`` and ``table.md`` hold
 the validation accuracy per (budget, setting), with weight bits and seconds.
@@ -31,7 +31,7 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import stratified_split
 
-from _runs import _plain, append_runs, blas_threads, fit_finished, load_runs, write_results
+from _runs import _plain, append_runs, blas_threads, fit_finished, load_runs, results_dir, write_results
 
 GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
 
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     p.add_argument("--arch", default="mlp", choices=("mlp", "lenet5-caffe"))
     p.add_argument("--out", default=None, help="default: benchmarks/results/budget_validation[_<arch>]")
     args = p.parse_args(argv)
-    out = Path(args.out or "benchmarks/results/budget_validation" + ("" if args.arch == "mlp" else f"_{args.arch}"))
+    out = Path(args.out) if args.out else results_dir("budget_validation", args.arch)
     (out / "models").mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     ds = load_dataset(args.dataset)
