@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="budget: epochs of retraining the kept weights at full precision with the structure "
                         "fixed, pulled to their quantized values by ADMM, before the fine-tuning; "
                         "default: the preset's")
+    t.add_argument("--finetune-codes", choices=("keep", "recode"), default=None,
+                   help="budget: the fine-tuning keeps the codes of its first epoch and trains only their "
+                        "values and the biases (keep), or chooses the codes again every epoch (recode); "
+                        "default: the preset's (MLPs recode, LeNet-5 keeps)")
     t.add_argument("--from", dest="from_model", metavar="FP_MODEL.npz", default=None,
                    help="ptq, ste, dq, qat, lq and the ternary methods: start from this saved FP model "
                         "(admmnet train --method fp --save ...) instead of training one first")
@@ -380,6 +384,10 @@ def _build_baseline(args, bits, shape=None):
         if args.method != "budget":
             raise ValueError(f"--retrain-epochs applies to --method budget, not {args.method}")
         kw["retrain_epochs"] = args.retrain_epochs
+    if args.finetune_codes is not None:
+        if args.method != "budget":
+            raise ValueError(f"--finetune-codes applies to --method budget, not {args.method}")
+        kw["finetune_recode"] = args.finetune_codes == "recode"
     common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
                   verbose=not args.quiet)
     if args.method == "budget":
@@ -562,9 +570,10 @@ def cmd_train(args) -> int:
     progress = _progress_callback(args)
     if args.method == "qnn-admm":
         if args.from_model is not None or args.epochs is not None or args.lr is not None \
-                or args.finetune_epochs is not None or args.retrain_epochs is not None:
-            raise ValueError("--from, --epochs, --lr, --finetune-epochs and --retrain-epochs apply to the backprop "
-                             "methods, not qnn-admm")
+                or args.finetune_epochs is not None or args.retrain_epochs is not None \
+                or args.finetune_codes is not None:
+            raise ValueError("--from, --epochs, --lr, --finetune-epochs, --retrain-epochs and --finetune-codes apply "
+                             "to the backprop methods, not qnn-admm")
         model = _build_qnn_admm(args, bits, shape)
         fit_kw = {"checkpoint": args.checkpoint}
         if progress is not None:

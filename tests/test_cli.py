@@ -232,3 +232,15 @@ def test_retrain_epochs_option(tmp_path, capsys):
     for argv in (["--method", "admm-ternary"], []):                 # not the budget method
         assert main(["train", "--dataset", "seeds", "--retrain-epochs", "2", "--quiet"] + argv) == 2
         assert "--retrain-epochs" in capsys.readouterr().err
+
+
+def test_finetune_codes_option(tmp_path, capsys):
+    """--finetune-codes sets the budget method's finetune_recode over the preset, and is refused elsewhere."""
+    for codes, recode in (("keep", False), ("recode", True)):
+        path = tmp_path / f"{codes}.json"
+        assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "3",
+                     "--finetune-epochs", "1", "--finetune-codes", codes, "--quiet", "--json", str(path)]) == 0
+        assert json.loads(path.read_text())["params"]["finetune_recode"] is recode
+    for argv in (["--method", "twn"], []):                          # not the budget method
+        assert main(["train", "--dataset", "seeds", "--finetune-codes", "keep", "--quiet"] + argv) == 2
+        assert "--finetune-codes" in capsys.readouterr().err
