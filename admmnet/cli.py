@@ -41,12 +41,22 @@ TERNARY_METHODS = ("twn", "ttq", "admm-ternary", "md-tanh", "md-softmax", "md-ta
 METHODS = ("qnn-admm", "fp", "ptq", "ste", "dq", "qat", "lq") + TERNARY_METHODS + ("budget",)
 #: Methods that start from an FP network: a saved one (``--from``), else one trained first.
 FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste") + TERNARY_METHODS + ("budget",)
+#: Options of some backprop methods' later stages: argument -> (the methods that take it, their
+#: keyword, the keyword's value from the argument's).
+STAGE_OPTIONS = {"finetune_epochs": (("budget", "admm-ternary"), "finetune_epochs", lambda v: v),
+                 "retrain_epochs": (("budget",), "retrain_epochs", lambda v: v),
+                 "finetune_codes": (("budget",), "finetune_recode", lambda v: v == "recode")}
 #: Datasets whose rows are images, and their (C, H, W): what a convolutional --arch needs.
 IMAGE_SHAPES = {"mnist": (1, 28, 28)}
 _BITS_HELP = ("quantization bits N, or 'fp' for full precision. With --levels thesis (the default) "
               "N bits means the thesis's level set, the integers -(2^N-1)..2^N-1 times a scale: "
               "its 1 bit is ternary {-1,0,1} and its 8 bits need 9 bits of storage, exactly as in "
               "the thesis tables. --levels signed gives a true N-bit signed set.")
+
+
+def _flag(dest: str) -> str:
+    """The command-line spelling of argument ``dest`` (``finetune_epochs`` -> ``--finetune-epochs``)."""
+    return "--" + dest.replace("_", "-")
 
 
 def _parse_bits(text: str):
@@ -376,18 +386,11 @@ def _build_baseline(args, bits, shape=None):
         kw["lr"] = args.lr
     if args.momentum is not None:
         kw["momentum"] = args.momentum
-    if args.finetune_epochs is not None:
-        if args.method not in ("budget", "admm-ternary"):
-            raise ValueError(f"--finetune-epochs applies to --method budget and admm-ternary, not {args.method}")
-        kw["finetune_epochs"] = args.finetune_epochs
-    if args.retrain_epochs is not None:
-        if args.method != "budget":
-            raise ValueError(f"--retrain-epochs applies to --method budget, not {args.method}")
-        kw["retrain_epochs"] = args.retrain_epochs
-    if args.finetune_codes is not None:
-        if args.method != "budget":
-            raise ValueError(f"--finetune-codes applies to --method budget, not {args.method}")
-        kw["finetune_recode"] = args.finetune_codes == "recode"
+    for dest, (methods, key, value) in STAGE_OPTIONS.items():
+        if getattr(args, dest) is not None:
+            if args.method not in methods:
+                raise ValueError(f"{_flag(dest)} applies to --method {' and '.join(methods)}, not {args.method}")
+            kw[key] = value(getattr(args, dest))
     common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
                   verbose=not args.quiet)
     if args.method == "budget":
@@ -569,11 +572,11 @@ def cmd_train(args) -> int:
     bits = None if args.bits == "fp" else args.bits
     progress = _progress_callback(args)
     if args.method == "qnn-admm":
-        if args.from_model is not None or args.epochs is not None or args.lr is not None \
-                or args.finetune_epochs is not None or args.retrain_epochs is not None \
-                or args.finetune_codes is not None:
-            raise ValueError("--from, --epochs, --lr, --finetune-epochs, --retrain-epochs and --finetune-codes apply "
-                             "to the backprop methods, not qnn-admm")
+        backprop_only = {"--from": args.from_model, "--epochs": args.epochs, "--lr": args.lr,
+                         **{_flag(d): getattr(args, d) for d in STAGE_OPTIONS}}
+        if any(v is not None for v in backprop_only.values()):
+            *first, last = backprop_only
+            raise ValueError(f"{', '.join(first)} and {last} apply to the backprop methods, not qnn-admm")
         model = _build_qnn_admm(args, bits, shape)
         fit_kw = {"checkpoint": args.checkpoint}
         if progress is not None:

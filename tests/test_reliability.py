@@ -168,7 +168,6 @@ def test_backprop_divergence_cuts_the_learning_rate(monkeypatch):
     _finite_model(model)
 
 
-
 def test_backprop_divergence_is_rolled_back_before_a_projection_sees_it(monkeypatch):
     """A diverging epoch of the budget method (its evaluated network is a knapsack projection,
     which rejects non-finite weights) is rolled back and redone at a tenth of the rate, not
@@ -194,6 +193,7 @@ def test_backprop_divergence_is_rolled_back_before_a_projection_sees_it(monkeypa
         model.fit(X, y, fp_model=fp)
     assert [r["stage"] for r in model.history_].count("budget") == 2
     _finite_model(model)
+
 
 # -- 3, 4. plain bad input and parameters ------------------------------------------------------------
 @pytest.mark.parametrize("kwargs,name", [
