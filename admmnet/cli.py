@@ -45,6 +45,7 @@ FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste") + TERNARY_METHODS + ("budget",)
 #: keyword, the keyword's value from the argument's).
 STAGE_OPTIONS = {"finetune_epochs": (("budget", "admm-ternary"), "finetune_epochs", lambda v: v),
                  "retrain_epochs": (("budget",), "retrain_epochs", lambda v: v),
+                 "prune_epochs": (("budget",), "prune_epochs", lambda v: v),
                  "finetune_codes": (("budget",), "finetune_recode", lambda v: v == "recode")}
 #: Datasets whose rows are images, and their (C, H, W): what a convolutional --arch needs.
 IMAGE_SHAPES = {"mnist": (1, 28, 28)}
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="budget: epochs of retraining the kept weights at full precision with the structure "
                         "fixed, pulled to their quantized values by ADMM, before the fine-tuning; "
                         "default: the preset's")
+    t.add_argument("--prune-epochs", type=int, default=None, metavar="N",
+                   help="budget: epochs of gradual pruning before the ADMM stage, the budget falling from the "
+                        "dense size to --budget (0: the source's protocol); default: the preset's")
     t.add_argument("--finetune-codes", choices=("keep", "recode"), default=None,
                    help="budget: the fine-tuning keeps the codes of its first epoch and trains only their "
                         "values and the biases (keep), or chooses the codes again every epoch (recode); "

@@ -9,6 +9,11 @@ pool, dense 800->500, dense 500->10; 430,500 weights) on MNIST. Per seed:
    lr 0.1, cosine, batch 256, rho 0.05, one projection per epoch, ``--epochs`` epochs (the
    source: 120), k-means quantizer, widths 1..8.
 
+With ``--preset``, step 2 is instead the settings of ``admmnet train --dataset mnist --arch
+lenet5-caffe --method budget`` (:data:`admmnet.baseline_presets.ARCH_PRESETS`: Adam, gradual
+pruning, the ADMM stage, retraining and fine-tuning with the structure fixed) from the same
+``--fp-epochs`` FP network; ``--epochs`` and the stage options are then ignored.
+
 Every epoch prints a progress line (stderr); each (budget, seed) run is appended to
 ``<out>/runs.jsonl`` as it finishes, so a rerun resumes with the runs not stored yet (a run
 stopped part-way starts again); ``summary.json`` and ``table.md`` hold the source's rows beside
@@ -16,6 +21,7 @@ ours (non-zero %, average bits, compression from the saved file's weight bits an
 bytes, accuracy and its drop from our FP network).
 
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 5               # the source's protocol
+    python benchmarks/budget_lenet5.py --budgets 2000x --seeds 5 --preset                      # the CLI preset
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 2 --fp-epochs 1   # a smoke run
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 10 --fp-epochs 3 --finetune-epochs 10
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 30 --fp-epochs 20 \
@@ -35,9 +41,10 @@ import numpy as np
 
 import admmnet
 from admmnet import baselines as B
+from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 
-from _runs import append_runs, blas_threads, fit_finished, load_runs, write_results
+from _runs import _plain, append_runs, blas_threads, fit_finished, load_runs, write_results
 
 #: The source's Table 3: method -> (non-zero %, average bits, compression, accuracy drop %); FP 99.2%.
 SOURCE = {"Deep Compression": (8.3, 5.3, 70, 0.1), "BC-GNJ": (0.9, 5, 573, 0.1), "BC-GHS": (0.6, 5, 771, 0.1),
@@ -49,23 +56,33 @@ PROTOCOL = dict(arch="lenet5-caffe", optimizer="sgd", momentum=0.9, lr_schedule=
                 patience=None, holdout_fraction=0.1)
 
 
+def _preset() -> dict:
+    """The CLI's LeNet-5 budget preset in its JSON form (what a ``--preset`` run records)."""
+    return _plain(baseline_params("budget", "mnist", arch="lenet5-caffe"))
+
+
 def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epochs: int = 0,
-             finetune_lr: float | None = None, finetune_recode: bool = True, retrain_epochs: int = 0) -> list[dict]:
+             finetune_lr: float | None = None, finetune_recode: bool = True, retrain_epochs: int = 0,
+             preset: bool = False) -> list[dict]:
     t0 = time.perf_counter()
     fp = fit_finished(B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed, verbose=True), ds.X_train, ds.y_train)
     fp_acc, fp_s = fp.score(ds.X_test, ds.y_test), time.perf_counter() - t0
     out = []
     for b in budgets:
         t0 = time.perf_counter()
-        m = B.Budget(budget=b, budget_epochs=epochs, retrain_epochs=retrain_epochs, finetune_epochs=finetune_epochs,
-                     finetune_lr=finetune_lr, finetune_recode=finetune_recode, max_epochs=0, seed=seed, verbose=True,
-                     **PROTOCOL)
+        if preset:
+            m = B.Budget(**{**baseline_params("budget", "mnist", arch="lenet5-caffe"), "max_epochs": 0}, budget=b,
+                         seed=seed, verbose=True)
+        else:
+            m = B.Budget(budget=b, budget_epochs=epochs, retrain_epochs=retrain_epochs,
+                         finetune_epochs=finetune_epochs, finetune_lr=finetune_lr, finetune_recode=finetune_recode,
+                         max_epochs=0, seed=seed, verbose=True, **PROTOCOL)
         fit_finished(m, ds.X_train, ds.y_train, fp_model=fp)
         seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             path = m.save(Path(tmp) / "m.npz", history=False)
             rep = m.compression_report(path)
-        out.append(dict(budget=b, seed=seed, epochs=epochs, fp_epochs=fp_epochs, retrain_epochs=retrain_epochs,
+        out.append(dict(budget=b, seed=seed, preset=_preset() if preset else None, epochs=epochs, fp_epochs=fp_epochs, retrain_epochs=retrain_epochs,
                         finetune_epochs=finetune_epochs,
                         finetune_lr=finetune_lr, finetune_recode=finetune_recode, fp_accuracy=fp_acc,
                         fp_seconds=fp_s, test_accuracy=m.score(ds.X_test, ds.y_test), seconds=seconds,
@@ -92,6 +109,9 @@ def main(argv=None) -> int:
                    help="its learning rate (default: the ADMM stage's, 0.1)")
     p.add_argument("--finetune-keep-codes", action="store_true",
                    help="fine-tune the code values with the first epoch's codes kept (Budget(finetune_recode=False))")
+    p.add_argument("--preset", action="store_true",
+                   help="the CLI's LeNet-5 budget preset from the --fp-epochs FP network instead of the source's "
+                        "protocol (--epochs and the stage options are ignored)")
     p.add_argument("--out", default="benchmarks/results/budget_lenet5")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -100,16 +120,20 @@ def main(argv=None) -> int:
     ds = load_dataset("mnist")
     log = out / "runs.jsonl"
     runs = load_runs(log)
-    same = [r for r in runs if r["epochs"] == args.epochs and r["fp_epochs"] == args.fp_epochs
-            and r.get("finetune_epochs", 0) == args.finetune_epochs and r.get("finetune_lr") == args.finetune_lr
-            and r.get("finetune_recode", True) == (not args.finetune_keep_codes)
-            and r.get("retrain_epochs", 0) == args.retrain_epochs]
+    if args.preset:
+        same = [r for r in runs if r.get("preset") == _preset() and r["fp_epochs"] == args.fp_epochs]
+    else:
+        same = [r for r in runs if not r.get("preset") and r["epochs"] == args.epochs
+                and r["fp_epochs"] == args.fp_epochs
+                and r.get("finetune_epochs", 0) == args.finetune_epochs and r.get("finetune_lr") == args.finetune_lr
+                and r.get("finetune_recode", True) == (not args.finetune_keep_codes)
+                and r.get("retrain_epochs", 0) == args.retrain_epochs]
     for seed in range(args.seeds):
         todo = [b for b in args.budgets if not any(r["budget"] == b and r["seed"] == seed for r in same)]
         if todo:
             rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, finetune_epochs=args.finetune_epochs,
                           finetune_lr=args.finetune_lr, finetune_recode=not args.finetune_keep_codes,
-                          retrain_epochs=args.retrain_epochs)
+                          retrain_epochs=args.retrain_epochs, preset=args.preset)
             append_runs(log, rs)
             runs += rs
             same += rs
@@ -118,8 +142,10 @@ def main(argv=None) -> int:
           + (", codes kept" if args.finetune_keep_codes else "")) if args.finetune_epochs else ""
     if args.retrain_epochs:
         ft = f", then {args.retrain_epochs} retraining epochs with the structure fixed" + ft
-    lines = [f"LeNet-5 (lenet5-caffe, 430,500 weights) on MNIST under a size budget: {args.epochs} ADMM epochs from "
-             f"{args.fp_epochs} FP epochs{ft}; sizes from the saved file. The source's Table 3 first.", "",
+    how = (f"the CLI preset {_preset()}" if args.preset else f"{args.epochs} ADMM epochs") + \
+        f" from {args.fp_epochs} FP epochs" + ("" if args.preset else ft)
+    lines = [f"LeNet-5 (lenet5-caffe, 430,500 weights) on MNIST under a size budget: {how}; sizes from the "
+             "saved file. The source's Table 3 first.", "",
              "| method | seeds | non-zero | avg bits | compression (weight bits) | compression (all bytes) | "
              "accuracy | drop |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, (nz, bits, comp, drop) in SOURCE.items():
@@ -142,7 +168,7 @@ def main(argv=None) -> int:
         lines.append(f"| admmnet budget {b} | {c['seeds']} | {c['nz']:.2f}% | {c['avg_bits']:.2f} | "
                      f"{c['compression']:,.0f}x | {c['compression_total']:,.0f}x | {c['mean']:.2f} ± {c['std']:.2f} "
                      f"(FP {c['fp_mean']:.2f}) | {c['drop']:.2f}% |")
-    write_results(out, {"epochs": args.epochs, "fp_epochs": args.fp_epochs, "retrain_epochs": args.retrain_epochs,
+    write_results(out, {"preset": _preset() if args.preset else None, "epochs": args.epochs, "fp_epochs": args.fp_epochs, "retrain_epochs": args.retrain_epochs,
                         "finetune_epochs": args.finetune_epochs,
                         "finetune_lr": args.finetune_lr, "finetune_recode": not args.finetune_keep_codes,
                         "cells": cells, "source": SOURCE},

@@ -286,3 +286,63 @@ def test_retrain_keeps_the_budget_and_never_scores_worse(fp_model):
     for bad in ({"retrain_epochs": -1}, {"retrain_rho": 0.0}):
         with pytest.raises(InvalidParameterError, match=next(iter(bad))):
             Budget(**{**base, **bad}).fit(X, y, fp_model=fp_model)
+
+
+def test_pruning_budget_is_the_cubic_schedule():
+    """S_t = S + (S_0 - S)(1 - t/T)^3: the dense size at t = 0, the target from T on, never
+    increasing, and the cubic at a middle point."""
+    from admmnet.baselines.budget import pruning_budget
+
+    S0, S, T = 10_000, 100, 40
+    seq = [pruning_budget(t, T, S0, S) for t in range(60)]
+    assert seq[0] == S0 and all(v == S for v in seq[T:])
+    assert all(a >= b for a, b in zip(seq, seq[1:]))
+    assert seq[T // 2] == int(S + (S0 - S) * 0.5 ** 3)
+    assert pruning_budget(5, 0, S0, S) == S
+
+
+def test_gradual_pruning_projects_onto_the_shrinking_budget():
+    """GradualPruning: after each projection the masks are the knapsack of W at S_t (the
+    largest entries by W^2 at equal widths), pruned entries stay 0 between projections, the
+    masks stop moving once S is reached, and the evaluated network meets S."""
+    from admmnet.baselines.budget import GradualPruning, pruning_budget
+
+    r = np.random.default_rng(3)
+    Ws = [r.normal(size=(10, 8)), r.normal(size=(4, 10))]
+    bits, S, T = [1, 1], 30, 12
+    obj = GradualPruning(Ws, bits, S, ramp_steps=T, interval=3, quantizer="kmeans", dtype="float64")
+    assert obj.dense == 120
+    for t in range(20):
+        before = [m.copy() for m in obj.masks] if obj.masks is not None else None
+        Win = [W + 0.01 * r.normal(size=W.shape) for W in Ws]        # an optimizer step
+        Ws = obj.after_step(Win)
+        kept = sum(int(np.count_nonzero(W)) for W in Ws)
+        if t % 3 == 0 and t <= T:
+            S_t = pruning_budget(t, T, 120, S)
+            assert kept == S_t and obj.current == S_t
+            mag = np.concatenate([np.abs(W).ravel() for W in Win])
+            on = np.concatenate([(W != 0).ravel() for W in Ws])
+            assert on.all() or mag[on].min() >= mag[~on].max()
+        else:
+            for m, mb in zip(obj.masks, before):
+                np.testing.assert_array_equal(m, mb)      # no projection: the masks hold
+        assert all(np.all(W[m == 0] == 0) for W, m in zip(Ws, obj.masks))
+    assert obj.current == S
+    We = obj.eval_weights(Ws)
+    assert sum(int(np.count_nonzero(W)) for W in We) <= S
+    assert all(np.unique(W[W != 0]).size <= 2 for W in We)
+
+
+def test_pruning_stage_keeps_the_budget_and_starts_the_admm(fp_model):
+    """prune_epochs runs before the ADMM stage (records in that order), the fitted network
+    meets the budget, and on the blobs the stage scores at least the one-shot ADMM start."""
+    X, y = blobs()
+    base = dict(budget="64x", budget_epochs=2, holdout_fraction=0.2, **FAST)
+    plain = Budget(**base).fit(X, y, fp_model=fp_model)
+    pruned = Budget(**base, prune_epochs=4).fit(X, y, fp_model=fp_model)
+    stages = [r["stage"] for r in pruned.history_]
+    assert stages.count("budget-prune") == 4 and stages.index("budget-prune") < stages.index("budget")
+    assert pruned.compression_report()["weight_bits"] <= pruned.budget_bits_
+    assert pruned.score(X, y) >= plain.score(X, y) - 0.02
+    with pytest.raises(InvalidParameterError, match="prune_epochs"):
+        Budget(**{**base, "prune_epochs": -1}).fit(X, y, fp_model=fp_model)

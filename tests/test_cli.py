@@ -244,3 +244,16 @@ def test_finetune_codes_option(tmp_path, capsys):
     for argv in (["--method", "twn"], []):                          # not the budget method
         assert main(["train", "--dataset", "seeds", "--finetune-codes", "keep", "--quiet"] + argv) == 2
         assert "--finetune-codes" in capsys.readouterr().err
+
+
+def test_prune_epochs_option(tmp_path, capsys):
+    """--prune-epochs runs the budget method's gradual pruning stage, and is refused elsewhere."""
+    path = tmp_path / "p.json"
+    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "3",
+                 "--prune-epochs", "2", "--quiet", "--json", str(path)]) == 0
+    rec = json.loads(path.read_text())
+    assert rec["params"]["prune_epochs"] == 2
+    assert sum(h.get("stage") == "budget-prune" for h in rec["history"]) == 2
+    for argv in (["--method", "ste", "--bits", "2"], []):           # not the budget method
+        assert main(["train", "--dataset", "seeds", "--prune-epochs", "2", "--quiet"] + argv) == 2
+        assert "--prune-epochs" in capsys.readouterr().err

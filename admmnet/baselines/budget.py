@@ -22,6 +22,12 @@ The evaluated and fitted network is the source's final step: W projected with V'
 :class:`admmnet.quant.compressed.CompressedWeight` layers; it meets the budget exactly
 (``sum_l b_l nnz_l <= S``) and every epoch's held-out score is of that network.
 
+An optional stage comes before the ADMM: ``prune_epochs`` of :class:`GradualPruning` (the
+FP network trained on the loss alone while projected onto the budget set at a budget that
+shrinks from the dense size to S, Zhu and Gupta's gradual pruning with eq. 8 as the
+projection), so that the ADMM starts from a network that already has the budget's size
+instead of a one-shot projection of the dense one (docs/budget.md).
+
 Two optional stages follow with that network's structure fixed (its kept positions and
 widths), beyond the source's MNIST protocol: ``retrain_epochs`` of :class:`StructureADMM` (the
 kept weights trained at full precision, pulled by ADMM to their quantized values) and
@@ -46,7 +52,8 @@ from ._base import BackpropModel
 from ._ternary import EpochSnapshots, ScaledDualADMM
 from .fp import _FP_DOC
 
-__all__ = ["Budget", "BudgetObjective", "FixedStructure", "StructureADMM", "compress_layers"]
+__all__ = ["Budget", "BudgetObjective", "FixedStructure", "GradualPruning", "StructureADMM", "compress_layers",
+           "pruning_budget"]
 
 
 def compress_layers(Ws, bits, budget: int, quantizer: str, dtype: str):
@@ -59,6 +66,65 @@ def compress_layers(Ws, bits, budget: int, quantizer: str, dtype: str):
         q = QB.quantize_values((W * m).reshape(-1), int(b), quantizer)
         out.append(CompressedWeight.from_quantizer(q, W.shape, dtype))
     return out
+
+
+def pruning_budget(step: int, ramp_steps: int, dense: int, budget: int) -> int:
+    r"""The budget of :class:`GradualPruning` after ``step`` optimizer steps: Zhu and Gupta's
+    cubic schedule ("To prune, or not to prune", 2017) on the kept weight bits,
+
+    .. math:: S_t = S + (S_0 - S)\,(1 - \min(t / T, 1))^3,
+
+    from the dense size ``S_0 = dense`` at ``t = 0`` down to ``S = budget`` at ``T = ramp_steps``
+    and held there: it falls fastest while many redundant weights remain and slowest near the
+    end, where every removal costs the most. Non-increasing in ``t``; an integer (floor)."""
+    if ramp_steps <= 0:
+        return int(budget)
+    f = min(max(step, 0) / ramp_steps, 1.0)
+    return int(budget + (dense - budget) * (1.0 - f) ** 3)
+
+
+class GradualPruning(Objective):
+    r"""Gradual pruning to the budget (Budget's ``prune_epochs`` stage): the network is trained
+    on the loss alone, and every ``interval`` optimizer steps W is projected by eq. 8 (the
+    knapsack on ``W^2`` at the fixed widths ``bits``, :func:`admmnet.quant.budget.project_sparsity`)
+    onto ``{sum_l b_l ||W_l||_0 <= S_t}``, ``S_t`` by :func:`pruning_budget` falling from the
+    dense size to ``budget`` over the first ``ramp_steps`` steps; between projections the
+    entries pruned stay 0 (``W <- X o W`` after every step). So the weights adapt while the
+    budget tightens, where the ADMM of the source starts from the one-shot projection of the
+    dense network (docs/budget.md).
+
+    The evaluated network of every epoch is the final one at the full budget ``budget``:
+    :func:`compress_layers` of W at ``bits`` (knapsack at S, then each layer's ``bits_l``
+    quantizer), so the trainer's best held-out epoch is of a network that meets the budget."""
+
+    def __init__(self, Ws, bits, budget: int, ramp_steps: int, interval: int, quantizer: str, dtype: str):
+        self.xp = get_namespace(Ws[0])
+        self.bits, self.S, self.quantizer, self.dtype = [int(b) for b in bits], int(budget), quantizer, dtype
+        self.ramp, self.interval = int(ramp_steps), int(interval)
+        self.dense = sum(int(np.prod(W.shape)) * b for W, b in zip(Ws, self.bits))
+        self.t = 0
+        self.masks = None
+        self.current = None         # the budget of the current masks
+
+    def project(self, Ws):
+        """Update the masks to the knapsack of ``Ws`` at the current budget ``S_t``."""
+        S_t = pruning_budget(self.t, self.ramp, self.dense, self.S)
+        Wn = [np.asarray(to_numpy(W), dtype=np.float64) for W in Ws]
+        self.masks = [self.xp.asarray(m.astype(self.dtype)) for m in QB.project_sparsity(Wn, self.bits, S_t)]
+        self.current = S_t
+
+    def after_step(self, Ws):
+        due = self.t % self.interval == 0 and (self.current is None or self.current > self.S)
+        if self.masks is None or due:
+            self.project(Ws)
+        self.t += 1
+        return [W * m for W, m in zip(Ws, self.masks)]
+
+    def compressed(self, Ws):
+        return compress_layers(Ws, self.bits, self.S, self.quantizer, self.dtype)
+
+    def eval_weights(self, Ws):
+        return [self.xp.asarray(c.dense(self.dtype)) for c in self.compressed(Ws)]
 
 
 class BudgetObjective(EpochSnapshots, Objective):
@@ -325,6 +391,13 @@ class Budget(BackpropModel):
     admm_interval : int, default 1
         Epochs between projections / dual steps (the source's tau' = one epoch).
     budget_weight_decay : float, default 0.0
+    prune_epochs : int, default 0
+        Epochs of gradual pruning before the ADMM stage (:class:`GradualPruning`, at
+        ``budget_lr``): the FP network trained on the loss while projected (eq. 8, at the widths
+        of the budget projection of the FP network) every ``PRUNE_STEPS`` optimizer steps onto
+        a budget that falls from the dense size to ``budget`` over the first ``PRUNE_RAMP`` of
+        the stage's steps (:func:`pruning_budget`), then held. The ADMM stage starts from its
+        best held-out epoch (0: the source's protocol, the ADMM from the FP network).
     retrain_epochs : int, default 0
         Epochs of retraining after the ADMM stage with the structure it chose fixed (the kept
         positions and every layer's width): the kept weights trained at full precision while
@@ -352,10 +425,14 @@ class Budget(BackpropModel):
     #: The retraining stage's continuation: rho times this every RETRAIN_STEPS optimizer steps.
     RETRAIN_RHO_GROWTH = 1.1
     RETRAIN_STEPS = 50
+    #: The pruning stage's schedule: the budget reaches its target after this fraction of the
+    #: stage's optimizer steps (then held), and the masks are recomputed every PRUNE_STEPS steps.
+    PRUNE_RAMP = 0.7
+    PRUNE_STEPS = 50
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
-                 budget_weight_decay=0.0, retrain_epochs=0, retrain_rho=0.01, finetune_epochs=0, finetune_lr=None,
+                 budget_weight_decay=0.0, prune_epochs=0, retrain_epochs=0, retrain_rho=0.01, finetune_epochs=0, finetune_lr=None,
                  finetune_recode=True,
                  activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
@@ -369,6 +446,7 @@ class Budget(BackpropModel):
         self.budget_lr = budget_lr
         self.admm_interval = admm_interval
         self.budget_weight_decay = budget_weight_decay
+        self.prune_epochs = prune_epochs
         self.retrain_epochs = retrain_epochs
         self.retrain_rho = retrain_rho
         self.finetune_epochs = finetune_epochs
@@ -384,6 +462,7 @@ class Budget(BackpropModel):
         for name in ("budget_lr", "rho"):
             check_real(name, getattr(self, name), lo=0, lo_open=True)
         check_real("budget_weight_decay", self.budget_weight_decay, lo=0)
+        check_int("prune_epochs", self.prune_epochs, lo=0)
         check_int("retrain_epochs", self.retrain_epochs, lo=0)
         check_real("retrain_rho", self.retrain_rho, lo=0, lo_open=True)
         check_int("finetune_epochs", self.finetune_epochs, lo=0)
@@ -399,6 +478,8 @@ class Budget(BackpropModel):
         if S < min(choices):
             raise InvalidParameterError(f"budget {self.budget!r} is {S} bits: less than one weight at {min(choices)} bit(s)")
         self.budget_bits_ = S
+        if self.prune_epochs > 0 and not self._interrupted:
+            Ws, bs, records, stop = self._prune(Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop)
         obj = BudgetObjective(Ws, S, choices, self.quantizer, float(self.rho), int(self.admm_interval), self.dtype)
         state = obj.state()
         if self.budget_epochs > 0:
@@ -415,6 +496,21 @@ class Budget(BackpropModel):
         rec = self._stage_record(net, "budget-final", len(records) + 1, time.perf_counter() - t0, Xt, yt)
         rec.update(bits=[c.bits for c in cws], nnz=[c.nnz for c in cws], weight_bits=sum(c.weight_bits for c in cws))
         return net, records + [rec], stop
+
+    def _prune(self, Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop):
+        """The ``prune_epochs`` stage (:class:`GradualPruning`) from the FP weights; its kept
+        epoch's W with the final knapsack masks applied (exactly ``S``'s structure)."""
+        bits = list(QB.budget_project([to_numpy(W) for W in Ws], S, choices, self.quantizer).bits)
+        steps = -(-int(Xt.shape[0]) // int(self.batch_size)) * int(self.prune_epochs)
+        obj = GradualPruning(Ws, bits, S, int(self.PRUNE_RAMP * steps), self.PRUNE_STEPS, self.quantizer, self.dtype)
+        res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.prune_epochs, lr=self.budget_lr, objective=obj,
+                        report=self._report(obj), stage="budget-prune", weight_decay=0.0, patience=None)
+        if not res.records:
+            return Ws, bs, records, stop
+        xp = get_namespace(res.Ws[0])
+        masks = QB.project_sparsity([np.asarray(to_numpy(W), dtype=np.float64) for W in res.Ws], bits, S)
+        Ws = [W * xp.asarray(m.astype(self.dtype)) for W, m in zip(res.Ws, masks)]
+        return Ws, res.bs, records + res.records, res.stop
 
     def _fixed_structure(self, Ws, bs, cws, Xt, yt, Xh, yh, records, stop):
         """The stages after ADMM with the structure of its compressed layers ``cws`` fixed (their
