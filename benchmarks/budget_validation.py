@@ -3,6 +3,9 @@
 MNIST [784,200,200,10] (or ``--arch lenet5-caffe``, the budget source's LeNet-5, with the
 convolutional presets of :data:`admmnet.baseline_presets.ARCH_PRESETS`): a stratified 80/20
 split of the 60,000 training rows (split seed s for seed s; the test rows are never read).
+``--dataset seeds``: a stratified 80/20 split of split s's training rows; ``--dataset
+pendigits``: the writer-dependent split (held-out digits of the training writers; the
+training rows with the preset's augmented copies), as the other validation scripts.
 The FP network of the baselines' preset (:class:`admmnet.baselines.FPMLP`) is trained once per
 seed on the 80% part and kept in ``<out>/models/``; then :class:`admmnet.baselines.Budget` with
 the preset (``baseline_params("budget", "mnist", arch=arch)``) and each override of ``--grid`` runs from it, for
@@ -36,13 +39,32 @@ from _runs import _plain, append_runs, blas_threads, fit_finished, load_runs, re
 GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
 
 
-def _fp(out: Path, seed: int, X, y, arch: str = "mlp"):
+def _fp(out: Path, seed: int, X, y, arch: str = "mlp", dataset: str = "mnist"):
     path = out / "models" / f"fp_val_seed{seed}.npz"
     if path.exists():
         return admmnet.load(path)
-    m = fit_finished(B.FPMLP(**baseline_params("fp", "mnist", arch=arch), seed=seed), X, y)
+    m = fit_finished(B.FPMLP(**baseline_params("fp", dataset, arch=arch), seed=seed), X, y)
     m.save(path, history=False)
     return m
+
+
+def _rows(dataset: str, seed: int):
+    """``(X_fit, y_fit, X_val, y_val)`` of seed ``seed``'s validation problem (module docstring)."""
+    from admmnet.baseline_presets import augment_copies
+    from admmnet.baselines._base import stratified_holdout
+
+    if dataset == "pendigits":
+        ds = load_dataset("pendigits", split="writer-dependent", augment=augment_copies("budget", dataset),
+                          augment_seed=seed)
+        return ds.X_train, ds.y_train, ds.X_test, ds.y_test
+    if dataset == "seeds":
+        ds = load_dataset("seeds", split_seed=seed)
+        tr, va = stratified_holdout(np.searchsorted(np.unique(ds.y_train), ds.y_train), 0.2,
+                                    np.random.default_rng(seed))
+    else:
+        ds = load_dataset(dataset)
+        tr, va = stratified_split(ds.y_train, 0.2, seed)
+    return ds.X_train[tr], ds.y_train[tr], ds.X_train[va], ds.y_train[va]
 
 
 def main(argv=None) -> int:
@@ -50,14 +72,16 @@ def main(argv=None) -> int:
     p.add_argument("--budgets", nargs="+", default=["2000x", "512x", "128x"])
     p.add_argument("--grid", type=json.loads, default=GRID, help="JSON list of Budget keyword overrides")
     p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--dataset", default="mnist", choices=("mnist",))
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "seeds", "pendigits"))
     p.add_argument("--arch", default="mlp", choices=("mlp", "lenet5-caffe"))
     p.add_argument("--out", default=None, help="default: benchmarks/results/budget_validation[_<arch>]")
     args = p.parse_args(argv)
-    out = Path(args.out) if args.out else results_dir("budget_validation", args.arch)
+    if args.arch != "mlp" and args.dataset != "mnist":
+        p.error("--arch lenet5-caffe needs --dataset mnist (images)")
+    name = "budget_validation" if args.dataset == "mnist" else f"budget_validation_{args.dataset}"
+    out = Path(args.out) if args.out else results_dir(name, args.arch)
     (out / "models").mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
-    ds = load_dataset(args.dataset)
     log = out / "runs.jsonl"
     runs = load_runs(log)
     preset = baseline_params("budget", args.dataset, arch=args.arch)
@@ -66,15 +90,14 @@ def main(argv=None) -> int:
                      json.dumps(r["preset"], sort_keys=True))
     have = {key(r) for r in runs}
     for seed in range(args.seeds):
-        tr, va = stratified_split(ds.y_train, 0.2, seed)
-        Xt, yt, Xv, yv = ds.X_train[tr], ds.y_train[tr], ds.X_train[va], ds.y_train[va]
+        Xt, yt, Xv, yv = _rows(args.dataset, seed)
         fp = None
         for budget in args.budgets:
             for g in args.grid:
                 rec = dict(seed=seed, budget=budget, overrides=g, preset=plain)
                 if key(rec) in have:
                     continue
-                fp = fp or _fp(out, seed, Xt, yt, args.arch)
+                fp = fp or _fp(out, seed, Xt, yt, args.arch, args.dataset)
                 t = time.perf_counter()
                 m = fit_finished(B.Budget(**{**preset, **g}, budget=budget, seed=seed), Xt, yt, fp_model=fp)
                 rec.update(val_accuracy=m.score(Xv, yv), fp_val_accuracy=fp.score(Xv, yv),
@@ -86,8 +109,10 @@ def main(argv=None) -> int:
                 print(f"  seed {seed} {budget} {json.dumps(g)}: {100 * rec['val_accuracy']:.2f}% "
                       f"({rec['seconds']:.0f} s)", file=sys.stderr, flush=True)
     pj = json.dumps(plain, sort_keys=True)
-    net = "[784,200,200,10]" if args.arch == "mlp" else args.arch
-    lines = [f"Budget on MNIST {net}, validation rows (80/20 of the training rows), mean over seeds; preset {pj}", "",
+    net = {"mnist": "[784,200,200,10]", "seeds": "[7,5,5,3]", "pendigits": "[16,12,12,10]"}[args.dataset] \
+        if args.arch == "mlp" else args.arch
+    rows = "held-out digits of the training writers" if args.dataset == "pendigits" else "80/20 of the training rows"
+    lines = [f"Budget on {args.dataset} {net}, validation rows ({rows}), mean over seeds; preset {pj}", "",
              "| budget | overrides | validation accuracy | seeds | weight bits / budget | seconds |",
              "| --- | --- | --- | --- | --- | --- |"]
     summary = {}
