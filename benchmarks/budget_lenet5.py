@@ -82,7 +82,8 @@ def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epoch
         with tempfile.TemporaryDirectory() as tmp:
             path = m.save(Path(tmp) / "m.npz", history=False)
             rep = m.compression_report(path)
-        out.append(dict(budget=b, seed=seed, preset=_preset() if preset else None, epochs=epochs, fp_epochs=fp_epochs, retrain_epochs=retrain_epochs,
+        out.append(dict(budget=b, seed=seed, preset=_preset() if preset else None, epochs=epochs, fp_epochs=fp_epochs,
+                        retrain_epochs=retrain_epochs,
                         finetune_epochs=finetune_epochs,
                         finetune_lr=finetune_lr, finetune_recode=finetune_recode, fp_accuracy=fp_acc,
                         fp_seconds=fp_s, test_accuracy=m.score(ds.X_test, ds.y_test), seconds=seconds,
@@ -168,7 +169,8 @@ def main(argv=None) -> int:
         lines.append(f"| admmnet budget {b} | {c['seeds']} | {c['nz']:.2f}% | {c['avg_bits']:.2f} | "
                      f"{c['compression']:,.0f}x | {c['compression_total']:,.0f}x | {c['mean']:.2f} ± {c['std']:.2f} "
                      f"(FP {c['fp_mean']:.2f}) | {c['drop']:.2f}% |")
-    write_results(out, {"preset": _preset() if args.preset else None, "epochs": args.epochs, "fp_epochs": args.fp_epochs, "retrain_epochs": args.retrain_epochs,
+    write_results(out, {"preset": _preset() if args.preset else None, "epochs": args.epochs,
+                        "fp_epochs": args.fp_epochs, "retrain_epochs": args.retrain_epochs,
                         "finetune_epochs": args.finetune_epochs,
                         "finetune_lr": args.finetune_lr, "finetune_recode": not args.finetune_keep_codes,
                         "cells": cells, "source": SOURCE},

@@ -432,8 +432,8 @@ class Budget(BackpropModel):
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
-                 budget_weight_decay=0.0, prune_epochs=0, retrain_epochs=0, retrain_rho=0.01, finetune_epochs=0, finetune_lr=None,
-                 finetune_recode=True,
+                 budget_weight_decay=0.0, prune_epochs=0, retrain_epochs=0, retrain_rho=0.01, finetune_epochs=0,
+                 finetune_lr=None, finetune_recode=True,
                  activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
