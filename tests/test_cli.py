@@ -190,18 +190,6 @@ def test_blas_threads_option(tmp_path, capsys):
     assert exc.value.code == 2 and "--blas-threads" in capsys.readouterr().err
 
 
-def test_finetune_epochs_option(tmp_path, capsys):
-    path = tmp_path / "b.json"
-    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "5",
-                 "--finetune-epochs", "2", "--quiet", "--json", str(path)]) == 0
-    rec = json.loads(path.read_text())
-    assert rec["params"]["finetune_epochs"] == 2
-    assert sum(h.get("stage") == "budget-finetune" for h in rec["history"]) == 2
-    for argv in (["--method", "ste", "--bits", "2"], []):          # not a method with a fine-tuning stage
-        assert main(["train", "--dataset", "seeds", "--finetune-epochs", "2", "--quiet"] + argv) == 2
-        assert "--finetune-epochs" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("argv", [["--bits", "1"], ["--levels", "binary"], ["--bits", "2"], ["--bits", "3"]])
 def test_train_uses_the_presets_level_dependent_settings(argv, tmp_path):
     # the CLI's explicit keyword arguments must be the estimator's own preset resolution: the
@@ -222,18 +210,6 @@ def test_train_uses_the_presets_level_dependent_settings(argv, tmp_path):
     assert got["layerwise_rho"] == (1e-3 if bits in (1, None) else 1e-2)
 
 
-def test_retrain_epochs_option(tmp_path, capsys):
-    path = tmp_path / "b.json"
-    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "5",
-                 "--retrain-epochs", "2", "--finetune-epochs", "1", "--quiet", "--json", str(path)]) == 0
-    rec = json.loads(path.read_text())
-    assert rec["params"]["retrain_epochs"] == 2
-    assert sum(h.get("stage") == "budget-retrain" for h in rec["history"]) == 2
-    for argv in (["--method", "admm-ternary"], []):                 # not the budget method
-        assert main(["train", "--dataset", "seeds", "--retrain-epochs", "2", "--quiet"] + argv) == 2
-        assert "--retrain-epochs" in capsys.readouterr().err
-
-
 def test_finetune_codes_option(tmp_path, capsys):
     """--finetune-codes sets the budget method's finetune_recode over the preset, and is refused elsewhere."""
     for codes, recode in (("keep", False), ("recode", True)):
@@ -246,14 +222,21 @@ def test_finetune_codes_option(tmp_path, capsys):
         assert "--finetune-codes" in capsys.readouterr().err
 
 
-def test_prune_epochs_option(tmp_path, capsys):
-    """--prune-epochs runs the budget method's gradual pruning stage, and is refused elsewhere."""
-    path = tmp_path / "p.json"
-    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "3",
-                 "--prune-epochs", "2", "--quiet", "--json", str(path)]) == 0
+@pytest.mark.parametrize("flag,extra,stage,refused", [
+    ("--finetune-epochs", [], "budget-finetune", ["--method", "ste", "--bits", "2"]),   # no fine-tuning stage
+    ("--retrain-epochs", ["--finetune-epochs", "1"], "budget-retrain", ["--method", "admm-ternary"]),
+    ("--prune-epochs", [], "budget-prune", ["--method", "ste", "--bits", "2"]),
+])
+def test_stage_epochs_options(flag, extra, stage, refused, tmp_path, capsys):
+    """--finetune-epochs, --retrain-epochs and --prune-epochs set the budget method's stage
+    lengths over the preset (the stage runs that many epochs), and are refused by methods
+    without that stage and by the default qnn-admm."""
+    path = tmp_path / "b.json"
+    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "5",
+                 flag, "2", *extra, "--quiet", "--json", str(path)]) == 0
     rec = json.loads(path.read_text())
-    assert rec["params"]["prune_epochs"] == 2
-    assert sum(h.get("stage") == "budget-prune" for h in rec["history"]) == 2
-    for argv in (["--method", "ste", "--bits", "2"], []):           # not the budget method
-        assert main(["train", "--dataset", "seeds", "--prune-epochs", "2", "--quiet"] + argv) == 2
-        assert "--prune-epochs" in capsys.readouterr().err
+    assert rec["params"][flag[2:].replace("-", "_")] == 2
+    assert sum(h.get("stage") == stage for h in rec["history"]) == 2
+    for argv in (refused, []):
+        assert main(["train", "--dataset", "seeds", flag, "2", "--quiet"] + argv) == 2
+        assert flag in capsys.readouterr().err
