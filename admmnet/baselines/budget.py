@@ -368,7 +368,9 @@ class Budget(BackpropModel):
     bits each gets, so that ``sum_l b_l nnz_l <= budget``.
 
     ``fit`` trains the FP network (or takes ``fit(..., fp_model=fp)``), then runs
-    ``budget_epochs`` epochs of ADMM, keeping the best held-out epoch of the compressed network.
+    ``prune_epochs`` epochs of gradual pruning to the budget (default none) and
+    ``budget_epochs`` epochs of ADMM, keeping the best held-out epoch of the compressed network,
+    then the optional stages with its structure fixed (``retrain_epochs``, ``finetune_epochs``).
 
     Parameters
     ----------
