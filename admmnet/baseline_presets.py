@@ -170,7 +170,8 @@ _CNN_PRESET = {
     # (kept); retraining 20 94.12 / 98.14; 10 ADMM epochs before the retraining 93.78 / 98.00 (FP 98.69).
     # Then gradual pruning before it (prune_epochs, docs/budget.md; same rows and command, --grid), 2000x:
     # 10 pruning epochs and no ADMM stage 98.46, 10 pruning + the 3 ADMM epochs 98.31, 20 pruning and no
-    # ADMM stage 98.75 (kept; 128x: 98.72 with 10 pruning epochs, a scratch run of the same code).
+    # ADMM stage 98.75 (kept; 128x: 98.72 with 10 pruning epochs, a scratch run of the same code), 30
+    # pruning epochs 98.64; at 16x 20 pruning epochs 98.98, with the 3 ADMM epochs after them 98.86.
     "budget": dict(prune_epochs=20, budget_epochs=0, budget_lr=1e-3, retrain_epochs=10, finetune_epochs=3,
                    finetune_recode=False),
 }
