@@ -119,6 +119,25 @@ def run_groups(log: Path, datasets, n: int, key: str, run: Callable, describe: C
     return runs
 
 
+def small_validation_rows(dataset: str, seed: int, method: str):
+    """``(X_fit, y_fit, X_val, y_val)``: validation problem ``seed`` of Seeds or Pendigits for
+    ``method``'s presets, test rows never read. Pendigits: the writer-dependent split (held-out
+    digits of the training writers) with the method's augmented copies of the fitting rows;
+    Seeds: a stratified 80/20 split of split ``seed``'s training rows."""
+    from admmnet.baselines._base import stratified_holdout
+
+    if dataset == "pendigits":
+        ds = load_dataset("pendigits", split="writer-dependent", augment=augment_copies(method, dataset),
+                          augment_seed=seed)
+        return ds.X_train, ds.y_train, ds.X_test, ds.y_test
+    if dataset == "seeds":
+        ds = load_dataset("seeds", split_seed=seed)
+        tr, va = stratified_holdout(np.searchsorted(np.unique(ds.y_train), ds.y_train), 0.2,
+                                    np.random.default_rng(seed))
+        return ds.X_train[tr], ds.y_train[tr], ds.X_train[va], ds.y_train[va]
+    raise ValueError(f"small_validation_rows: seeds or pendigits, got {dataset!r}")
+
+
 def results_dir(name: str, arch: str = "mlp") -> Path:
     """``benchmarks/results/<name>`` for the MLP, ``<name>_<arch>`` for a convolutional network."""
     return Path("benchmarks/results") / (name if arch == "mlp" else f"{name}_{arch}")

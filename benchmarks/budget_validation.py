@@ -8,8 +8,8 @@ pendigits``: the writer-dependent split (held-out digits of the training writers
 training rows with the preset's augmented copies), as the other validation scripts.
 The FP network of the baselines' preset (:class:`admmnet.baselines.FPMLP`) is trained once per
 seed on the 80% part and kept in ``<out>/models/``; then :class:`admmnet.baselines.Budget` with
-the preset (``baseline_params("budget", "mnist", arch=arch)``) and each override of ``--grid`` runs from it, for
-each ``--budgets``, and is scored on the 20% part. Every run is appended to
+the preset (``baseline_params("budget", dataset, arch=arch)``) and each override of ``--grid``
+runs from it, for each ``--budgets``, and is scored on the validation rows. Every run is appended to
 ``<out>/runs.jsonl`` as it finishes (a rerun resumes); ``summary.json`` and ``table.md`` hold
 the validation accuracy per (budget, setting), with weight bits and seconds.
 
@@ -34,7 +34,8 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import stratified_split
 
-from _runs import _plain, append_runs, blas_threads, fit_finished, load_runs, results_dir, write_results
+from _runs import (_plain, append_runs, blas_threads, fit_finished, load_runs, results_dir, small_validation_rows,
+                   write_results)
 
 GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
 
@@ -50,20 +51,10 @@ def _fp(out: Path, seed: int, X, y, arch: str = "mlp", dataset: str = "mnist"):
 
 def _rows(dataset: str, seed: int):
     """``(X_fit, y_fit, X_val, y_val)`` of seed ``seed``'s validation problem (module docstring)."""
-    from admmnet.baseline_presets import augment_copies
-    from admmnet.baselines._base import stratified_holdout
-
-    if dataset == "pendigits":
-        ds = load_dataset("pendigits", split="writer-dependent", augment=augment_copies("budget", dataset),
-                          augment_seed=seed)
-        return ds.X_train, ds.y_train, ds.X_test, ds.y_test
-    if dataset == "seeds":
-        ds = load_dataset("seeds", split_seed=seed)
-        tr, va = stratified_holdout(np.searchsorted(np.unique(ds.y_train), ds.y_train), 0.2,
-                                    np.random.default_rng(seed))
-    else:
-        ds = load_dataset(dataset)
-        tr, va = stratified_split(ds.y_train, 0.2, seed)
+    if dataset != "mnist":
+        return small_validation_rows(dataset, seed, "budget")
+    ds = load_dataset(dataset)
+    tr, va = stratified_split(ds.y_train, 0.2, seed)
     return ds.X_train[tr], ds.y_train[tr], ds.X_train[va], ds.y_train[va]
 
 

@@ -37,7 +37,7 @@ from admmnet import baselines as B
 from admmnet.baseline_presets import TERNARY_METHODS, augment_copies, baseline_params
 from admmnet.datasets import load_dataset
 
-from _runs import blas_threads, fit_finished, load_runs, run_groups, write_results
+from _runs import blas_threads, fit_finished, load_runs, run_groups, small_validation_rows, write_results
 
 SEEDS = {"pendigits": 3, "mnist": 1, "seeds": 5}
 
@@ -113,19 +113,10 @@ def table(runs: list[dict], datasets, methods) -> tuple[dict, str]:
 
 def validate(grid: dict, datasets, seeds: int, out: Path) -> None:
     """Score preset overrides on validation rows of the training data (module docstring)."""
-    from admmnet.baselines._base import stratified_holdout
-
     for d in datasets:
         for s in range(seeds):
-            if d == "pendigits":
-                ds = load_dataset("pendigits", split="writer-dependent", augment=augment_copies("twn", d),
-                                  augment_seed=s)
-                Xt, yt, Xv, yv = ds.X_train, ds.y_train, ds.X_test, ds.y_test
-            elif d == "seeds":
-                ds = load_dataset("seeds", split_seed=s)
-                y_enc = np.searchsorted(np.unique(ds.y_train), ds.y_train)
-                tr, ho = stratified_holdout(y_enc, 0.2, np.random.default_rng(s))
-                Xt, yt, Xv, yv = ds.X_train[tr], ds.y_train[tr], ds.X_train[ho], ds.y_train[ho]
+            if d in ("pendigits", "seeds"):
+                Xt, yt, Xv, yv = small_validation_rows(d, s, "twn")
             else:
                 ds = load_dataset(d)
                 Xt, yt, Xv, yv = ds.X_train[:-10000], ds.y_train[:-10000], ds.X_train[-10000:], ds.y_train[-10000:]
