@@ -106,12 +106,16 @@ class GradualPruning(Objective):
         self.masks = None
         self.current = None         # the budget of the current masks
 
+    def knapsack_masks(self, Ws, budget: int):
+        """The masks of eq. 8 for ``Ws`` at ``budget`` (the knapsack on ``W^2`` at ``bits``), as
+        arrays of the weights' namespace and dtype."""
+        Wn = [np.asarray(to_numpy(W), dtype=np.float64) for W in Ws]
+        return [self.xp.asarray(m.astype(self.dtype)) for m in QB.project_sparsity(Wn, self.bits, budget)]
+
     def project(self, Ws):
         """Update the masks to the knapsack of ``Ws`` at the current budget ``S_t``."""
-        S_t = pruning_budget(self.t, self.ramp, self.dense, self.S)
-        Wn = [np.asarray(to_numpy(W), dtype=np.float64) for W in Ws]
-        self.masks = [self.xp.asarray(m.astype(self.dtype)) for m in QB.project_sparsity(Wn, self.bits, S_t)]
-        self.current = S_t
+        self.current = pruning_budget(self.t, self.ramp, self.dense, self.S)
+        self.masks = self.knapsack_masks(Ws, self.current)
 
     def after_step(self, Ws):
         due = self.t % self.interval == 0 and (self.current is None or self.current > self.S)
@@ -509,9 +513,7 @@ class Budget(BackpropModel):
                         report=self._report(obj), stage="budget-prune", weight_decay=0.0, patience=None)
         if not res.records:
             return Ws, bs, records, stop
-        xp = get_namespace(res.Ws[0])
-        masks = QB.project_sparsity([np.asarray(to_numpy(W), dtype=np.float64) for W in res.Ws], bits, S)
-        Ws = [W * xp.asarray(m.astype(self.dtype)) for W, m in zip(res.Ws, masks)]
+        Ws = [W * m for W, m in zip(res.Ws, obj.knapsack_masks(res.Ws, S))]
         return Ws, res.bs, records + res.records, res.stop
 
     def _fixed_structure(self, Ws, bs, cws, Xt, yt, Xh, yh, records, stop):
