@@ -121,8 +121,9 @@ METHOD_PRESETS["md-softmax-s"]["seeds"].update(md_lr=1e-2)
 # 1000x: no ADMM 97.33 / 97.07 / 97.70 / 96.47, 10 pruning + 20 ADMM 97.62 / 97.34 / 97.67 / 96.38, the
 # earlier preset 97.60 / 97.29 / 96.32 / 91.75; over the seven budgets 96.84, 96.89 (kept), 94.33.
 # Seeds: the ADMM stage alone kept (python benchmarks/budget_validation.py --dataset seeds --seeds 5
-# --budgets 4x 8x 16x, stratified 80/20 of split s's training rows, s = 0-4): 4x / 8x / 16x 95.15 / 95.15 / 93.33 (mean 94.54) against 50 pruning
-# epochs before it 95.76 / 96.36 / 88.48 (93.53), 50 pruning epochs alone 95.15 / 94.55 / 89.70 (93.13).
+# --budgets 4x 8x 16x, stratified 80/20 of split s's training rows, s = 0-4): 4x / 8x / 16x 95.15 /
+# 95.15 / 93.33 (mean 94.54) against 50 pruning epochs before it 95.76 / 96.36 / 88.48 (93.53), 50
+# pruning epochs alone 95.15 / 94.55 / 89.70 (93.13).
 # Pendigits: not validated, no pruning or fine-tuning.
 METHOD_PRESETS["budget"] = {"seeds": dict(budget_epochs=100, budget_lr=3e-3),
                             "pendigits": dict(budget_epochs=20, budget_lr=1e-3),

@@ -178,7 +178,8 @@ def plot(out: Path, runs: list[dict], ref: dict, title: str = "MNIST [784,200,20
         ax.plot([c["weight_bits"] / 8 for c in cells], [c["mean"] for c in cells], marker[0], mfc="none",
                 label=f"{method} (weight bits only, the source's metric)")
     if fp:
-        ax.axhline(fp["mean"], color="gray", lw=1, ls=":", label=f"FP network ({fp['mean']:.2f}%, {fp['model_bytes']:,} B)")
+        ax.axhline(fp["mean"], color="gray", lw=1, ls=":",
+                   label=f"FP network ({fp['mean']:.2f}%, {fp['model_bytes']:,} B)")
     ax.set_xscale("log")
     ax.set_xlabel("model bytes")
     ax.set_ylabel("MNIST test accuracy (%)")
@@ -292,7 +293,8 @@ def main(argv=None) -> int:
     if "budget" in args.methods or uniform:          # the FP network they start from, for reference
         nets = [fp_model(out, s, ds, args.arch) for s in range(args.seeds)]
         acc = [100 * m.score(ds.X_test, ds.y_test) for m in nets]
-        fp = dict(mean=float(np.mean(acc)), std=float(np.std(acc)), seeds=len(acc), model_bytes=int(nets[0].model_bytes))
+        fp = dict(mean=float(np.mean(acc)), std=float(np.std(acc)), seeds=len(acc),
+                  model_bytes=int(nets[0].model_bytes))
         lines += ["", f"FP network they start from (the preset's FP stage): {fp['mean']:.2f} ± {fp['std']:.2f}% "
                       f"({fp['seeds']} seed{'s' * (fp['seeds'] > 1)}), {fp['model_bytes']:,} bytes"]
     if ref:
