@@ -46,7 +46,8 @@ FROM_METHODS = ("ptq", "lq", "dq", "qat", "ste") + TERNARY_METHODS + ("budget",)
 STAGE_OPTIONS = {"finetune_epochs": (("budget", "admm-ternary"), "finetune_epochs", lambda v: v),
                  "retrain_epochs": (("budget",), "retrain_epochs", lambda v: v),
                  "prune_epochs": (("budget",), "prune_epochs", lambda v: v),
-                 "finetune_codes": (("budget",), "finetune_recode", lambda v: v == "recode")}
+                 "finetune_codes": (("budget",), "finetune_recode", lambda v: v == "recode"),
+                 "distill": (("budget",), "distill", lambda v: v)}
 #: Datasets whose rows are images, and their (C, H, W): what a convolutional --arch needs.
 IMAGE_SHAPES = {"mnist": (1, 28, 28)}
 _BITS_HELP = ("quantization bits N, or 'fp' for full precision. With --levels thesis (the default) "
@@ -155,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="budget: the fine-tuning keeps the codes of its first epoch and trains only their "
                         "values and the biases (keep), or chooses the codes again every epoch (recode); "
                         "default: the preset's (MLPs recode, LeNet-5 keeps)")
+    t.add_argument("--distill", type=float, default=None, metavar="W",
+                   help="budget: weight in [0, 1) of distillation from the FP network in the stages after it "
+                        "(loss (1 - W) CE + W T^2 KL to the FP network's softened outputs, T = 4); "
+                        "default: the preset's")
     t.add_argument("--from", dest="from_model", metavar="FP_MODEL.npz", default=None,
                    help="ptq, ste, dq, qat, lq and the ternary methods: start from this saved FP model "
                         "(admmnet train --method fp --save ...) instead of training one first")

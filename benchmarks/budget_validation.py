@@ -40,11 +40,15 @@ from _runs import (_plain, append_runs, blas_threads, fit_finished, load_runs, r
 GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
 
 
-def _fp(out: Path, seed: int, X, y, arch: str = "mlp", dataset: str = "mnist"):
-    path = out / "models" / f"fp_val_seed{seed}.npz"
+def _fp(out: Path, seed: int, X, y, arch: str = "mlp", dataset: str = "mnist", epochs: int | None = None):
+    """The seed's FP network (the preset's, or ``epochs`` epochs of it), trained once and kept."""
+    path = out / "models" / (f"fp_val_seed{seed}.npz" if epochs is None else f"fp_val_seed{seed}_ep{epochs}.npz")
     if path.exists():
         return admmnet.load(path)
-    m = fit_finished(B.FPMLP(**baseline_params("fp", dataset, arch=arch), seed=seed), X, y)
+    params = baseline_params("fp", dataset, arch=arch)
+    if epochs is not None:
+        params["max_epochs"] = epochs
+    m = fit_finished(B.FPMLP(**params, seed=seed), X, y)
     m.save(path, history=False)
     return m
 
@@ -65,6 +69,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--dataset", default="mnist", choices=("mnist", "seeds", "pendigits"))
     p.add_argument("--arch", default="mlp", choices=("mlp", "lenet5-caffe"))
+    p.add_argument("--fp-epochs", type=int, default=None,
+                   help="epochs of the FP network the runs start from (default: the FP preset's)")
     p.add_argument("--out", default=None, help="default: benchmarks/results/budget_validation[_<arch>]")
     args = p.parse_args(argv)
     if args.arch != "mlp" and args.dataset != "mnist":
@@ -78,7 +84,7 @@ def main(argv=None) -> int:
     preset = baseline_params("budget", args.dataset, arch=args.arch)
     plain = _plain(preset)          # its JSON form, as stored with each run
     key = lambda r: (r["seed"], r["budget"], json.dumps(r["overrides"], sort_keys=True),
-                     json.dumps(r["preset"], sort_keys=True))
+                     json.dumps(r["preset"], sort_keys=True), r.get("fp_epochs"))
     have = {key(r) for r in runs}
     for seed in range(args.seeds):
         Xt, yt, Xv, yv = _rows(args.dataset, seed)
@@ -86,9 +92,11 @@ def main(argv=None) -> int:
         for budget in args.budgets:
             for g in args.grid:
                 rec = dict(seed=seed, budget=budget, overrides=g, preset=plain)
+                if args.fp_epochs is not None:
+                    rec["fp_epochs"] = args.fp_epochs
                 if key(rec) in have:
                     continue
-                fp = fp or _fp(out, seed, Xt, yt, args.arch, args.dataset)
+                fp = fp or _fp(out, seed, Xt, yt, args.arch, args.dataset, args.fp_epochs)
                 t = time.perf_counter()
                 m = fit_finished(B.Budget(**{**preset, **g}, budget=budget, seed=seed), Xt, yt, fp_model=fp)
                 rec.update(val_accuracy=m.score(Xv, yv), fp_val_accuracy=fp.score(Xv, yv),
@@ -103,23 +111,29 @@ def main(argv=None) -> int:
     net = {"mnist": "[784,200,200,10]", "seeds": "[7,5,5,3]", "pendigits": "[16,12,12,10]"}[args.dataset] \
         if args.arch == "mlp" else args.arch
     rows = "held-out digits of the training writers" if args.dataset == "pendigits" else "80/20 of the training rows"
-    lines = [f"Budget on {args.dataset} {net}, validation rows ({rows}), mean over seeds; preset {pj}", "",
-             "| budget | overrides | validation accuracy | seeds | weight bits / budget | seconds |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    fpe = "the FP preset's epochs" if args.fp_epochs is None else f"{args.fp_epochs} epochs"
+    lines = [f"Budget on {args.dataset} {net}, validation rows ({rows}), mean over seeds; FP network: {fpe}; "
+             f"preset {pj}", "",
+             "| budget | overrides | validation accuracy | FP validation accuracy | seeds | weight bits / budget "
+             "| seconds |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     summary = {}
     for budget in args.budgets:
         for g in args.grid:
             rs = [r for r in runs if r["budget"] == budget and r["seed"] < args.seeds
                   and json.dumps(r["overrides"], sort_keys=True) == json.dumps(g, sort_keys=True)
-                  and json.dumps(r["preset"], sort_keys=True) == pj]
+                  and json.dumps(r["preset"], sort_keys=True) == pj and r.get("fp_epochs") == args.fp_epochs]
             if not rs:
                 continue
             acc = 100 * float(np.mean([r["val_accuracy"] for r in rs]))
             name = f"{budget} {json.dumps(g, sort_keys=True)}"
-            summary[name] = dict(mean=acc, seeds=len(rs), seconds=float(np.mean([r["seconds"] for r in rs])))
-            lines.append(f"| {budget} | `{json.dumps(g)}` | {acc:.2f} | {len(rs)} | "
+            fp_acc = 100 * float(np.mean([r["fp_val_accuracy"] for r in rs]))
+            summary[name] = dict(mean=acc, fp_mean=fp_acc, seeds=len(rs),
+                                 seconds=float(np.mean([r["seconds"] for r in rs])))
+            lines.append(f"| {budget} | `{json.dumps(g)}` | {acc:.2f} | {fp_acc:.2f} | {len(rs)} | "
                          f"{rs[0]['weight_bits']:,} / {rs[0]['budget_bits']:,} | {summary[name]['seconds']:.0f} |")
-    write_results(out, {"cells": summary, "preset": preset}, "\n".join(lines) + "\n", t_all)
+    write_results(out, {"cells": summary, "preset": preset, "fp_epochs": args.fp_epochs}, "\n".join(lines) + "\n",
+                  t_all)
     return 0
 
 

@@ -3,8 +3,8 @@ equations, the training loop's seeding and early stopping, array-API cleanliness
 import numpy as np
 import pytest
 
-from admmnet.backprop import (SGD, Adam, activation_grad, backward, evaluate, forward, init_params,
-                              lr_at, make_optimizer, softmax, softmax_cross_entropy, train)
+from admmnet.backprop import (SGD, Adam, activation_grad, backward, distillation_loss, evaluate, forward, init_params,
+                              logits, lr_at, make_optimizer, softmax, softmax_cross_entropy, train)
 
 import array_api_compat.numpy as xp
 
@@ -67,6 +67,56 @@ def test_softmax_cross_entropy_is_stable_and_correct():
     expected = -(np.log(P[0, 0]) + np.log(P[2, 1])) / 2
     assert float(loss) == pytest.approx(expected)
     np.testing.assert_allclose(dZ, (P - Y) / 2)
+
+
+@pytest.mark.parametrize("w, T", [(0.3, 1.0), (0.7, 4.0), (1.0 - 1e-9, 2.5)])
+def test_distillation_loss_matches_its_definition_and_finite_differences(w, T):
+    r = np.random.default_rng(3)
+    Z, Zt = r.standard_normal((4, 6)) * 2, r.standard_normal((4, 6)) * 3
+    Y = np.eye(4)[r.integers(0, 4, 6)].T
+    loss, dZ = distillation_loss(Z, Y, Zt, w, T)
+    q, p = softmax(Zt / T), softmax(Z / T)
+    kl = np.sum(q * (np.log(q) - np.log(p))) / 6
+    assert float(loss) == pytest.approx((1 - w) * float(softmax_cross_entropy(Z, Y)[0]) + w * T * T * kl)
+    num = np.zeros_like(Z)
+    for i in np.ndindex(*Z.shape):
+        E = np.zeros_like(Z)
+        E[i] = 1e-6
+        num[i] = (float(distillation_loss(Z + E, Y, Zt, w, T)[0]) - float(distillation_loss(Z - E, Y, Zt, w, T)[0])) / 2e-6
+    np.testing.assert_allclose(dZ, num, atol=1e-7)
+    # w = 0 is the cross-entropy; at T = 1 the loss is the cross-entropy against the mixed target
+    # (1 - w) Y + w q, less the constant w sum q log q / m
+    l0, d0 = distillation_loss(Z, Y, Zt, 0.0, T)
+    lce, dce = softmax_cross_entropy(Z, Y)
+    assert float(l0) == pytest.approx(float(lce)) and np.allclose(d0, dce)
+    l1, d1 = distillation_loss(Z, Y, Zt, w, 1.0)
+    q1 = softmax(Zt)
+    lmix, dmix = softmax_cross_entropy(Z, (1 - w) * Y + w * q1)
+    assert float(l1) == pytest.approx(float(lmix) + w * np.sum(q1 * np.log(q1)) / 6)
+    np.testing.assert_allclose(d1, dmix, atol=1e-12)
+
+
+def test_logits_in_blocks_equal_one_forward_pass():
+    Ws, bs, A0, _ = _net(m=23)
+    Z, _ = forward(Ws, bs, A0, "relu", keep=False)
+    np.testing.assert_allclose(logits(Ws, bs, A0.T, "relu", batch=5), Z)
+
+
+def test_training_with_a_teacher_uses_the_distillation_loss():
+    """A teacher whose logits carry the labels' information: the student learns from w = 1
+    - 1e-9 (labels nearly unused) as from the labels; a teacher that always says class 0
+    pulls the student's predictions to it."""
+    X, y = _blobs()
+    K = 3
+    good = np.eye(K)[y[:300]].T * 10.0
+    a = _fit(0, teacher=(good, 1.0 - 1e-9, 2.0))
+    acc, _ = evaluate(a.Ws, a.bs, X[300:], y[300:], "relu")
+    assert acc >= 0.9
+    bad = np.zeros((K, 300))
+    bad[0] = 10.0
+    b = _fit(0, teacher=(bad, 1.0 - 1e-9, 1.0))
+    Z, _ = forward(b.Ws, b.bs, X[300:].T, "relu", keep=False)
+    assert np.mean(np.argmax(Z, axis=0) == 0) > 0.8       # a third of the rows are class 0
 
 
 def test_activation_grads():

@@ -346,3 +346,39 @@ def test_pruning_stage_keeps_the_budget_and_starts_the_admm(fp_model):
     assert pruned.score(X, y) >= plain.score(X, y) - 0.02
     with pytest.raises(InvalidParameterError, match="prune_epochs"):
         Budget(**{**base, "prune_epochs": -1}).fit(X, y, fp_model=fp_model)
+
+
+def test_distillation_reaches_every_stage_with_the_fp_networks_logits(fp_model, monkeypatch):
+    """distill = w: every stage after the FP one trains on the distillation loss against the FP
+    network's logits on the training rows (the same teacher in each), at w and T; without it
+    no stage gets a teacher."""
+    from admmnet.backprop import logits
+
+    X, y = blobs()
+    seen = []
+    run = Budget._run
+
+    def spy(self, Ws, bs, Xt, *a, **kw):
+        seen.append((kw.get("stage"), kw.get("teacher"), Xt))
+        return run(self, Ws, bs, Xt, *a, **kw)
+
+    monkeypatch.setattr(Budget, "_run", spy)
+    base = dict(budget="64x", budget_epochs=1, prune_epochs=1, retrain_epochs=1, finetune_epochs=1,
+                holdout_fraction=0.2, **FAST)
+    m = Budget(**base, distill=0.5, distill_temperature=3.0).fit(X, y, fp_model=fp_model)
+    assert [s for s, _, _ in seen] == ["budget-prune", "budget", "budget-retrain", "budget-finetune"]
+    for _, (Zt, w, T), Xt in seen:
+        assert (w, T) == (0.5, 3.0) and Zt.shape == (3, Xt.shape[0])
+        np.testing.assert_allclose(Zt, seen[0][1][0])
+    # the teacher is the FP network: its logits on the training rows
+    Xt = seen[0][2]
+    np.testing.assert_allclose(seen[0][1][0].T, fp_model.network_.logits(np.asarray(Xt)), rtol=1e-4, atol=1e-4)
+    assert m.compression_report()["weight_bits"] <= m.budget_bits_
+    seen.clear()
+    Budget(**base).fit(X, y, fp_model=fp_model)
+    assert all(t is None for _, t, _ in seen)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(InvalidParameterError, match="distill"):
+            Budget(**base, distill=bad).fit(X, y, fp_model=fp_model)
+    with pytest.raises(InvalidParameterError, match="distill_temperature"):
+        Budget(**base, distill=0.5, distill_temperature=0.0).fit(X, y, fp_model=fp_model)

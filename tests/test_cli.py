@@ -240,3 +240,17 @@ def test_stage_epochs_options(flag, extra, stage, refused, tmp_path, capsys):
     for argv in (refused, []):
         assert main(["train", "--dataset", "seeds", flag, "2", "--quiet"] + argv) == 2
         assert flag in capsys.readouterr().err
+
+
+def test_distill_option(tmp_path, capsys):
+    """--distill W sets the budget method's distillation weight; other methods refuse it; a
+    weight outside [0, 1) is a clear error."""
+    path = tmp_path / "b.json"
+    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "3",
+                 "--distill", "0.5", "--quiet", "--json", str(path)]) == 0
+    assert json.loads(path.read_text())["params"]["distill"] == 0.5
+    assert main(["train", "--dataset", "seeds", "--method", "ste", "--bits", "2", "--distill", "0.5", "--quiet"]) == 2
+    assert "--distill" in capsys.readouterr().err
+    assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--distill", "1",
+                 "--quiet"]) == 2
+    assert "distill" in capsys.readouterr().err

@@ -14,11 +14,11 @@ The baselines (:mod:`admmnet.baselines`) train with it; QNN-ADMM does not.
   Flatten, Dense as a layer list; ``arch="lenet5"``), passed as ``arch=`` to
   :func:`forward`, :func:`backward`, :func:`train` and :func:`evaluate` (docs/cnn.md).
 """
-from .engine import activation_grad, backward, forward, softmax, softmax_cross_entropy
+from .engine import activation_grad, backward, distillation_loss, forward, softmax, softmax_cross_entropy
 from .optim import OPTIMIZERS, SGD, Adam, lr_at, make_optimizer
-from .trainer import Objective, TrainResult, evaluate, train
+from .trainer import Objective, TrainResult, evaluate, logits, train
 from .init import init_params
 
-__all__ = ["activation_grad", "backward", "forward", "softmax", "softmax_cross_entropy", "OPTIMIZERS",
-           "SGD", "Adam", "lr_at", "make_optimizer", "Objective", "TrainResult", "evaluate", "train",
+__all__ = ["activation_grad", "backward", "distillation_loss", "forward", "softmax", "softmax_cross_entropy", "OPTIMIZERS",
+           "SGD", "Adam", "lr_at", "make_optimizer", "Objective", "TrainResult", "evaluate", "logits", "train",
            "init_params"]

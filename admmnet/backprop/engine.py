@@ -9,6 +9,12 @@ Loss (mean over the m samples of the batch)::
 
     R = -(1/m) sum_j sum_k Y_kj log softmax(z_L)_kj,     dR/dz_L = (softmax(z_L) - Y) / m.
 
+Distillation (Hinton et al. 2015; :func:`distillation_loss`): with teacher logits ``t``, a
+weight ``w`` in [0, 1] and a temperature ``T``, q = softmax(t/T), p_T = softmax(z_L/T)::
+
+    R_d = (1 - w) R + w T^2 (1/m) sum_j KL(q_j || p_T,j),
+    dR_d/dz_L = ((1 - w)(softmax(z_L) - Y) + w T (p_T - q)) / m.
+
 Backward pass (chain rule, written out by hand)::
 
     dW_l = dz_l a_{l-1}^T,   db_l = dz_l 1,   da_{l-1} = W_l^T dz_l,
@@ -30,7 +36,8 @@ from typing import Any, Callable
 
 from .._backend import get_namespace
 
-__all__ = ["ACTIVATION_GRADS", "activation_grad", "softmax", "softmax_cross_entropy", "forward", "backward",
+__all__ = ["ACTIVATION_GRADS", "activation_grad", "softmax", "softmax_cross_entropy", "distillation_loss", "forward",
+           "backward",
            "ForwardCache"]
 
 
@@ -78,6 +85,32 @@ def softmax_cross_entropy(Z, Y):
     loss = -xp.sum(Y * (S - logsum)) / m
     dZ = (xp.exp(S - logsum) - Y) / m
     return loss, dZ
+
+
+def _log_softmax(Z):
+    xp = get_namespace(Z)
+    S = Z - xp.max(Z, axis=0, keepdims=True)
+    return S - xp.log(xp.sum(xp.exp(S), axis=0, keepdims=True))
+
+
+def distillation_loss(Z, Y, Zt, weight: float, temperature: float):
+    r"""Knowledge distillation: the cross-entropy against the labels mixed with the KL divergence
+    from the teacher's softened outputs (module docstring, ``R_d``).
+
+    ``Z``: the student's logits (K x m), ``Y``: one-hot labels, ``Zt``: the teacher's logits on
+    the same columns, ``weight`` = w in [0, 1], ``temperature`` = T > 0. The KL term is scaled by
+    T^2 so that its gradient's size does not depend on T. Returns ``(loss, dZ)``; ``weight = 0``
+    is :func:`softmax_cross_entropy`."""
+    xp = get_namespace(Z, Y, Zt)
+    m = Z.shape[1]
+    T = float(temperature)
+    ce, dZ = softmax_cross_entropy(Z, Y)
+    log_q = _log_softmax(Zt / T)
+    log_p = _log_softmax(Z / T)
+    q = xp.exp(log_q)
+    kl = xp.sum(q * (log_q - log_p)) / m
+    w = float(weight)
+    return (1 - w) * ce + w * T * T * kl, (1 - w) * dZ + (w * T / m) * (xp.exp(log_p) - q)
 
 
 @dataclass

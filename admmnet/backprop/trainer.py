@@ -37,10 +37,10 @@ import numpy as np
 
 from .._backend import get_namespace, to_float, to_numpy
 from ..exceptions import DivergenceError, DivergenceWarning
-from .engine import backward, forward, softmax_cross_entropy
+from .engine import backward, distillation_loss, forward, softmax_cross_entropy
 from .optim import lr_at
 
-__all__ = ["Objective", "TrainResult", "train", "evaluate"]
+__all__ = ["Objective", "TrainResult", "train", "evaluate", "logits"]
 
 
 class Objective:
@@ -112,6 +112,17 @@ def evaluate(Ws, bs, X, y_enc, activation, objective: Objective | None = None, b
     return correct / n, loss / n
 
 
+def logits(Ws, bs, X, activation, batch: int = 8192, arch=None):
+    """The network's logits on rows ``X`` (K x n), computed in blocks of ``batch`` rows (a
+    CNN: at most 1024)."""
+    xp = get_namespace(X)
+    if arch is not None:
+        batch = min(batch, 1024)
+    blocks = [forward(Ws, bs, X[s:s + batch, ...].T, activation, keep=False, arch=arch)[0]
+              for s in range(0, X.shape[0], batch)]
+    return xp.concat(blocks, axis=1)
+
+
 #: Learning-rate cuts (by 10 each) after which a diverging run stops.
 MAX_LR_CUTS = 4
 
@@ -135,7 +146,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
           rng: np.random.Generator, X_hold=None, y_hold=None, patience: int | None = None,
           lr_schedule: str = "constant", objective: Objective | None = None, trainable=None,
           train_bias=None, report=None, verbose: bool = False, label: str = "", arch=None,
-          keep: str = "last") -> TrainResult:
+          keep: str = "last", teacher=None) -> TrainResult:
     """Train ``Ws, bs`` (lists of arrays; ``bs`` may be None) on rows ``X`` (m x n_0) and
     encoded labels ``y_enc`` (host int array).
 
@@ -147,7 +158,11 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
     from epoch to epoch). ``report(Ws, bs) -> dict`` adds fields
     (e.g. ``val_accuracy``) to every record. Ctrl-C stops cleanly (``stop="interrupted"``).
     ``arch``: None for the MLP, else the :class:`~admmnet.backprop.arch.Arch` of a CNN (``X``
-    then holds its flat input rows, ``C*H*W`` features each)."""
+    then holds its flat input rows, ``C*H*W`` features each).
+    ``teacher``: None, or ``(Zt, weight, temperature)`` with ``Zt`` a teacher's logits on the
+    training rows (K x m, columns in the order of ``X``'s rows): the training loss is then
+    :func:`~admmnet.backprop.engine.distillation_loss` (held-out scoring stays the
+    cross-entropy)."""
     if keep not in ("last", "train"):
         raise ValueError(f"keep must be 'last' or 'train', got {keep!r}")
     objective = objective or Objective()
@@ -189,7 +204,10 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 Yb = xp.take(Y_all, idx, axis=1)
                 Wf = objective.forward_weights(Ws)
                 Z, cache = forward(Wf, bs, Ab, activation, act_quant=aq, arch=arch)
-                loss, dZ = softmax_cross_entropy(Z, Yb)
+                if teacher is None:
+                    loss, dZ = softmax_cross_entropy(Z, Yb)
+                else:
+                    loss, dZ = distillation_loss(Z, Yb, xp.take(teacher[0], idx, axis=1), teacher[1], teacher[2])
                 dWs, dbs = backward(Wf, cache, dZ, activation, need=need, arch=arch)
                 dWs = objective.weight_grads(Ws, dWs)
                 pen, pgrads = objective.penalty(Ws)

@@ -225,7 +225,8 @@ class BackpropModel(NetworkModel):
     _keep_best_train = False
 
     def _run(self, Ws, bs, Xt, yt, Xh, yh, *, epochs, lr, objective=None, trainable=None, train_bias=None,
-             report=None, stage="fp", patience="default", use_holdout=True, schedule=None, weight_decay=None):
+             report=None, stage="fp", patience="default", use_holdout=True, schedule=None, weight_decay=None,
+             teacher=None):
         if self._interrupted:      # Ctrl-C in an earlier stage: skip the remaining training
             epochs = 0
         wd = self.weight_decay if weight_decay is None else weight_decay
@@ -237,7 +238,8 @@ class BackpropModel(NetworkModel):
                     patience=self.patience if patience == "default" else patience,
                     lr_schedule=schedule or self.lr_schedule, objective=objective, trainable=trainable,
                     train_bias=train_bias, report=report, verbose=bool(self.verbose), label=f"[{stage}] ",
-                    arch=self._arch, keep="train" if stage != "fp" and self._keep_best_train else "last")
+                    arch=self._arch, keep="train" if stage != "fp" and self._keep_best_train else "last",
+                    teacher=teacher)
         for r in res.records:
             r["stage"] = stage
         if res.stop == "interrupted":

@@ -425,7 +425,15 @@ class Budget(BackpropModel):
     finetune_recode : bool, default True
         Choose the fine-tuning's codes again from the latent weights at every epoch start
         (False: keep the first epoch's codes and train only the code values and biases;
-        :class:`FixedStructure`).""" + _FP_DOC
+        :class:`FixedStructure`).
+    distill : float in [0, 1), default 0.0
+        Weight w of knowledge distillation from the FP network in every stage after it
+        (pruning, ADMM, retraining, fine-tuning): each stage's loss is then
+        ``(1 - w) CE + w T^2 KL(softmax(t/T) || softmax(z/T))`` with t the FP network's logits
+        on the training rows (:func:`~admmnet.backprop.engine.distillation_loss`; 0: the
+        cross-entropy alone, the source's loss).
+    distill_temperature : float, default 4.0
+        The temperature T of ``distill``.""" + _FP_DOC
 
     method = "budget"
     #: The retraining stage's continuation: rho times this every RETRAIN_STEPS optimizer steps.
@@ -439,7 +447,7 @@ class Budget(BackpropModel):
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
                  budget_weight_decay=0.0, prune_epochs=0, retrain_epochs=0, retrain_rho=0.01, finetune_epochs=0,
-                 finetune_lr=None, finetune_recode=True,
+                 finetune_lr=None, finetune_recode=True, distill=0.0, distill_temperature=4.0,
                  activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
@@ -458,6 +466,8 @@ class Budget(BackpropModel):
         self.finetune_epochs = finetune_epochs
         self.finetune_lr = finetune_lr
         self.finetune_recode = finetune_recode
+        self.distill = distill
+        self.distill_temperature = distill_temperature
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
@@ -475,6 +485,8 @@ class Budget(BackpropModel):
         if self.finetune_lr is not None:
             check_real("finetune_lr", self.finetune_lr, lo=0, lo_open=True)
         check_bool("finetune_recode", self.finetune_recode)
+        check_real("distill", self.distill, lo=0, hi=1, hi_open=True)
+        check_real("distill_temperature", self.distill_temperature, lo=0, lo_open=True)
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         choices = QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
@@ -484,39 +496,51 @@ class Budget(BackpropModel):
         if S < min(choices):
             raise InvalidParameterError(f"budget {self.budget!r} is {S} bits: less than one weight at {min(choices)} bit(s)")
         self.budget_bits_ = S
+        teacher = self._teacher(Ws, bs, Xt)
         if self.prune_epochs > 0 and not self._interrupted:
-            Ws, bs, records, stop = self._prune(Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop)
+            Ws, bs, records, stop = self._prune(Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop, teacher)
         obj = BudgetObjective(Ws, S, choices, self.quantizer, float(self.rho), int(self.admm_interval), self.dtype)
         state = obj.state()
         if self.budget_epochs > 0:
             res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.budget_epochs, lr=self.budget_lr, objective=obj,
-                            report=self._report(obj), stage="budget", weight_decay=float(self.budget_weight_decay))
+                            report=self._report(obj), stage="budget", weight_decay=float(self.budget_weight_decay),
+                            teacher=teacher)
             Ws, bs, stop = res.Ws, res.bs, res.stop
             records = records + res.records
             state = obj.state_after(res.best_epoch)
         t0 = time.perf_counter()
         cws = compress_layers(Ws, state["bits"], S, self.quantizer, self.dtype)
         if self.retrain_epochs + self.finetune_epochs > 0 and not self._interrupted:
-            cws, bs, records, stop = self._fixed_structure(Ws, bs, cws, Xt, yt, Xh, yh, records, stop)
+            cws, bs, records, stop = self._fixed_structure(Ws, bs, cws, Xt, yt, Xh, yh, records, stop, teacher)
         net = self._compressed_network(cws, bs)
         rec = self._stage_record(net, "budget-final", len(records) + 1, time.perf_counter() - t0, Xt, yt)
         rec.update(bits=[c.bits for c in cws], nnz=[c.nnz for c in cws], weight_bits=sum(c.weight_bits for c in cws))
         return net, records + [rec], stop
 
-    def _prune(self, Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop):
+    def _teacher(self, Ws, bs, Xt):
+        """``(logits of the FP network on the training rows, w, T)`` for the stages' loss, or
+        None without ``distill``."""
+        if self.distill == 0:
+            return None
+        from ..backprop import logits
+
+        return logits(Ws, bs, Xt, self.activation, arch=self._arch), float(self.distill), float(self.distill_temperature)
+
+    def _prune(self, Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop, teacher=None):
         """The ``prune_epochs`` stage (:class:`GradualPruning`) from the FP weights; its kept
         epoch's W with the final knapsack masks applied (exactly ``S``'s structure)."""
         bits = list(QB.budget_project([to_numpy(W) for W in Ws], S, choices, self.quantizer).bits)
         steps = -(-int(Xt.shape[0]) // int(self.batch_size)) * int(self.prune_epochs)
         obj = GradualPruning(Ws, bits, S, int(self.PRUNE_RAMP * steps), self.PRUNE_STEPS, self.quantizer, self.dtype)
         res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.prune_epochs, lr=self.budget_lr, objective=obj,
-                        report=self._report(obj), stage="budget-prune", weight_decay=0.0, patience=None)
+                        report=self._report(obj), stage="budget-prune", weight_decay=0.0, patience=None,
+                        teacher=teacher)
         if not res.records:
             return Ws, bs, records, stop
         Ws = [W * m for W, m in zip(res.Ws, obj.knapsack_masks(res.Ws, S))]
         return Ws, res.bs, records + res.records, res.stop
 
-    def _fixed_structure(self, Ws, bs, cws, Xt, yt, Xh, yh, records, stop):
+    def _fixed_structure(self, Ws, bs, cws, Xt, yt, Xh, yh, records, stop, teacher=None):
         """The stages after ADMM with the structure of its compressed layers ``cws`` fixed (their
         kept positions and widths; latent start: the ADMM stage's W on those positions):
         ``retrain_epochs`` of :class:`StructureADMM`, then ``finetune_epochs`` of
@@ -549,7 +573,8 @@ class Budget(BackpropModel):
             obj = StructureADMM(W, masks, bits, self.quantizer, float(self.retrain_rho), self.RETRAIN_RHO_GROWTH,
                                 self.RETRAIN_STEPS)
             res = self._run(W, bs, Xt, yt, Xh, yh, epochs=self.retrain_epochs, lr=lr, objective=obj,
-                            report=self._report(obj), stage="budget-retrain", weight_decay=0.0, patience=None)
+                            report=self._report(obj), stage="budget-retrain", weight_decay=0.0, patience=None,
+                            teacher=teacher)
             records = records + res.records
             if res.records:
                 U = obj.state_after(res.best_epoch)["U"]
@@ -560,7 +585,8 @@ class Budget(BackpropModel):
         if self.finetune_epochs > 0 and not self._interrupted:
             ft = FixedStructure(W, masks, bits, self.quantizer, recode=self.finetune_recode)
             res = self._run(W, bs, Xt, yt, Xh, yh, epochs=self.finetune_epochs, lr=lr, objective=ft,
-                            report=self._report(ft), stage="budget-finetune", weight_decay=0.0, patience=None)
+                            report=self._report(ft), stage="budget-finetune", weight_decay=0.0, patience=None,
+                            teacher=teacher)
             records = records + res.records
             if res.records:
                 layers = ft.compressed(res.Ws, ft.state_after(res.best_epoch)["idx"], self.dtype)
