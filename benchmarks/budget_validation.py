@@ -10,11 +10,17 @@ The FP network of the baselines' preset (:class:`admmnet.baselines.FPMLP`) is tr
 seed on the 80% part and kept in ``<out>/models/``; then :class:`admmnet.baselines.Budget` with
 the preset (``baseline_params("budget", dataset, arch=arch)``) and each override of ``--grid``
 runs from it, for each ``--budgets``, and is scored on the validation rows. Every run is appended to
-``<out>/runs.jsonl`` as it finishes (a rerun resumes); ``summary.json`` and ``table.md`` hold
-the validation accuracy per (budget, setting), with weight bits and seconds.
+``<out>/runs.jsonl`` as it finishes (a rerun resumes; a run counts for a grid entry when its
+preset and overrides come to the same settings, so a run made under an earlier preset is not
+redone); ``summary.json`` and ``table.md`` hold the validation accuracy per (budget, setting),
+with weight bits and seconds (``--report``: tabulate only, run nothing). ``--fp-epochs``: the
+runs start from FP networks of that many epochs (the benchmarks' 20 for LeNet-5) instead of the
+FP preset's.
 
     python benchmarks/budget_validation.py
     python benchmarks/budget_validation.py --budgets 2000x --grid '[{}, {"finetune_epochs": 20}]'
+    python benchmarks/budget_validation.py --arch lenet5-caffe --budgets 2000x --fp-epochs 20 --seeds 2 \
+        --grid '[{}, {"distill": 0.0}]' --out benchmarks/results/budget_validation_lenet5-caffe_fp20
     python benchmarks/budget_validation.py --arch lenet5-caffe --budgets 2000x 128x \
         --grid '[{}, {"retrain_epochs": 10, "finetune_epochs": 3, "finetune_recode": false}]'
 """
@@ -34,8 +40,8 @@ from admmnet.baseline_presets import baseline_params
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import stratified_split
 
-from _runs import (_plain, append_runs, blas_threads, fit_finished, load_runs, results_dir, small_validation_rows,
-                   write_results)
+from _runs import (_plain, append_runs, blas_threads, estimator_defaults, fit_finished, load_runs, results_dir,
+                   small_validation_rows, write_results)
 
 GRID = [{"finetune_epochs": 0}, {"finetune_epochs": 10}, {"finetune_epochs": 20}]
 
@@ -51,6 +57,12 @@ def _fp(out: Path, seed: int, X, y, arch: str = "mlp", dataset: str = "mnist", e
     m = fit_finished(B.FPMLP(**params, seed=seed), X, y)
     m.save(path, history=False)
     return m
+
+
+def _settings(preset: dict, overrides: dict) -> str:
+    """The settings a run used, every Budget parameter named (JSON text): a run stored under an
+    earlier preset counts for a grid entry of today's when the two come to the same settings."""
+    return json.dumps(_plain({**estimator_defaults(B.Budget), **preset, **overrides}), sort_keys=True)
 
 
 def _rows(dataset: str, seed: int):
@@ -72,6 +84,8 @@ def main(argv=None) -> int:
     p.add_argument("--fp-epochs", type=int, default=None,
                    help="epochs of the FP network the runs start from (default: the FP preset's)")
     p.add_argument("--out", default=None, help="default: benchmarks/results/budget_validation[_<arch>]")
+    p.add_argument("--report", action="store_true",
+                   help="run nothing: tabulate the finished runs of --grid (mean over the seeds < --seeds each has)")
     args = p.parse_args(argv)
     if args.arch != "mlp" and args.dataset != "mnist":
         p.error("--arch lenet5-caffe needs --dataset mnist (images)")
@@ -83,10 +97,9 @@ def main(argv=None) -> int:
     runs = load_runs(log)
     preset = baseline_params("budget", args.dataset, arch=args.arch)
     plain = _plain(preset)          # its JSON form, as stored with each run
-    key = lambda r: (r["seed"], r["budget"], json.dumps(r["overrides"], sort_keys=True),
-                     json.dumps(r["preset"], sort_keys=True), r.get("fp_epochs"))
+    key = lambda r: (r["seed"], r["budget"], _settings(r["preset"], r["overrides"]), r.get("fp_epochs"))
     have = {key(r) for r in runs}
-    for seed in range(args.seeds):
+    for seed in range(0 if args.report else args.seeds):
         Xt, yt, Xv, yv = _rows(args.dataset, seed)
         fp = None
         for budget in args.budgets:
@@ -121,8 +134,8 @@ def main(argv=None) -> int:
     for budget in args.budgets:
         for g in args.grid:
             rs = [r for r in runs if r["budget"] == budget and r["seed"] < args.seeds
-                  and json.dumps(r["overrides"], sort_keys=True) == json.dumps(g, sort_keys=True)
-                  and json.dumps(r["preset"], sort_keys=True) == pj and r.get("fp_epochs") == args.fp_epochs]
+                  and _settings(r["preset"], r["overrides"]) == _settings(plain, g)
+                  and r.get("fp_epochs") == args.fp_epochs]
             if not rs:
                 continue
             acc = 100 * float(np.mean([r["val_accuracy"] for r in rs]))
