@@ -71,8 +71,7 @@ def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epoch
     for b in budgets:
         t0 = time.perf_counter()
         if preset:
-            m = B.Budget(**{**baseline_params("budget", "mnist", arch="lenet5-caffe"), "max_epochs": 0}, budget=b,
-                         seed=seed, verbose=True)
+            m = B.Budget(**{**_preset(), "max_epochs": 0}, budget=b, seed=seed, verbose=True)
         else:
             m = B.Budget(budget=b, budget_epochs=epochs, retrain_epochs=retrain_epochs,
                          finetune_epochs=finetune_epochs, finetune_lr=finetune_lr, finetune_recode=finetune_recode,
