@@ -19,6 +19,6 @@ from .optim import OPTIMIZERS, SGD, Adam, lr_at, make_optimizer
 from .trainer import Objective, TrainResult, evaluate, logits, train
 from .init import init_params
 
-__all__ = ["activation_grad", "backward", "distillation_loss", "forward", "softmax", "softmax_cross_entropy", "OPTIMIZERS",
-           "SGD", "Adam", "lr_at", "make_optimizer", "Objective", "TrainResult", "evaluate", "logits", "train",
-           "init_params"]
+__all__ = ["activation_grad", "backward", "distillation_loss", "forward", "softmax", "softmax_cross_entropy",
+           "OPTIMIZERS", "SGD", "Adam", "lr_at", "make_optimizer", "Objective", "TrainResult", "evaluate", "logits",
+           "train", "init_params"]

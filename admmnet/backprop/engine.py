@@ -37,8 +37,7 @@ from typing import Any, Callable
 from .._backend import get_namespace
 
 __all__ = ["ACTIVATION_GRADS", "activation_grad", "softmax", "softmax_cross_entropy", "distillation_loss", "forward",
-           "backward",
-           "ForwardCache"]
+           "backward", "ForwardCache"]
 
 
 def _relu_grad(xp, z):

@@ -524,7 +524,8 @@ class Budget(BackpropModel):
             return None
         from ..backprop import logits
 
-        return logits(Ws, bs, Xt, self.activation, arch=self._arch), float(self.distill), float(self.distill_temperature)
+        Zt = logits(Ws, bs, Xt, self.activation, arch=self._arch)
+        return Zt, float(self.distill), float(self.distill_temperature)
 
     def _prune(self, Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop, teacher=None):
         """The ``prune_epochs`` stage (:class:`GradualPruning`) from the FP weights; its kept
