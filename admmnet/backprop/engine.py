@@ -79,14 +79,12 @@ def softmax_cross_entropy(Z, Y):
     Returns ``(loss, dZ)`` with ``loss`` a 0-d array and ``dZ = (softmax(Z) - Y) / m``."""
     xp = get_namespace(Z, Y)
     m = Z.shape[1]
-    S = Z - xp.max(Z, axis=0, keepdims=True)
-    logsum = xp.log(xp.sum(xp.exp(S), axis=0, keepdims=True))
-    loss = -xp.sum(Y * (S - logsum)) / m
-    dZ = (xp.exp(S - logsum) - Y) / m
-    return loss, dZ
+    log_p = _log_softmax(Z)
+    return -xp.sum(Y * log_p) / m, (xp.exp(log_p) - Y) / m
 
 
 def _log_softmax(Z):
+    """Column-wise log-softmax, stable (the column max is subtracted first)."""
     xp = get_namespace(Z)
     S = Z - xp.max(Z, axis=0, keepdims=True)
     return S - xp.log(xp.sum(xp.exp(S), axis=0, keepdims=True))
