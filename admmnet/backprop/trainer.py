@@ -93,34 +93,33 @@ def evaluate(Ws, bs, X, y_enc, activation, objective: Objective | None = None, b
     (``arch``: None for the MLP, else the :class:`~admmnet.backprop.arch.Arch`)."""
     objective = objective or Objective()
     xp = get_namespace(X)
-    if arch is not None:        # a CNN's activations are ~50x wider than its input: smaller blocks
-        batch = min(batch, 1024)
     We = objective.eval_weights(Ws)
-    aq = objective.act_quant(False)
     n = X.shape[0]
     K = We[-1].shape[0]
     correct, loss = 0, 0.0
-    for s in range(0, n, batch):
-        Xb = X[s:s + batch, ...]
-        Z, _ = forward(We, bs, Xb.T, activation, act_quant=aq, keep=False, arch=arch)
-        yb = y_enc[s:s + batch]
+    for s, Z in _logit_blocks(We, bs, X, activation, batch, arch, objective.act_quant(False)):
+        yb = y_enc[s:s + Z.shape[1]]
         pred = to_numpy(xp.argmax(Z, axis=0))
         correct += int(np.sum(pred == yb))
         Yb = _one_hot(xp, yb, K, Z.dtype)
         ll, _ = softmax_cross_entropy(Z, Yb)
-        loss += to_float(ll) * Xb.shape[0]
+        loss += to_float(ll) * Z.shape[1]
     return correct / n, loss / n
+
+
+def _logit_blocks(Ws, bs, X, activation, batch: int, arch, act_quant=None):
+    """``(first row, logits)`` of consecutive blocks of ``batch`` rows of ``X`` (a CNN: at most
+    1024, its activations being ~50x wider than its input)."""
+    if arch is not None:
+        batch = min(batch, 1024)
+    for s in range(0, X.shape[0], batch):
+        yield s, forward(Ws, bs, X[s:s + batch, ...].T, activation, act_quant=act_quant, keep=False, arch=arch)[0]
 
 
 def logits(Ws, bs, X, activation, batch: int = 8192, arch=None):
     """The network's logits on rows ``X`` (K x n), computed in blocks of ``batch`` rows (a
     CNN: at most 1024)."""
-    xp = get_namespace(X)
-    if arch is not None:
-        batch = min(batch, 1024)
-    blocks = [forward(Ws, bs, X[s:s + batch, ...].T, activation, keep=False, arch=arch)[0]
-              for s in range(0, X.shape[0], batch)]
-    return xp.concat(blocks, axis=1)
+    return get_namespace(X).concat([Z for _, Z in _logit_blocks(Ws, bs, X, activation, batch, arch)], axis=1)
 
 
 #: Learning-rate cuts (by 10 each) after which a diverging run stops.
