@@ -352,8 +352,6 @@ def test_distillation_reaches_every_stage_with_the_fp_networks_logits(fp_model, 
     """distill = w: every stage after the FP one trains on the distillation loss against the FP
     network's logits on the training rows (the same teacher in each), at w and T; without it
     no stage gets a teacher."""
-    from admmnet.backprop import logits
-
     X, y = blobs()
     seen = []
     run = Budget._run
