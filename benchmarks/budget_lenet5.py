@@ -1,4 +1,4 @@
-"""The budget source's LeNet-5/MNIST table (Yang et al. Table 3), reproduced (docs/budget.md).
+r"""The budget source's LeNet-5/MNIST table (Yang et al. Table 3), reproduced (docs/budget.md).
 
 LeNet-5 of Deep Compression (``arch="lenet5-caffe"``: conv 1->20 5x5, pool, conv 20->50 5x5,
 pool, dense 800->500, dense 500->10; 430,500 weights) on MNIST. Per seed:

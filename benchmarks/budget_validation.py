@@ -1,4 +1,4 @@
-"""Choosing the budget method's MNIST presets on validation rows (docs/budget.md).
+r"""Choosing the budget method's MNIST presets on validation rows (docs/budget.md).
 
 MNIST [784,200,200,10] (or ``--arch lenet5-caffe``, the budget source's LeNet-5, with the
 convolutional presets of :data:`admmnet.baseline_presets.ARCH_PRESETS`): a stratified 80/20
