@@ -12,7 +12,8 @@ the preset (``baseline_params("budget", dataset, arch=arch)``) and each override
 runs from it, for each ``--budgets``, and is scored on the validation rows. Every run is appended to
 ``<out>/runs.jsonl`` as it finishes (a rerun resumes; a run counts for a grid entry when its
 preset and overrides come to the same settings, so a run made under an earlier preset is not
-redone); ``summary.json`` and ``table.md`` hold the validation accuracy per (budget, setting),
+redone), with each stage's held-out and validation accuracy per epoch (``stages``: where a
+setting gains or loses); ``summary.json`` and ``table.md`` hold the validation accuracy per (budget, setting),
 with weight bits and seconds (``--report``: tabulate only, run nothing). ``--fp-epochs``: the
 runs start from FP networks of that many epochs (the benchmarks' 20 for LeNet-5) instead of the
 FP preset's.
@@ -74,6 +75,18 @@ def _rows(dataset: str, seed: int):
     return ds.X_train[tr], ds.y_train[tr], ds.X_train[va], ds.y_train[va]
 
 
+def _stages(history) -> dict:
+    """Per stage of a fit, its epochs' held-out accuracy (the estimator's own held-out rows, which
+    pick each stage's kept epoch) and validation accuracy: where along the stages a setting gains
+    or loses. The validation rows only score here; they steer nothing."""
+    out = {}
+    for r in history:
+        st = out.setdefault(r["stage"], {"holdout": [], "val": []})
+        st["holdout"].append(r.get("holdout_accuracy"))
+        st["val"].append(r.get("val_accuracy"))
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budgets", nargs="+", default=["2000x", "512x", "128x"])
@@ -111,10 +124,12 @@ def main(argv=None) -> int:
                     continue
                 fp = fp or _fp(out, seed, Xt, yt, args.arch, args.dataset, args.fp_epochs)
                 t = time.perf_counter()
-                m = fit_finished(B.Budget(**{**preset, **g}, budget=budget, seed=seed), Xt, yt, fp_model=fp)
+                m = fit_finished(B.Budget(**{**preset, **g}, budget=budget, seed=seed), Xt, yt, fp_model=fp,
+                                 eval_set=(Xv, yv))
                 rec.update(val_accuracy=m.score(Xv, yv), fp_val_accuracy=fp.score(Xv, yv),
                            seconds=time.perf_counter() - t, weight_bits=m.compression_report()["weight_bits"],
-                           budget_bits=m.budget_bits_, threads=blas_threads(), admmnet=admmnet.__version__)
+                           budget_bits=m.budget_bits_, stages=_stages(m.history_),
+                           threads=blas_threads(), admmnet=admmnet.__version__)
                 append_runs(log, [rec])
                 runs.append(rec)
                 have.add(key(rec))
