@@ -129,17 +129,23 @@ def is_stale(rec: dict, epochs=None, arch: str = "mlp") -> bool:
     return False
 
 
+def _mean_points(cells: dict) -> dict:
+    """Per method, one point per bit width, from ``cells``: ``(method, bits) -> [(test accuracy
+    in [0, 1], model bytes), ...]`` (in the order given): mean and std accuracy in %, the model
+    bytes, the number of runs."""
+    out: dict = {}
+    for (m, b), v in cells.items():
+        acc = [a for a, _ in v]
+        out.setdefault(m, []).append(dict(bits=b, accuracy=100 * float(np.mean(acc)), std=100 * float(np.std(acc)),
+                                          model_bytes=v[0][1], seeds=len(v)))
+    return out
+
+
 def uniform_points(runs: list[dict]) -> dict:
     """Mean test accuracy and model bytes of the uniform runs of this sweep, per method."""
-    out: dict = {}
-    for m in UNIFORM:
-        for b in UNIFORM_BITS:
-            g = [r for r in runs if r["method"] == m and r["bits"] == b]
-            if g:
-                out.setdefault(m, []).append(dict(bits=b, accuracy=100 * float(np.mean([r["test_accuracy"] for r in g])),
-                                                  std=100 * float(np.std([r["test_accuracy"] for r in g])),
-                                                  model_bytes=g[0]["model_bytes"], seeds=len(g)))
-    return out
+    cells = {(m, b): [(r["test_accuracy"], r["model_bytes"]) for r in runs if r["method"] == m and r["bits"] == b]
+             for m in UNIFORM for b in UNIFORM_BITS}
+    return _mean_points({k: v for k, v in cells.items() if v})
 
 
 def reference_points() -> dict:
@@ -151,11 +157,7 @@ def reference_points() -> dict:
         if r["dataset"] != "mnist" or r["method"] not in ("ptq", "ste", "lq", "qnn-admm") or r["bits"] == "fp":
             continue
         cells.setdefault((r["method"], int(r["bits"])), []).append((float(r["test_accuracy"]), int(r["model_bytes"])))
-    out = {}
-    for (m, b), v in sorted(cells.items()):
-        out.setdefault(m, []).append(dict(bits=b, accuracy=100 * float(np.mean([a for a, _ in v])),
-                                          model_bytes=v[0][1], seeds=len(v)))
-    return out
+    return _mean_points(dict(sorted(cells.items())))
 
 
 def plot(out: Path, runs: list[dict], ref: dict, title: str = "MNIST [784,200,200,10]", fp: dict | None = None) -> None:
