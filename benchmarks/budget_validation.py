@@ -122,11 +122,13 @@ def main(argv=None) -> int:
                     rec["fp_epochs"] = args.fp_epochs
                 if key(rec) in have:
                     continue
-                fp = fp or _fp(out, seed, Xt, yt, args.arch, args.dataset, args.fp_epochs)
+                if fp is None:          # once a seed: the FP network and its validation score
+                    fp = _fp(out, seed, Xt, yt, args.arch, args.dataset, args.fp_epochs)
+                    fp_val = fp.score(Xv, yv)
                 t = time.perf_counter()
                 m = fit_finished(B.Budget(**{**preset, **g}, budget=budget, seed=seed), Xt, yt, fp_model=fp,
                                  eval_set=(Xv, yv))
-                rec.update(val_accuracy=m.score(Xv, yv), fp_val_accuracy=fp.score(Xv, yv),
+                rec.update(val_accuracy=m.score(Xv, yv), fp_val_accuracy=fp_val,
                            seconds=time.perf_counter() - t, weight_bits=m.compression_report()["weight_bits"],
                            budget_bits=m.budget_bits_, stages=_stages(m.history_),
                            threads=blas_threads(), admmnet=admmnet.__version__)
