@@ -178,6 +178,8 @@ def summarise(runs, datasets) -> dict:
                     and r.get("seconds_after_iterations") is not None]
             c = {"mean": float(np.mean(acc)), "std": float(np.std(acc)), "n": len(acc),
                  "seconds_mean": float(np.mean(sec)),
+                 "runs_from_study": sum(1 for r in runs if r["dataset"] == d and r["bits"] == b
+                                        and r.get("reused_from")),
                  "seconds_after_iterations_mean": float(np.mean(post)) if post else None}
             if b == "fp":
                 fp_mean = c["mean"]
@@ -209,6 +211,13 @@ def markdown(cells, datasets) -> str:
             post = None if c is None else c["seconds_after_iterations_mean"]
             row.append("–" if c is None else f"{c['seconds_mean']:.1f}" + ("" if post is None else f" ({post:.1f})"))
         lines.append(f"| {d} | " + " | ".join(row) + " |")
+    reused = [d for d in datasets if any(c.get("runs_from_study") for k, c in cells.items()
+                                         if k.startswith(d + "/"))]
+    if reused:
+        lines += ["", "The runs of " + ", ".join(reused) + " were taken over from the study "
+                  "(`benchmarks/reproduce.py`, `reused_from` in runs.jsonl) and keep its seconds, measured "
+                  "with two workers on a machine other experiments shared: they are not idle-machine timings "
+                  "(those: docs/quantized_training.md, \"Time to accuracy and run time\")."]
     n = sorted({c["n"] for c in cells.values()})
     lines += ["", f"Seeds per cell: {n}."]
     return "\n".join(lines) + "\n"
