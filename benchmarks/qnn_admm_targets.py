@@ -170,16 +170,15 @@ def summarise(runs, datasets) -> dict:
     for d in datasets:
         fp_mean = None
         for b in BITS:
-            acc = [100 * r["test_accuracy"] for r in runs if r["dataset"] == d and r["bits"] == b]
-            if not acc:
+            cell = [r for r in runs if r["dataset"] == d and r["bits"] == b]
+            if not cell:
                 continue
-            sec = [r["seconds"] for r in runs if r["dataset"] == d and r["bits"] == b]
-            post = [r["seconds_after_iterations"] for r in runs if r["dataset"] == d and r["bits"] == b
-                    and r.get("seconds_after_iterations") is not None]
+            acc = [100 * r["test_accuracy"] for r in cell]
+            sec = [r["seconds"] for r in cell]
+            post = [r["seconds_after_iterations"] for r in cell if r.get("seconds_after_iterations") is not None]
             c = {"mean": float(np.mean(acc)), "std": float(np.std(acc)), "n": len(acc),
                  "seconds_mean": float(np.mean(sec)),
-                 "runs_from_study": sum(1 for r in runs if r["dataset"] == d and r["bits"] == b
-                                        and r.get("reused_from")),
+                 "runs_from_study": sum(1 for r in cell if r.get("reused_from")),
                  "seconds_after_iterations_mean": float(np.mean(post)) if post else None}
             if b == "fp":
                 fp_mean = c["mean"]
