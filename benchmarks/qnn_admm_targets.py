@@ -210,8 +210,7 @@ def markdown(cells, datasets) -> str:
             post = None if c is None else c["seconds_after_iterations_mean"]
             row.append("–" if c is None else f"{c['seconds_mean']:.1f}" + ("" if post is None else f" ({post:.1f})"))
         lines.append(f"| {d} | " + " | ".join(row) + " |")
-    reused = [d for d in datasets if any(c.get("runs_from_study") for k, c in cells.items()
-                                         if k.startswith(d + "/"))]
+    reused = [d for d in datasets if any(cells.get(f"{d}/{b}", {}).get("runs_from_study") for b in BITS)]
     if reused:
         lines += ["", "The runs of " + ", ".join(reused) + " were taken over from the study "
                   "(`benchmarks/reproduce.py`, `reused_from` in runs.jsonl) and keep its seconds, measured "
