@@ -184,9 +184,9 @@ _CNN_PRESET = {
     # 98.61, at T = 8 98.62, w = 0.5 with 20 retraining epochs 98.75; 128x, seed 0: none 98.68, w = 0.5 98.88.
     # Not kept either (2000x, seed 0; docs/budget.md): 10 fine-tuning epochs 98.76, 30 pruning epochs 98.81,
     # widths >= 2 bits 98.46, lr 2e-3 98.83 (seed 1: 98.63), lr 3e-3 98.75, retrain_rho 0.03 98.73.
-    # Open lead (other FP networks, validation FP 98.89 / 98.94 / 99.03; ..._fp20_quantizer/): quantizer=
-    # "uniform" 98.77 / 98.78 / 98.88 against the preset's 98.67 / 98.74 / 98.87; not taken before the
-    # 5-seed test is rerun.
+    # quantizer="uniform" (other FP networks, validation FP 98.89 / 98.94 / 99.03; ..._fp20_quantizer/):
+    # 2000x 98.77 / 98.78 / 98.88 against the preset's 98.67 / 98.74 / 98.87, but seed 0 at 16x / 128x
+    # (..._fp20_quantizer_low/, FP 98.99) 98.93 / 98.86 against 99.00 / 98.88: k-means kept.
     "budget": dict(prune_epochs=20, budget_epochs=0, budget_lr=1e-3, retrain_epochs=10, finetune_epochs=3,
                    finetune_recode=False, distill=0.5),
 }
