@@ -281,6 +281,40 @@ def test_admm_ternary_penalty_and_dual_update():
     assert obj.rho == 1.0
 
 
+def test_admm_ternary_rho_scaling_weights():
+    """``rho_scaling="weights"``: layer l's penalty is rho c_l / 2 ||W_l - G_l + U_l||^2 with
+    c_l = mean(W^2) / mean(W_l^2) of the starting weights, so a layer scaled by s gets a factor
+    1/s^2 relative to the others and its penalty, relative to its own squared scale, matches;
+    the dual step is unchanged (scaled dual); a bad name is a clear error."""
+    from admmnet.baselines.admm_ternary import weight_scale_factors
+
+    r = np.random.default_rng(2)
+    W1, W2 = r.standard_normal((3, 4)), 0.1 * r.standard_normal((5, 6))
+    c = weight_scale_factors([W1, W2])
+    ms = (np.sum(W1 ** 2) + np.sum(W2 ** 2)) / (W1.size + W2.size)
+    assert c == pytest.approx([ms / np.mean(W1 ** 2), ms / np.mean(W2 ** 2)])
+    obj = ADMMTernaryObjective([W1, W2], False, rho=0.5, rho_growth=2.0, interval=1, rho_scaling="weights")
+    plain = ADMMTernaryObjective([W1, W2], False, rho=0.5, rho_growth=2.0, interval=1)
+    X1, X2 = W1 + 0.3, W2 - 0.02
+    val, grads = obj.penalty([X1, X2])
+    D = [X - G for X, G in zip((X1, X2), obj.G)]
+    assert val == pytest.approx(sum(0.25 * cl * np.sum(d * d) for cl, d in zip(c, D)))
+    for g, cl, d in zip(grads, c, D):
+        np.testing.assert_allclose(g, 0.5 * cl * d)
+    # scale-free: the same weights with layer 2 scaled up 10x give that layer the same
+    # penalty relative to its squared scale
+    c10 = weight_scale_factors([W1, 10 * W2])
+    assert c10[1] * 100 / c10[0] == pytest.approx(c[1] / c[0])
+    for o in (obj, plain):
+        o.start_epoch([X1, X2], 1)
+    for u, v in zip(obj.U, plain.U):
+        np.testing.assert_allclose(u, v)
+    assert weight_scale_factors([np.zeros((2, 2)), W1])[0] == 1.0
+    X, y = blobs()
+    with pytest.raises(ValueError, match="rho_scaling"):
+        ADMMTernary(**{**FAST, "rho_scaling": "layer"}).fit(X, y)
+
+
 def test_admm_ternary_g_steps_every_k_optimizer_steps(fp_model):
     """``admm_steps=k``: the G/dual/rho step comes after every k optimizer steps, not at epoch
     starts; with 400 rows (10% held out: 360), batch 32 -> 12 steps per epoch, 3 epochs -> 36

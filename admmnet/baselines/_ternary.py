@@ -51,6 +51,7 @@ class ScaledDualADMM:
     hold ``G``, ``U``, ``rho``, ``rho_growth`` (and optionally ``masks``)."""
 
     masks = None
+    layer_scales = None     # optional per-layer factors c_l: the penalty is rho c_l / 2 ||W_l - G_l + U_l||^2
 
     def penalty(self, Ws):
         xp = get_namespace(Ws[0])
@@ -59,8 +60,9 @@ class ScaledDualADMM:
             D = W - G + U
             if self.masks is not None:
                 D = D * self.masks[l]
-            grads.append(self.rho * D)
-            total += 0.5 * self.rho * to_float(xp.sum(D * D))
+            rho = self.rho if self.layer_scales is None else self.rho * self.layer_scales[l]
+            grads.append(rho * D)
+            total += 0.5 * rho * to_float(xp.sum(D * D))
         return total, grads
 
     def dual_step(self, Ws) -> None:

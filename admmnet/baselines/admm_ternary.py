@@ -12,6 +12,13 @@ ADMM with the scaled dual U_l (lambda_l / rho), all layers at once:
 * dual: ``U_l <- U_l + W_l - G_l``; then the continuation ``rho <- rho_growth rho`` with
   ``U <- U / rho_growth`` (lambda unchanged).
 
+With ``rho_scaling="weights"`` layer l's penalty is ``rho c_l / 2 ||W_l - G_l + U_l||^2`` with
+``c_l = mean(W^2) / mean(W_l^2)`` of the starting weights (``mean(W^2)`` over every weight of the
+network): the pull towards G is then the same relative to each layer's own weight scale, where
+one rho pulls a layer of large weights (a first convolution with 25 inputs a filter) harder, in
+relative terms, than a wide dense layer of small ones. The scaled dual ``U_l = lambda_l / (rho
+c_l)`` keeps its updates; the factors stay fixed while rho grows.
+
 The G-, dual and rho steps come every ``admm_interval`` epochs, or, with ``admm_steps=k``,
 after every k optimizer steps (Leng et al. alternate within an epoch; a short fine-tuning
 stage, e.g. 3 epochs of a CNN, would otherwise get only two G-steps).
@@ -28,13 +35,14 @@ at least as well on the held-out rows (the training rows without them).
 """
 from __future__ import annotations
 
+import math
 import time
 
-from .._backend import get_namespace
+from .._backend import get_namespace, to_float
 from ..backprop import Objective
 from ..model import register_model
 from ..quant.ternary import binary_project_exact, ternary_project_exact
-from .._validation import check_int, check_real
+from .._validation import check_choice, check_int, check_real
 from ._base import BackpropModel
 from ._ternary import EpochSnapshots, ScaledDualADMM, method_level_set
 from .fp import _FP_DOC
@@ -45,11 +53,14 @@ __all__ = ["ADMMTernary", "ADMMTernaryObjective", "FixedCodes"]
 class ADMMTernaryObjective(ScaledDualADMM, EpochSnapshots, Objective):
     """Penalty ``rho/2 ||W - G + U||^2`` per layer; G- and dual steps every ``interval`` epochs."""
 
-    def __init__(self, Ws, binary: bool, rho: float, rho_growth: float, interval: int, steps: int | None = None):
+    def __init__(self, Ws, binary: bool, rho: float, rho_growth: float, interval: int, steps: int | None = None,
+                 rho_scaling: str = "none"):
         self.proj = binary_project_exact if binary else ternary_project_exact
         self.rho, self.rho_growth, self.interval, self.steps = rho, rho_growth, interval, steps
         self.n_steps, self.n_g_steps = 0, 0
         xp = get_namespace(Ws[0])
+        if rho_scaling == "weights":
+            self.layer_scales = weight_scale_factors(Ws)
         self.G = [self._G(W) for W in Ws]
         self.U = [xp.zeros_like(W) for W in Ws]
 
@@ -81,6 +92,16 @@ class ADMMTernaryObjective(ScaledDualADMM, EpochSnapshots, Objective):
 
     def eval_weights(self, Ws):
         return [self._G(W + U) for W, U in zip(Ws, self.U)]
+
+
+def weight_scale_factors(Ws) -> list[float]:
+    """``c_l = mean(W^2) / mean(W_l^2)``: the whole network's mean square weight over layer l's
+    (1.0 for a layer that is all zero, or when every weight is zero)."""
+    xp = get_namespace(Ws[0])
+    sq = [to_float(xp.sum(W * W)) for W in Ws]
+    n = [math.prod(W.shape) for W in Ws]
+    total = sum(sq) / sum(n)
+    return [total / (q / k) if q > 0 and total > 0 else 1.0 for q, k in zip(sq, n)]
 
 
 class FixedCodes(Objective):
@@ -126,6 +147,9 @@ class ADMMTernary(BackpropModel):
         Initial penalty (the loss R is a mean over samples).
     rho_growth : float, default 1.1
         rho is multiplied by this at every G-step.
+    rho_scaling : {"none", "weights"}, default "none"
+        "weights": layer l's penalty is multiplied by ``mean(W^2) / mean(W_l^2)`` of the starting
+        weights (module docstring), so rho pulls every layer alike relative to its weight scale.
     admm_interval : int, default 1
         Epochs of W-steps between G-/dual steps.
     admm_steps : int or None, default None
@@ -141,7 +165,7 @@ class ADMMTernary(BackpropModel):
     _keep_best_train = True     # without held-out rows: the best epoch on the training rows
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", bits=1, levels="thesis", admm_epochs=30, admm_lr=1e-3, rho=1e-2,
-                 rho_growth=1.1, admm_interval=1, admm_steps=None, admm_weight_decay=0.0, finetune_epochs=0,
+                 rho_growth=1.1, rho_scaling="none", admm_interval=1, admm_steps=None, admm_weight_decay=0.0, finetune_epochs=0,
                  activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
@@ -152,6 +176,7 @@ class ADMMTernary(BackpropModel):
         self.admm_lr = admm_lr
         self.rho = rho
         self.rho_growth = rho_growth
+        self.rho_scaling = rho_scaling
         self.admm_interval = admm_interval
         self.admm_steps = admm_steps
         self.admm_weight_decay = admm_weight_decay
@@ -169,6 +194,7 @@ class ADMMTernary(BackpropModel):
         for name in ("admm_lr", "rho"):
             check_real(name, getattr(self, name), lo=0, lo_open=True)
         check_real("rho_growth", self.rho_growth, lo=1)
+        check_choice("rho_scaling", self.rho_scaling, ("none", "weights"))
 
     def _admm_report(self, obj):
         """Per-epoch fields: the base report plus rho and the G-steps so far."""
@@ -179,7 +205,7 @@ class ADMMTernary(BackpropModel):
         ls = method_level_set("admm-ternary", self.bits, self.levels, binary=True)
         Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)
         obj = ADMMTernaryObjective(Ws, not ls.zero, float(self.rho), float(self.rho_growth), int(self.admm_interval),
-                                   None if self.admm_steps is None else int(self.admm_steps))
+                                   None if self.admm_steps is None else int(self.admm_steps), self.rho_scaling)
         U = obj.U
         if self.admm_epochs > 0:
             res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.admm_epochs, lr=self.admm_lr, objective=obj,
