@@ -51,7 +51,9 @@ __all__ = ["ADMMTernary", "ADMMTernaryObjective", "FixedCodes"]
 
 
 class ADMMTernaryObjective(ScaledDualADMM, EpochSnapshots, Objective):
-    """Penalty ``rho/2 ||W - G + U||^2`` per layer; G- and dual steps every ``interval`` epochs."""
+    """Penalty ``rho/2 ||W - G + U||^2`` per layer (times ``c_l`` with ``rho_scaling="weights"``,
+    :func:`weight_scale_factors`); G- and dual steps every ``interval`` epochs (or ``steps``
+    optimizer steps)."""
 
     def __init__(self, Ws, binary: bool, rho: float, rho_growth: float, interval: int, steps: int | None = None,
                  rho_scaling: str = "none"):
