@@ -348,6 +348,33 @@ def test_pruning_stage_keeps_the_budget_and_starts_the_admm(fp_model):
         Budget(**{**base, "prune_epochs": -1}).fit(X, y, fp_model=fp_model)
 
 
+def test_prune_ramp_sets_where_the_pruning_budget_reaches_the_target(fp_model, monkeypatch):
+    """prune_ramp = r: the pruning stage's budget reaches S after int(r x its optimizer steps)
+    (pruning_budget's T); outside (0, 1] it is a clear error."""
+    import admmnet.baselines.budget as BM
+
+    X, y = blobs()
+    base = dict(budget="64x", budget_epochs=0, prune_epochs=3, holdout_fraction=0.2, **FAST)
+    ramps = []
+    init = BM.GradualPruning.__init__
+
+    def spy(self, Ws, bits, budget, ramp_steps, *a, **kw):
+        ramps.append(ramp_steps)
+        init(self, Ws, bits, budget, ramp_steps, *a, **kw)
+
+    monkeypatch.setattr(BM.GradualPruning, "__init__", spy)
+    steps = None
+    for r in (1.0, 0.7, 0.25):
+        model = Budget(**base, prune_ramp=r).fit(X, y, fp_model=fp_model)
+        steps = ramps[-1] if steps is None else steps     # at r = 1: every step of the 3 epochs
+        assert ramps[-1] == int(r * steps)
+        assert model.compression_report()["weight_bits"] <= model.budget_bits_
+    assert steps >= 3 and steps % 3 == 0          # 3 epochs of the same number of batches
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(InvalidParameterError, match="prune_ramp"):
+            Budget(**base, prune_ramp=bad).fit(X, y, fp_model=fp_model)
+
+
 def test_distillation_reaches_every_stage_with_the_fp_networks_logits(fp_model, monkeypatch):
     """distill = w: every stage after the FP one trains on the distillation loss against the FP
     network's logits on the training rows (the same teacher in each), at w and T; without it

@@ -401,9 +401,12 @@ class Budget(BackpropModel):
         Epochs of gradual pruning before the ADMM stage (:class:`GradualPruning`, at
         ``budget_lr``): the FP network trained on the loss while projected (eq. 8, at the widths
         of the budget projection of the FP network) every ``PRUNE_STEPS`` optimizer steps onto
-        a budget that falls from the dense size to ``budget`` over the first ``PRUNE_RAMP`` of
+        a budget that falls from the dense size to ``budget`` over the first ``prune_ramp`` of
         the stage's steps (:func:`pruning_budget`), then held. The ADMM stage starts from its
         best held-out epoch (0: the source's protocol, the ADMM from the FP network).
+    prune_ramp : float in (0, 1], default 0.7
+        The fraction of the pruning stage's optimizer steps over which its budget falls to
+        ``budget`` (Zhu and Gupta's ramp; the rest of the stage trains at the budget).
     retrain_epochs : int, default 0
         Epochs of retraining after the ADMM stage with the structure it chose fixed (the kept
         positions and every layer's width): the kept weights trained at full precision while
@@ -439,14 +442,13 @@ class Budget(BackpropModel):
     #: The retraining stage's continuation: rho times this every RETRAIN_STEPS optimizer steps.
     RETRAIN_RHO_GROWTH = 1.1
     RETRAIN_STEPS = 50
-    #: The pruning stage's schedule: the budget reaches its target after this fraction of the
-    #: stage's optimizer steps (then held), and the masks are recomputed every PRUNE_STEPS steps.
-    PRUNE_RAMP = 0.7
+    #: The pruning stage's masks are recomputed every PRUNE_STEPS optimizer steps.
     PRUNE_STEPS = 50
 
     def __init__(self, hidden_sizes=(200, 200), *, arch="mlp", budget=None, bit_choices=(1, 2, 3, 4, 5, 6, 7, 8),
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
-                 budget_weight_decay=0.0, prune_epochs=0, retrain_epochs=0, retrain_rho=0.01, finetune_epochs=0,
+                 budget_weight_decay=0.0, prune_epochs=0, prune_ramp=0.7, retrain_epochs=0, retrain_rho=0.01,
+                 finetune_epochs=0,
                  finetune_lr=None, finetune_recode=True, distill=0.0, distill_temperature=4.0,
                  activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
@@ -461,6 +463,7 @@ class Budget(BackpropModel):
         self.admm_interval = admm_interval
         self.budget_weight_decay = budget_weight_decay
         self.prune_epochs = prune_epochs
+        self.prune_ramp = prune_ramp
         self.retrain_epochs = retrain_epochs
         self.retrain_rho = retrain_rho
         self.finetune_epochs = finetune_epochs
@@ -479,6 +482,7 @@ class Budget(BackpropModel):
             check_real(name, getattr(self, name), lo=0, lo_open=True)
         check_real("budget_weight_decay", self.budget_weight_decay, lo=0)
         check_int("prune_epochs", self.prune_epochs, lo=0)
+        check_real("prune_ramp", self.prune_ramp, lo=0, lo_open=True, hi=1)
         check_int("retrain_epochs", self.retrain_epochs, lo=0)
         check_real("retrain_rho", self.retrain_rho, lo=0, lo_open=True)
         check_int("finetune_epochs", self.finetune_epochs, lo=0)
@@ -532,7 +536,7 @@ class Budget(BackpropModel):
         epoch's W with the final knapsack masks applied (exactly ``S``'s structure)."""
         bits = list(QB.budget_project([to_numpy(W) for W in Ws], S, choices, self.quantizer).bits)
         steps = -(-int(Xt.shape[0]) // int(self.batch_size)) * int(self.prune_epochs)
-        obj = GradualPruning(Ws, bits, S, int(self.PRUNE_RAMP * steps), self.PRUNE_STEPS, self.quantizer, self.dtype)
+        obj = GradualPruning(Ws, bits, S, int(float(self.prune_ramp) * steps), self.PRUNE_STEPS, self.quantizer, self.dtype)
         res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.prune_epochs, lr=self.budget_lr, objective=obj,
                         report=self._report(obj), stage="budget-prune", weight_decay=0.0, patience=None,
                         teacher=teacher)
