@@ -536,7 +536,8 @@ class Budget(BackpropModel):
         epoch's W with the final knapsack masks applied (exactly ``S``'s structure)."""
         bits = list(QB.budget_project([to_numpy(W) for W in Ws], S, choices, self.quantizer).bits)
         steps = -(-int(Xt.shape[0]) // int(self.batch_size)) * int(self.prune_epochs)
-        obj = GradualPruning(Ws, bits, S, int(float(self.prune_ramp) * steps), self.PRUNE_STEPS, self.quantizer, self.dtype)
+        ramp = int(float(self.prune_ramp) * steps)
+        obj = GradualPruning(Ws, bits, S, ramp, self.PRUNE_STEPS, self.quantizer, self.dtype)
         res = self._run(Ws, bs, Xt, yt, Xh, yh, epochs=self.prune_epochs, lr=self.budget_lr, objective=obj,
                         report=self._report(obj), stage="budget-prune", weight_decay=0.0, patience=None,
                         teacher=teacher)
