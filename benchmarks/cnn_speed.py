@@ -13,10 +13,15 @@ Measures, in one run:
   process CPU time of the epoch (``epoch_cpu_seconds``: on a machine other jobs share, what
   the epoch cost when it ran; with one thread, about its wall time on an idle core).
 
+``--device gpu`` runs the same measurements on a CUDA GPU through CuPy (the engine is the
+array-API code; the GEMM rate is then CuPy's, every timing synchronises the device, and the
+training rows are copied to the GPU once, before the timings).
+
 Usage::
 
     python benchmarks/cnn_speed.py                  # full epoch (~1 min on 2 idle cores)
     python benchmarks/cnn_speed.py --batches 50     # 50 batches only, epoch time extrapolated
+    python benchmarks/cnn_speed.py --device gpu     # on a GPU machine (benchmarks/gpu_check.sh)
 
 Writes JSON (``--json``, default ``benchmarks/results/cnn_speed/cnn_speed[-quick].json``) with
 command, environment and the load average before and after (timings on a shared machine
@@ -41,22 +46,49 @@ from admmnet.io import write_json
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def best_time(fn, reps: int) -> float:
-    """Best of ``reps`` timed calls (after one warm-up call)."""
+class Device:
+    """Where the arrays live: ``xp`` (the array-API namespace of the engine), ``asarray`` (host
+    to device) and ``sync`` (wait for the device's queued work: a no-op on the CPU)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        if name == "gpu":
+            try:
+                import array_api_compat.cupy as xp
+                import cupy
+
+                cupy.cuda.runtime.getDeviceCount()
+            except Exception as exc:        # ImportError, CUDARuntimeError, no driver
+                raise SystemExit(f"--device gpu needs CuPy and a CUDA GPU: {exc}") from None
+
+            self.xp, self.asarray = xp, cupy.asarray
+            self.sync = cupy.cuda.Device().synchronize
+        else:
+            import array_api_compat.numpy as xp
+
+            self.xp, self.asarray = xp, np.asarray
+            self.sync = lambda: None
+
+
+def best_time(fn, reps: int, sync=lambda: None) -> float:
+    """Best of ``reps`` timed calls (after one warm-up call), each waited for with ``sync``."""
     fn()
+    sync()
     best = float("inf")
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
+        sync()
         best = min(best, time.perf_counter() - t0)
     return best
 
 
-def gemm_rate(n: int, dtype, reps: int) -> float:
-    """FLOP/s of an n x n x n GEMM (2 n^3 FLOPs)."""
+def gemm_rate(n: int, dtype, reps: int, dev: Device | None = None) -> float:
+    """FLOP/s of an n x n x n GEMM (2 n^3 FLOPs) on ``dev`` (default the CPU)."""
+    dev = dev or Device("cpu")
     rng = np.random.default_rng(0)
-    A, B = rng.random((n, n)).astype(dtype), rng.random((n, n)).astype(dtype)
-    return 2.0 * n ** 3 / best_time(lambda: A @ B, reps)
+    A, B = (dev.asarray(rng.random((n, n)).astype(dtype)) for _ in range(2))
+    return 2.0 * n ** 3 / best_time(lambda: A @ B, reps, dev.sync)
 
 
 def load_images(dtype):
@@ -66,14 +98,17 @@ def load_images(dtype):
     return ds.X_train, ds.y_train
 
 
-def bench_layers(arch, Ws, bs, A0, reps: int) -> list[dict]:
-    """Forward / backward seconds and GFLOP/s of each weight layer on the batch ``A0``."""
+def bench_layers(arch, Ws, bs, A0, reps: int, dev: Device | None = None) -> list[dict]:
+    """Forward / backward seconds and GFLOP/s of each weight layer on the batch ``A0`` (arrays
+    of ``dev``, default the CPU)."""
     from admmnet.admm.activations import get_activation
     from admmnet.backprop.layers import Activation, MaxPool2d
 
+    dev = dev or Device("cpu")
+    xp = dev.xp
     h = get_activation("relu")
     m = A0.shape[1]
-    x = np.reshape(A0, arch.input_shape + (m,))
+    x = xp.reshape(A0, arch.input_shape + (m,))
     rows, l = [], 0
     rng = np.random.default_rng(0)
     for layer, (_, _, out) in zip(arch.layers, arch.geometry()):
@@ -82,7 +117,7 @@ def bench_layers(arch, Ws, bs, A0, reps: int) -> list[dict]:
             inp, geo = layer.inputs(x)
             pix = out[1] * out[2] if isinstance(layer, Conv2d) else 1
             flops_one = 2.0 * W.shape[0] * W.shape[1] * pix * m
-            dz = rng.standard_normal((W.shape[0], pix * m)).astype(W.dtype)
+            dz = dev.asarray(rng.standard_normal((W.shape[0], pix * m)).astype(np.dtype(str(W.dtype))))
 
             def fwd(layer=layer, x=x, W=W, b=b):
                 i, g = layer.inputs(x)
@@ -92,10 +127,10 @@ def bench_layers(arch, Ws, bs, A0, reps: int) -> list[dict]:
 
             def bwd(layer=layer, inp=inp, W=W, dz=dz, x_shape=tuple(x.shape), first=(l == 0)):
                 dW = dz @ inp.T
-                db = np.sum(dz, axis=1, keepdims=True)
+                db = xp.sum(dz, axis=1, keepdims=True)
                 return dW, db, None if first else layer.backward_input(W, dz, None, x_shape)
 
-            tf, tb = best_time(fwd, reps), best_time(bwd, reps)
+            tf, tb = best_time(fwd, reps, dev.sync), best_time(bwd, reps, dev.sync)
             n_bwd = 1 if l == 0 else 2
             rows.append({"layer": l, "type": type(layer).__name__, "weight_shape": list(W.shape),
                          "output_pixels": pix, "batch": m, "forward_seconds": tf, "backward_seconds": tb,
@@ -110,7 +145,7 @@ def bench_layers(arch, Ws, bs, A0, reps: int) -> list[dict]:
         elif isinstance(layer, MaxPool2d):
             y = layer.forward(x)
         else:
-            y = np.reshape(x, (-1, m))
+            y = xp.reshape(x, (-1, m))
         x = y
     return rows
 
@@ -123,24 +158,26 @@ def main(argv=None) -> int:
     p.add_argument("--batches", type=int, default=0,
                    help="time only this many batches and extrapolate the epoch (0: the full epoch)")
     p.add_argument("--reps", type=int, default=5, help="repetitions of each per-layer timing (best kept)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "gpu"),
+                   help="gpu: the engine on CuPy arrays (needs CuPy and a CUDA GPU)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     t_start = time.perf_counter()
     dtype = np.dtype(args.dtype)
+    dev = Device(args.device)
     load0 = os.getloadavg()
     if load0[0] > 0.5 * (os.cpu_count() or 1):
         print(f"note: load average {load0[0]:.1f} on {os.cpu_count()} CPUs: other jobs are running; "
               f"timings are inflated", file=sys.stderr)
-    rate = max(gemm_rate(1024, dtype, 5), gemm_rate(2048, dtype, 3))
-    X, y = load_images(dtype)
-    arch = get_arch(args.arch, X.shape[1], 10)
-
-    import array_api_compat.numpy as xp
+    rate = max(gemm_rate(1024, dtype, 5, dev), gemm_rate(2048, dtype, 3, dev))
+    X_host, y = load_images(dtype)
+    arch = get_arch(args.arch, X_host.shape[1], 10)
+    X = dev.asarray(X_host)                            # once: the training rows live on the device
 
     rng = np.random.default_rng(0)
-    Ws, bs = init_arch_params(arch, "relu", rng, xp, dtype)
-    A0 = np.ascontiguousarray(X[:args.batch_size].T)
-    layers = bench_layers(arch, Ws, bs, A0, args.reps)
+    Ws, bs = init_arch_params(arch, "relu", rng, dev.xp, getattr(dev.xp, dtype.name))
+    A0 = dev.asarray(np.ascontiguousarray(X_host[:args.batch_size].T))
+    layers = bench_layers(arch, Ws, bs, A0, args.reps, dev)
     conv = [r for r in layers if r["type"] == "Conv2d"]
     conv_flops = sum(r["forward_gflops"] + r["backward_gflops"] for r in conv)
     conv_time = sum(r["forward_seconds"] + r["backward_seconds"] for r in conv)
@@ -151,6 +188,7 @@ def main(argv=None) -> int:
     # warm-up: compile the Numba kernels and touch every code path once
     train(list(Ws), list(bs), X[:2 * args.batch_size], y[:2 * args.batch_size], activation="relu",
           optimizer=Adam(), lr=1e-3, epochs=1, batch_size=args.batch_size, rng=np.random.default_rng(0), arch=arch)
+    dev.sync()
     cpu0 = time.process_time()
     res = train(list(Ws), list(bs), X[:n], y[:n], activation="relu", optimizer=Adam(), lr=1e-3, epochs=1,
                 batch_size=args.batch_size, rng=np.random.default_rng(0), arch=arch)
@@ -160,14 +198,16 @@ def main(argv=None) -> int:
 
     probe = np.sort(np.random.default_rng(0).permutation(n)[:min(n, 10000)])
     t0 = time.perf_counter()
-    evaluate(res.Ws, res.bs, X[probe], y[probe], "relu", arch=arch)
+    evaluate(res.Ws, res.bs, X[dev.asarray(probe)], y[probe], "relu", arch=arch)
+    dev.sync()
     probe_s = time.perf_counter() - t0
     loop_s = rec["seconds"] - probe_s
     cpu_s -= probe_s * cpu_s / rec["seconds"]      # the probe's share of the CPU time, pro rata
     epoch_s = loop_s * X.shape[0] / n
     load1 = os.getloadavg()
     result = {
-        "arch": args.arch, "batch_size": args.batch_size, "dtype": args.dtype, "samples_timed": n,
+        "arch": args.arch, "device": args.device, "batch_size": args.batch_size, "dtype": args.dtype,
+        "samples_timed": n,
         "n_weights": arch.n_weights, "flops_per_sample_forward": per_sample,
         "measured_gemm_flops_per_second": rate,
         "layers": layers,
@@ -186,10 +226,12 @@ def main(argv=None) -> int:
         "seconds_this_invocation": time.perf_counter() - t_start,
     }
     quick = "-quick" if n < X.shape[0] else ""
-    out = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / "cnn_speed" / f"cnn_speed{quick}.json"
+    gpu = "-gpu" if args.device == "gpu" else ""
+    out = Path(args.json or ROOT / "benchmarks" / "results" / "cnn_speed" / f"cnn_speed{gpu}{quick}.json")
     write_json(out, result)
-    lines = [f"{args.arch}, batch {args.batch_size}, {args.dtype}; SGEMM {rate / 1e9:.1f} GFLOP/s; "
-             f"load average {load0[0]:.1f} -> {load1[0]:.1f} on {os.cpu_count()} CPUs", "",
+    lines = [f"{args.arch} on the {args.device}, batch {args.batch_size}, {args.dtype}; "
+             f"SGEMM {rate / 1e9:.1f} GFLOP/s; load average {load0[0]:.1f} -> {load1[0]:.1f} "
+             f"on {os.cpu_count()} CPUs", "",
              "| layer | weight | fwd ms | bwd ms | fwd GFLOP/s | bwd GFLOP/s | fwd+bwd GFLOP/s |",
              "|---|---|---|---|---|---|---|"]
     for r in layers:

@@ -9,15 +9,17 @@
 #       --platform manylinux_2_17_x86_64 -d .whl array-api-compat==1.16.0 array-api-strict==2.6.1
 #   mkdir -p data/mnist && cp ../shared/data/mnist/* data/mnist/     # data/ is the loader's cache
 #
-# then run there:  bash benchmarks/gpu_check.sh   (carry .whl and data; about 4 minutes on an H100)
+# then run there:  bash benchmarks/gpu_check.sh   (carry .whl and data; about 5 minutes on an H100)
 #
 # Steps, each under its own time limit so that a hung step still leaves the others' output:
 #   tests      the CuPy tests: kernels against the reference, the solver and a fit against the
 #              CPU path (they skip without a GPU, so "skipped" there is a failure)
 #   kernels    benchmarks/kernels.py, Numba and CuPy paths, MNIST 60k, fp and 2 bits, both
 #              networks: seconds per iteration on each, the GPU's GEMM rate, roofline fraction
-#   train      the same QNN-ADMM MNIST run (seed 0, the preset's 40 iterations) on the CPU and on
+#   train      the same QNN-ADMM MNIST run (seed 0, the preset) on the CPU and on
 #              the GPU, full precision and 2 bits; test accuracy and time of each
+#   cnn        benchmarks/cnn_speed.py --device gpu: one LeNet-5 epoch over MNIST's 60,000 images
+#              (the backprop engine on CuPy arrays), per-layer GFLOP/s against CuPy's SGEMM
 # Everything is written to a work folder and packed after every step into $OUT/gpu_check.tgz
 # (with summary.txt beside it), so what came back is always whole. OUT defaults to ./gpu_check_out.
 set -u
@@ -65,6 +67,14 @@ for bits in fp 2; do
         pack
     done
 done
+if [ "$SECONDS" -gt "${CNN_DEADLINE:-420}" ]; then
+    say "cnn: skipped (time)"
+else
+    timeout 150 python3 benchmarks/cnn_speed.py --device gpu --json "$WORK/cnn_speed-gpu.json" \
+        > "$WORK/cnn_speed-gpu.log" 2>&1
+    say "cnn (LeNet-5 epoch on the GPU): exit $? ($(grep -m1 '^epoch' "$WORK/cnn_speed-gpu.log"))"
+fi
+pack
 python3 - "$WORK" <<'EOF' | tee -a "$WORK/summary.txt"
 import json, sys
 work = sys.argv[1]
