@@ -23,7 +23,7 @@ Usage::
     python benchmarks/cnn_speed.py --batches 50     # 50 batches only, epoch time extrapolated
     python benchmarks/cnn_speed.py --device gpu     # on a GPU machine (benchmarks/gpu_check.sh)
 
-Writes JSON (``--json``, default ``benchmarks/results/cnn_speed/cnn_speed[-quick].json``) with
+Writes JSON (``--json``, default ``benchmarks/results/cnn_speed/cnn_speed[-gpu][-quick].json``) with
 command, environment and the load average before and after (timings on a shared machine
 are inflated), and prints a table.
 """
@@ -53,15 +53,14 @@ class Device:
     def __init__(self, name: str):
         self.name = name
         if name == "gpu":
-            try:
-                import array_api_compat.cupy as xp
-                import cupy
+            from admmnet.kernels import cupy_gpu
 
-                cupy.cuda.runtime.getDeviceCount()
-            except Exception as exc:        # ImportError, CUDARuntimeError, no driver
-                raise SystemExit(f"--device gpu needs CuPy and a CUDA GPU: {exc}") from None
+            if not cupy_gpu.available():
+                raise SystemExit("--device gpu needs CuPy and a CUDA GPU; neither is usable here")
+            import array_api_compat.cupy as xp
+            import cupy
 
-            self.xp, self.asarray = xp, cupy.asarray
+            self.xp, self.asarray = xp, cupy_gpu.to_device
             self.sync = cupy.cuda.Device().synchronize
         else:
             import array_api_compat.numpy as xp
