@@ -116,7 +116,7 @@ def bench_layers(arch, Ws, bs, A0, reps: int, dev: Device | None = None) -> list
             inp, geo = layer.inputs(x)
             pix = out[1] * out[2] if isinstance(layer, Conv2d) else 1
             flops_one = 2.0 * W.shape[0] * W.shape[1] * pix * m
-            dz = dev.asarray(rng.standard_normal((W.shape[0], pix * m)).astype(np.dtype(str(W.dtype))))
+            dz = dev.asarray(rng.standard_normal((W.shape[0], pix * m)).astype(W.dtype))   # CuPy's dtypes are NumPy's
 
             def fwd(layer=layer, x=x, W=W, b=b):
                 i, g = layer.inputs(x)
