@@ -578,3 +578,34 @@ def test_budget_sweep_on_lenet5_checks_its_uniform_runs_and_averages_them(capsys
     with pytest.raises(SystemExit):
         S.main(["--arch", "lenet5-caffe", "--methods", "qnn-admm-budget"])
     assert "MLPs only" in capsys.readouterr().err
+
+
+def test_small_data_levers_average_and_refit(tmp_path):
+    """benchmarks/small_data_levers.py: the tail average is the mean of the last k iterates'
+    hidden layers, its output layer minimises CE + ridge m/2 ||W_L||^2 on their features (the
+    gradient vanishes), and the averaged network of the last iterate alone predicts as the fit."""
+    import numpy as np
+
+    import small_data_levers as SDL
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 4)), rng.integers(0, 3, 60)
+    its = [[(rng.standard_normal((5, 4)), rng.standard_normal(5)), (rng.standard_normal((3, 5)), rng.standard_normal(3))]
+           for _ in range(4)]
+    Ws, bs = SDL.averaged_network(its, 2, X, y, 3, refit_ridge=1e-2)
+    assert np.allclose(Ws[0], (its[2][0][0] + its[3][0][0]) / 2) and np.allclose(bs[0].ravel(), (its[2][0][1] + its[3][0][1]) / 2)
+    a = np.maximum(Ws[0] @ X.T + bs[0], 0.0)
+    z = Ws[1] @ a + bs[1]
+    p = np.exp(z - z.max(0)); p /= p.sum(0)
+    R = p - np.eye(3)[y].T
+    assert np.abs(R @ a.T + 1e-2 * 60 * Ws[1]).max() < 1e-3 * np.abs(R @ a.T).sum()
+    assert np.abs(R.sum(1)).max() < 1e-3 * 60
+    assert SDL.main(["--dataset", "seeds", "--splits", "1", "--tails", "1", "5", "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "seeds_average.json").read_text())
+    assert len(rec["runs"]) == 5
+    assert all(r["last 1"] == r["preset"] for r in rec["runs"])
+    assert SDL.main(["--dataset", "seeds", "--splits", "1", "--lever", "noise", "--copies", "[[1, 0.1]]",
+                     "--out", str(tmp_path)]) == 0
+    assert set(json.loads((tmp_path / "seeds_noise.json").read_text())["table"]) == {"preset", "1 copies, sigma 0.1"}
+    with pytest.raises(SystemExit, match="--tails"):
+        SDL.main(["--tails", "0", "--out", str(tmp_path)])
