@@ -131,7 +131,7 @@ def main(argv=None) -> int:
         runs.append({"problem": name, **res})
         print(f"{name}: done ({time.perf_counter() - t_all:.0f} s)", file=sys.stderr, flush=True)
     settings = [k for k in runs[0] if k != "problem"]
-    lines = [f"| setting | problems | " + " | ".join(scores) + " | paired difference from the preset |",
+    lines = ["| setting | problems | " + " | ".join(scores) + " | paired difference from the preset |",
              "| --- | --- | " + "--- | " * len(scores) + "--- |"]
     table = {}
     for s in settings:
