@@ -138,6 +138,15 @@ def small_validation_rows(dataset: str, seed: int, method: str):
     raise ValueError(f"small_validation_rows: seeds or pendigits, got {dataset!r}")
 
 
+def paired_difference(d) -> tuple[dict, str]:
+    """Per-problem differences ``d`` from a reference setting: ``({"diff": mean, "diff_se": its
+    standard error}, "mean ± se (+up −down)")``, the validation scripts' paired comparison."""
+    d = np.asarray(d, dtype=float)
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
+    return ({"diff": float(d.mean()), "diff_se": se},
+            f"{d.mean():+.2f} ± {se:.2f} (+{int((d > 0).sum())} −{int((d < 0).sum())})")
+
+
 def results_dir(name: str, arch: str = "mlp") -> Path:
     """``benchmarks/results/<name>`` for the MLP, ``<name>_<arch>`` for a convolutional network."""
     return Path("benchmarks/results") / (name if arch == "mlp" else f"{name}_{arch}")

@@ -48,7 +48,7 @@ from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.io import write_json
 from admmnet.presets import qnn_admm_params
 
-from _runs import FPPhases, fit_finished, timed_fit
+from _runs import FPPhases, fit_finished, paired_difference, timed_fit
 from pendigits_validation import _data as pendigits_data
 
 #: The sweep behind ``admmnet.presets.LAYERWISE_RHO`` (the preset's 5 restarts each).
@@ -116,13 +116,10 @@ def summarise(results: list[dict], grid: list, bits_list, scores) -> tuple[dict,
             if not rs:
                 continue
             means = {s: float(np.mean([r[s] for r in rs])) for s in scores}
-            d = np.array([r[scores[0]] - base[r["problem"]][scores[0]] for r in rs])
-            se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
-            table[f"{bits}/{json.dumps(cfg, sort_keys=True)}"] = {"problems": len(rs), **means,
-                                                                   "diff": float(d.mean()), "diff_se": se}
+            diff, text = paired_difference([r[scores[0]] - base[r["problem"]][scores[0]] for r in rs])
+            table[f"{bits}/{json.dumps(cfg, sort_keys=True)}"] = {"problems": len(rs), **means, **diff}
             lines.append(f"| {bits} | `{json.dumps(cfg, sort_keys=True)}` | {len(rs)} | "
-                         + " | ".join(f"{means[s]:.2f}" for s in scores)
-                         + f" | {d.mean():+.2f} ± {se:.2f} (+{int((d > 0).sum())} −{int((d < 0).sum())}) |")
+                         + " | ".join(f"{means[s]:.2f}" for s in scores) + f" | {text} |")
     return table, "\n".join(lines) + "\n"
 
 

@@ -42,34 +42,27 @@ import numpy as np
 
 import admmnet
 from admmnet.admm import updates as U
+from admmnet.admm.activations import get_activation
+from admmnet.admm.solver import forward
 from admmnet.cli import environment
 from admmnet.io import write_json
 from admmnet.kernels import get_kernels
 from admmnet.presets import qnn_admm_params
 
+from _runs import paired_difference
 from quantizer_validation import problems
 
-
-def _forward(Ws, bs, X):
-    """Logits of the ReLU network ``(Ws, bs)`` for the rows of ``X`` (samples as columns)."""
-    h = np.asarray(X, dtype=np.float64).T
-    for l, (W, b) in enumerate(zip(Ws, bs)):
-        h = W @ h + b
-        if l < len(Ws) - 1:
-            h = np.maximum(h, 0.0)
-    return h
+RELU = get_activation("relu")
 
 
-def averaged_network(iterates, k: int, X, y_index, n_classes: int, refit_ridge: float):
+def averaged_network(iterates, k: int, X, y_index, n_classes: int, refit_ridge: float, activation=RELU):
     """The hidden layers averaged over the last ``k`` of ``iterates`` (per iteration a list of
     ``(W_l, b_l)``), the output layer refitted on their features (module docstring)."""
     tail = iterates[-k:]
     L = len(tail[0])
     Ws = [np.mean([t[l][0] for t in tail], axis=0) for l in range(L)]
     bs = [np.mean([t[l][1] for t in tail], axis=0).reshape(-1, 1) for l in range(L)]
-    a = np.asarray(X, dtype=np.float64).T
-    for l in range(L - 1):
-        a = np.maximum(Ws[l] @ a + bs[l], 0.0)
+    a = activation(forward(Ws[:-1], bs[:-1], np.asarray(X, dtype=np.float64).T, activation))
     Y = np.eye(n_classes)[y_index].T
     kern = get_kernels(a)
     W, b, _ = U.refit_output_layer(a, Y, Ws[-1], bs[-1], ridge=refit_ridge * a.shape[1],
@@ -85,10 +78,12 @@ def run_average(dataset, seed, fit_rows, evals, tails):
     X, y = fit_rows
     q = admmnet.QNNADMM(**kw, seed=seed).fit(X, y, callback=cb)
     out = {"preset": {n: 100 * q.score(*r) for n, r in evals.items()}}
+    act = get_activation(q.activation)
     y_index = np.searchsorted(q.classes_, y)
     for k in tails:
-        Ws, bs = averaged_network(iterates, min(k, len(iterates)), X, y_index, q.classes_.size, q.refit_ridge)
-        out[f"last {k}"] = {n: 100 * float(np.mean(q.classes_[_forward(Ws, bs, Xe).argmax(0)] == ye))
+        Ws, bs = averaged_network(iterates, min(k, len(iterates)), X, y_index, q.classes_.size, q.refit_ridge, act)
+        out[f"last {k}"] = {n: 100 * float(np.mean(q.classes_[forward(Ws, bs, np.asarray(Xe, np.float64).T,
+                                                                      act).argmax(0)] == ye))
                             for n, (Xe, ye) in evals.items()}
     return out
 
@@ -136,11 +131,9 @@ def main(argv=None) -> int:
     table = {}
     for s in settings:
         means = {n: float(np.mean([r[s][n] for r in runs])) for n in scores}
-        d = np.array([r[s][scores[0]] - r["preset"][scores[0]] for r in runs])
-        se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
-        table[s] = {**means, "diff": float(d.mean()), "diff_se": se}
-        lines.append(f"| {s} | {len(runs)} | " + " | ".join(f"{means[n]:.2f}" for n in scores)
-                     + f" | {d.mean():+.2f} ± {se:.2f} (+{int((d > 0).sum())} −{int((d < 0).sum())}) |")
+        diff, text = paired_difference([r[s][scores[0]] - r["preset"][scores[0]] for r in runs])
+        table[s] = {**means, **diff}
+        lines.append(f"| {s} | {len(runs)} | " + " | ".join(f"{means[n]:.2f}" for n in scores) + f" | {text} |")
     text = "\n".join(lines) + "\n"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
