@@ -313,6 +313,8 @@ def test_admm_ternary_rho_scaling_weights():
     X, y = blobs()
     with pytest.raises(ValueError, match="rho_scaling"):
         ADMMTernary(**{**FAST, "rho_scaling": "layer"}).fit(X, y)
+    with pytest.raises(ValueError, match="rho_scaling"):    # the objective alone, too
+        ADMMTernaryObjective([W1], False, rho=0.5, rho_growth=2.0, interval=1, rho_scaling="layer")
 
 
 def test_admm_ternary_g_steps_every_k_optimizer_steps(fp_model):

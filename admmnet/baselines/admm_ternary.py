@@ -61,6 +61,8 @@ class ADMMTernaryObjective(ScaledDualADMM, EpochSnapshots, Objective):
         self.rho, self.rho_growth, self.interval, self.steps = rho, rho_growth, interval, steps
         self.n_steps, self.n_g_steps = 0, 0
         xp = get_namespace(Ws[0])
+        if rho_scaling not in ("none", "weights"):
+            raise ValueError(f"rho_scaling must be 'none' or 'weights', got {rho_scaling!r}")
         if rho_scaling == "weights":
             self.layer_scales = weight_scale_factors(Ws)
         self.G = [self._G(W) for W in Ws]
