@@ -28,7 +28,9 @@ versions, command) and prints the table.
     python benchmarks/quantizer_validation.py --dataset seeds --bits fp --grid '[{}, {"max_iter": 300}]'
 
 ``--bits fp`` scores full-precision settings the same way (each its own FP fit; ``{}`` is the
-FP phase of initialisation 0, the preset).
+FP phase of initialisation 0, the preset). A setting that changes the network itself
+(``NETWORK_KEYS``: ``activation``, ``hidden_sizes``, ``bias``) gets FP phases of its own, trained
+with it from the same seeds, at every bit width.
 """
 from __future__ import annotations
 
@@ -82,23 +84,36 @@ def level_kwargs(bits) -> dict:
     return {"bits": None, "levels": "binary"} if bits == "binary" else {"bits": int(bits)}
 
 
+#: Settings that change the network itself: a quantized setting with any of them gets FP phases
+#: of its own (same seeds, trained with them), since a quantized fit takes its FP phase's network.
+NETWORK_KEYS = ("activation", "hidden_sizes", "bias")
+
+
 def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid: list, bits_list) -> list[dict]:
     fp_kw = qnn_admm_params(dataset, None)
-    phases = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**fp_kw, seed=seed + i), *fit_rows))
+    shared: dict = {}           # FP phases per network (the preset's: key ())
+
+    def phases_for(cfg):
+        net = tuple((k, json.dumps(cfg[k])) for k in NETWORK_KEYS if k in cfg)
+        if net not in shared:
+            kw = {**fp_kw, **{k: cfg[k] for k in NETWORK_KEYS if k in cfg}}
+            shared[net] = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**kw, seed=seed + i), *fit_rows))
+        return shared[net]
+
     out = []
     for bits in bits_list:
         for k, cfg in enumerate(grid):
             if bits == "fp":        # a full-precision setting: its own fit on the FP phase's rows
-                if cfg:
+                if set(cfg) - set(NETWORK_KEYS):
                     q, seconds = timed_fit(admmnet.QNNADMM(**{**fp_kw, **cfg}, seed=seed), *fit_rows)
-                else:               # the preset: the FP phase of initialisation 0 itself
-                    (q,), seconds = phases.first(1)
+                else:               # the preset's, or another network's: that FP phase of initialisation 0
+                    (q,), seconds = phases_for(cfg).first(1)
                 out.append({"bits": "fp", "setting": k, "seconds": seconds,
                             **{name: 100 * q.score(*rows) for name, rows in evals.items()}})
                 continue
             kw = {**qnn_admm_params(dataset, 1 if bits == "binary" else int(bits)), **cfg}
             n_init = int(kw.get("n_init") or 1)
-            fps, _ = phases.first(n_init)
+            fps, _ = phases_for(cfg).first(n_init)
             t = time.perf_counter()
             q = fit_finished(admmnet.QNNADMM(**kw, **level_kwargs(bits), seed=seed), *real_rows, fp_model=fps)
             out.append({"bits": str(bits), "setting": k, "seconds": time.perf_counter() - t,

@@ -372,6 +372,36 @@ def test_quantizer_validation_scores_fp_settings(tmp_path):
     with pytest.raises(SystemExit, match="'fp'"):
         QV.main(["--dataset", "seeds", "--bits", "16", "--out", str(tmp_path)])
 
+
+def test_quantizer_validation_network_settings_get_their_own_fp_phases(tmp_path):
+    """A setting that changes the network (``activation``) is scored from FP phases trained with
+    it, at every bit width: its 1-bit score on a fold equals the whole quantized fit with that
+    activation (a quantized fit refuses an FP phase of another network), and its FP score is
+    that FP phase's."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    import admmnet
+    import quantizer_validation as QV
+    from admmnet.datasets import load_dataset
+    from admmnet.presets import qnn_admm_params
+
+    assert "activation" in QV.NETWORK_KEYS
+    grid = [{"n_init": 1}, {"n_init": 1, "activation": "hardsigmoid"}]
+    assert QV.main(["--dataset", "seeds", "--splits", "1", "--bits", "1", "fp", "--grid", json.dumps(grid),
+                    "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "seeds.json").read_text())
+    raw = load_dataset("seeds", split_seed=0, standardize=False, dtype="float64")
+    tr, va = list(StratifiedKFold(5, shuffle=True, random_state=0).split(raw.X_train, raw.y_train))[2]
+    mean, std = raw.X_train[tr].mean(0), raw.X_train[tr].std(0)
+    Xtr = ((raw.X_train[tr] - mean) / std).astype(np.float32)
+    Xva = ((raw.X_train[va] - mean) / std).astype(np.float32)
+    for bits, kw in (("1", dict(qnn_admm_params("seeds", 1), bits=1)), ("fp", qnn_admm_params("seeds", None))):
+        whole = admmnet.QNNADMM(**{**kw, **grid[1]}, seed=0).fit(Xtr, raw.y_train[tr])
+        got = [r for r in rec["runs"] if r["problem"] == "split0-fold2" and r["setting"] == 1
+               and r["bits"] == bits][0]["held-out"]
+        assert got == pytest.approx(100 * whole.score(Xva, raw.y_train[va]))
+
 def test_blas_threads_benchmark(tmp_path):
     """benchmarks/blas_threads.py times a small fit on 1 and on all BLAS threads and finds the
     two models identical (the point of blas_threads="auto")."""
