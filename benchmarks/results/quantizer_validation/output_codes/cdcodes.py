@@ -1,12 +1,17 @@
-"""Scratch: after the quantized output refit, exact coordinate descent on the output layer's
-codes (CE on the fixed hidden features; alpha fixed; the bias refitted). Layer-local."""
-import math, sys, os
-import numpy as np
-sys.path.insert(0, "benchmarks")
-import admmnet.admm.solver as S
-from admmnet.admm import updates as U
+"""Scratch (not part of the package): after the quantized output refit, exact coordinate descent
+on the output layer's codes (CE on the fixed hidden features; alpha fixed; the bias refitted).
+Layer-local. ``refit_output`` replaces :func:`admmnet.admm.solver.refit_output` where ``cdrun.py``
+switches it on; ``SWEEPS`` (set there per setting) caps the sweeps."""
+import sys
 
-SWEEPS = int(os.environ.get("CD_SWEEPS", "3"))
+import numpy as np
+
+sys.path.insert(0, "benchmarks")
+
+import admmnet.admm.solver as S          # noqa: E402
+from admmnet.admm import updates as U    # noqa: E402
+
+SWEEPS = 3
 _orig = S.refit_output
 
 def _lse(Z):
@@ -66,6 +71,3 @@ def refit_output(state, Y, activation, level_set, params, kern, **kw):
             state.b[L - 1] = b
         z = G @ a
         state.z[L - 1] = z + state.b[L - 1] if state.b is not None else z
-
-if os.environ.get("CD_ON", "1") == "1":
-    S.refit_output = refit_output

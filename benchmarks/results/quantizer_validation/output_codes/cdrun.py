@@ -1,6 +1,11 @@
-"""Scratch runner: quantizer_validation with a "_cd" pseudo-setting switching the output-code CD."""
+"""Scratch (not part of the package): benchmarks/quantizer_validation.py with a ``"_cd": k``
+pseudo-setting that switches on the output-code coordinate descent of ``cdcodes.py`` (at most k
+sweeps). From the repository root:
+
+    python benchmarks/results/quantizer_validation/output_codes/cdrun.py --dataset seeds --splits 10 \
+        --bits 1 2 --grid '[{}, {"_cd": 3}, {"_cd": 10}]' --out /tmp/cd
+"""
 import os, sys, time
-os.environ["CD_ON"] = "0"
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); sys.path.insert(0, "benchmarks")
 import cdcodes
 import admmnet.admm.solver as S
