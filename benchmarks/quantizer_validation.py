@@ -91,14 +91,15 @@ NETWORK_KEYS = ("activation", "hidden_sizes", "bias")
 
 def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid: list, bits_list) -> list[dict]:
     fp_kw = qnn_admm_params(dataset, None)
-    shared: dict = {}           # FP phases per network (the preset's: key ())
+    shared: dict = {}           # FP phases per network, keyed by its settings (the preset's: "{}")
 
     def phases_for(cfg):
-        net = tuple((k, json.dumps(cfg[k])) for k in NETWORK_KEYS if k in cfg)
-        if net not in shared:
-            kw = {**fp_kw, **{k: cfg[k] for k in NETWORK_KEYS if k in cfg}}
-            shared[net] = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**kw, seed=seed + i), *fit_rows))
-        return shared[net]
+        net = {k: cfg[k] for k in NETWORK_KEYS if k in cfg}
+        key = json.dumps(net, sort_keys=True)
+        if key not in shared:
+            kw = {**fp_kw, **net}
+            shared[key] = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**kw, seed=seed + i), *fit_rows))
+        return shared[key]
 
     out = []
     for bits in bits_list:

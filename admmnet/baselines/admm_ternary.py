@@ -49,6 +49,9 @@ from .fp import _FP_DOC
 
 __all__ = ["ADMMTernary", "ADMMTernaryObjective", "FixedCodes"]
 
+#: The ``rho_scaling`` choices (the estimator's parameter and the objective's argument).
+RHO_SCALINGS = ("none", "weights")
+
 
 class ADMMTernaryObjective(ScaledDualADMM, EpochSnapshots, Objective):
     """Penalty ``rho/2 ||W - G + U||^2`` per layer (times ``c_l`` with ``rho_scaling="weights"``,
@@ -61,9 +64,7 @@ class ADMMTernaryObjective(ScaledDualADMM, EpochSnapshots, Objective):
         self.rho, self.rho_growth, self.interval, self.steps = rho, rho_growth, interval, steps
         self.n_steps, self.n_g_steps = 0, 0
         xp = get_namespace(Ws[0])
-        if rho_scaling not in ("none", "weights"):
-            raise ValueError(f"rho_scaling must be 'none' or 'weights', got {rho_scaling!r}")
-        if rho_scaling == "weights":
+        if check_choice("rho_scaling", rho_scaling, RHO_SCALINGS) == "weights":
             self.layer_scales = weight_scale_factors(Ws)
         self.G = [self._G(W) for W in Ws]
         self.U = [xp.zeros_like(W) for W in Ws]
@@ -198,7 +199,7 @@ class ADMMTernary(BackpropModel):
         for name in ("admm_lr", "rho"):
             check_real(name, getattr(self, name), lo=0, lo_open=True)
         check_real("rho_growth", self.rho_growth, lo=1)
-        check_choice("rho_scaling", self.rho_scaling, ("none", "weights"))
+        check_choice("rho_scaling", self.rho_scaling, RHO_SCALINGS)
 
     def _admm_report(self, obj):
         """Per-epoch fields: the base report plus rho and the G-steps so far."""

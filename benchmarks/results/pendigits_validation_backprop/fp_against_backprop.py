@@ -7,13 +7,11 @@ copies of them). One JSON line per (split, setting):
 """
 import json, sys, time
 sys.path.insert(0, "benchmarks")
-import numpy as np
 import admmnet
 from admmnet.baselines.fp import FPMLP
 from admmnet.baseline_presets import baseline_params
 from admmnet.presets import qnn_admm_params
 from pendigits_validation import _data
-out = []
 for s in [int(x) for x in sys.argv[1].split(",")]:
     for name in sys.argv[2:]:
         t = time.perf_counter()

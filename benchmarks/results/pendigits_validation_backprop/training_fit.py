@@ -11,7 +11,6 @@ from pendigits_validation import _data
 d = _data(0, 4)
 for cfg in [json.loads(a) for a in sys.argv[1:]]:
     m = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", None), **cfg}, seed=0).fit(*d["fit"])
-    h = m.history_.records if hasattr(m.history_, "records") else list(m.history_)
-    tr = [round(100 * r["train_accuracy"], 1) for r in h][::25]
+    tr = [round(100 * v, 1) for v in m.history_.column("train_accuracy")][::25]
     print(cfg, "traj", tr, "final train", round(100 * m.score(*d["fit"]), 2), "val", round(100 * m.score(*d["val"]), 2),
           "dist", round(100 * m.score(*d["distorted"]), 2), flush=True)

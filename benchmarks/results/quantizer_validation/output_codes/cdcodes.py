@@ -1,7 +1,7 @@
 """Scratch (not part of the package): after the quantized output refit, exact coordinate descent
 on the output layer's codes (CE on the fixed hidden features; alpha fixed; the bias refitted).
-Layer-local. ``refit_output`` replaces :func:`admmnet.admm.solver.refit_output` where ``cdrun.py``
-switches it on; ``SWEEPS`` (set there per setting) caps the sweeps."""
+Layer-local. ``refit_output`` replaces :func:`admmnet.admm.solver.refit_output` (``_orig``) where
+``cdrun.py`` switches it on; ``SWEEPS`` (set there per fit) caps the sweeps."""
 import sys
 
 import numpy as np
@@ -49,11 +49,11 @@ def refit_output(state, Y, activation, level_set, params, kern, **kw):
     _orig(state, Y, activation, level_set, params, kern, **kw)
     if level_set is None or getattr(level_set, "kind", None) == "budget":
         return
+    if level_set.qmax > 3:   # wide grids: only the neighbours would matter; skip in the scratch
+        return
     L = state.n_layers
     a = state.a[L - 1]
     codes = [c for c in range(-level_set.qmax, level_set.qmax + 1) if level_set.zero or c != 0]
-    if level_set.qmax > 3:   # wide grids: only the neighbours would matter; skip in the scratch
-        return
     Ql = np.asarray(state.Q[L - 1])
     alpha = state.alpha[L - 1]
     b0 = state.b[L - 1] if state.b is not None else None
