@@ -320,10 +320,12 @@ class QNNADMM(NetworkModel):
         coupling terms are sums over the m training samples while
         ``mu/2 ||W - G||^2`` is not, so mu only binds W to G once it has grown to
         the order of ``beta * m`` (see ``mu_growth``); the presets do this.
-    penalty_growth, mu_growth, max_penalty : float, default 1.0, None (preset), 1e6
+    penalty_growth, mu_growth, max_penalty : float, default None (preset), None (preset), 1e6
         Continuation: after each iteration beta and gamma are multiplied by
         ``penalty_growth``, mu by ``mu_growth``, none beyond ``max_penalty``.
-        Growing mu drives W onto its quantized copy by the end of training.
+        Growing mu drives W onto its quantized copy by the end of training;
+        growing beta and gamma starts with long steps and ends with short ones
+        (the Pendigits preset, 1.02; 1 elsewhere).
     w_solver, a_solver : {"exact", "backtracking"}
         Exact solves (eq. 4.4 / 4.27, Cholesky) or one backtracking gradient
         step (Algorithms 3 / 6, factors ``kappa`` / ``tau``, at most
@@ -450,7 +452,7 @@ class QNNADMM(NetworkModel):
     BLAS_ONE_THREAD_WORK = 1 << 20
 
     def __init__(self, hidden_sizes=None, *, activation="relu", bits=None, levels="thesis",
-                 granularity="layer", bias=True, beta=None, gamma=None, mu=None, penalty_growth=1.0,
+                 granularity="layer", bias=True, beta=None, gamma=None, mu=None, penalty_growth=None,
                  mu_growth=None, max_penalty=1e6, w_solver="exact", a_solver="exact", kappa=2.0,
                  tau=2.0, max_backtrack=50, fista_eta=0.5, fista_max_iter=100, fista_tol=1e-4,
                  proj_max_iter=50, proj_patience=3, ridge=None, forward_reset=None, layer_scale=None,
@@ -508,7 +510,8 @@ class QNNADMM(NetworkModel):
         self.blas_threads = blas_threads
 
     # parameters that None leaves to the preset, and their values when preset=None
-    PRESET_PARAMS = {"hidden_sizes": (200, 200), "beta": 0.1, "gamma": 0.1, "mu": 1.0, "mu_growth": 1.1,
+    PRESET_PARAMS = {"hidden_sizes": (200, 200), "beta": 0.1, "gamma": 0.1, "mu": 1.0, "penalty_growth": 1.0,
+                     "mu_growth": 1.1,
                      "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
                      "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30, "n_init": 1,
                      "layerwise_rho": LAYERWISE_RHO_DEFAULT}
@@ -657,7 +660,9 @@ class QNNADMM(NetworkModel):
         from (a quantized fit with ``fp_iter`` equal to ``fp_model.n_iter_``): its
         weights and history replace the FP iterations, and the fit goes on with the
         quantization. When ``fp_model`` was fitted on the same rows with this
-        estimator's parameters (``bits=None``, ``max_iter=fp_iter``) and
+        estimator's resolved parameters (``bits=None``, ``max_iter=fp_iter``; a preset's FP
+        phase: :func:`admmnet.presets.fp_phase_params`, ``auto_params(..., fp_phase=True)``,
+        which the Seeds, Pendigits and small-data FP presets extend) and
         ``fp_iter >= max_iter`` (no quantized iterations, the presets' schedule),
         the result is the one of the uninterrupted fit; otherwise the quantized
         iterations start with the multiplier at 0. ``benchmarks/`` use it to train

@@ -24,7 +24,7 @@ from admmnet import baselines as B
 from admmnet.baseline_presets import augment_copies, augmentation, baseline_params, supported_bits
 from admmnet.datasets import load_dataset
 from admmnet.io import atomic_write, write_json
-from admmnet.presets import qnn_admm_params
+from admmnet.presets import fp_phase_params, qnn_admm_params
 
 #: The other sources' methods in the study: ternary (the thesis's 1 bit), the mirror-descent
 #: ones also binary (:data:`BINARY_METHODS`). MD's numerically stable forms stand for mirror
@@ -202,6 +202,12 @@ def bits_order(bits) -> int:
     return special[str(bits)] if str(bits) in special else 10 - int(bits)
 
 
+def qnn_fp_phase_kwargs(dataset: str) -> dict:
+    """The estimator's keyword arguments of a quantized QNN-ADMM preset's FP phase in the study
+    (:func:`admmnet.presets.fp_phase_params`; the FP preset's unless it has settings of its own)."""
+    return {**fp_phase_params(base_dataset(dataset)), "bits": None, "levels": "thesis"}
+
+
 def model_kwargs(dataset: str, method: str, bits) -> dict:
     """The estimator's keyword arguments in the study (the presets, thesis levels)."""
     dataset = base_dataset(dataset)
@@ -279,13 +285,14 @@ def qnn_fp_path(out: Path, dataset: str, seed: int, init: int = 0) -> Path:
 def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict, init: int = 0):
     """``(fp_model, its fit seconds)`` when the quantized QNN-ADMM run ``kw`` can take the FP
     phase of its initialisation ``init`` from the stored FP run (the quantized preset's FP phase
-    is the whole run, with the FP preset's settings: then ``fit(fp_model=...)`` gives the result
-    of the whole quantized fit), else ``(None, 0)``."""
+    is the whole run; where its settings are the FP preset's, ``fit(fp_model=...)`` gives the
+    result of the whole quantized fit), else ``(None, 0)``: also when the FP preset has settings
+    of its own (:data:`admmnet.presets.FP_OVERRIDES`) and the stored FP run is not a phase."""
     path = qnn_fp_path(out, dataset, seed, init)
     if kw.get("fp_iter") is None or kw.get("fp_iter") != kw.get("max_iter") or not path.exists():
         return None, 0.0
     fp = admmnet.load(path)
-    want = _plain({k: v for k, v in model_kwargs(dataset, "qnn-admm", "fp").items()})
+    want = _plain(qnn_fp_phase_kwargs(dataset))
     have = _plain({k: fp.json_params().get(k) for k in want})
     if want != have or fp.seed != seed + init:
         return None, 0.0
@@ -369,7 +376,7 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     fp_seconds, qfp, fp_from = 0.0, None, None
     X_fit, y_fit = ds.X_train, ds.y_train
     if method == "qnn-admm" and bits != "fp":
-        fp_kw, origin = model_kwargs(dataset, "qnn-admm", "fp"), []
+        fp_kw, origin = qnn_fp_phase_kwargs(dataset), []
 
         def fp_phase(i):
             """Initialisation i's FP phase: the stored FP run (i = 0) or restart, else trained (on the

@@ -42,7 +42,7 @@ from admmnet.admm import solver as S
 from admmnet.cli import environment
 from admmnet.datasets import load_dataset
 from admmnet.io import write_json
-from admmnet.presets import AUGMENT, qnn_admm_params
+from admmnet.presets import AUGMENT, fp_phase_params, qnn_admm_params
 
 from _runs import FPPhases, fit_finished, timed_fit
 
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
         augment = AUGMENT.get(args.dataset, 0)
         ds = load_dataset(args.dataset, split_seed=seed, augment=augment, augment_seed=seed)
         data = {"real": ds.original_train(), "augmented": (ds.X_train, ds.y_train), "test": (ds.X_test, ds.y_test)}
-        fp_kw = qnn_admm_params(args.dataset, None)
+        fp_kw = fp_phase_params(args.dataset)      # the quantized presets' FP phase
         # the FP phases shared by the rows and bit widths: initialisation i from seed + i
         phases = {k: FPPhases(lambda i, k=k: timed_fit(admmnet.QNNADMM(**fp_kw, seed=seed + i), *data[k]))
                   for k in ("real", "augmented")}

@@ -6,9 +6,9 @@ features standardised with the training rows' statistics, this trains
 
 * QNN-ADMM with ``preset="auto"`` (:func:`admmnet.presets.auto_params`: nothing was
   tuned on these datasets) at full precision, 2 bits and 1 bit (thesis levels). The
-  quantized runs take their FP phase from the FP run of the same split
-  (``fit(..., fp_model=fp)``: the same result as a full quantized fit, tested in
-  ``tests/test_layerwise.py``), so every split trains one FP network;
+  quantized runs take their FP phases (``auto_params(..., fp_phase=True)``, trained once per
+  split and restart) through ``fit(..., fp_model=...)``: the same result as a full quantized
+  fit, tested in ``tests/test_layerwise.py``;
 * the backprop FP baseline (:class:`admmnet.baselines.FPMLP`) on the same network, with
   the FP-stage settings of the dataset preset of the same size class (the rule the
   automatic preset uses: under 1,000 rows Seeds', under 20,000 Pendigits', else
@@ -90,9 +90,13 @@ def run_split(name: str, split: int) -> list[dict]:
     hidden = fp.params_["hidden_sizes"]
     out.append(dict(method="qnn-admm-fp", test_accuracy=fp.score(Xte, yte), seconds=t_fp,
                     params=preset_used(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))))
-    # the FP phase of each restart (n_init), shared by the bit widths
-    phases = FPPhases(lambda i: (fp, t_fp) if i == 0 else
-                      timed_fit(admmnet.QNNADMM(preset="auto", seed=split + i, device="cpu"), Xtr, ytr))
+    # the FP phase of each restart (n_init), shared by the bit widths: the FP run itself where the
+    # FP preset is the quantized presets' FP phase (not under 20,000 rows: AUTO_FP_OVERRIDES)
+    shape = (Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))
+    phase = auto_params(*shape, fp_phase=True)
+    same = phase == auto_params(*shape)
+    phases = FPPhases(lambda i: (fp, t_fp) if i == 0 and same else
+                      timed_fit(admmnet.QNNADMM(**phase, seed=split + i, device="cpu"), Xtr, ytr))
     for bits in (2, 1):
         q = admmnet.QNNADMM(preset="auto", bits=bits, seed=split, device="cpu")
         n_init = int(q.resolved_params(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))["n_init"])

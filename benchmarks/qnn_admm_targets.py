@@ -2,13 +2,16 @@
 
 For each dataset and seed, trains the full-precision QNN-ADMM preset
 (``admmnet train --dataset D --bits fp``) and then every quantized preset
-(``--bits 8, 4, 2, 1``, thesis levels). A quantized preset runs the FP preset's
-iterations and then quantizes (``fp_iter = max_iter``), so its FP phase *is* the FP
-run of the same seed: each quantized fit takes it from there
+(``--bits 8, 4, 2, 1``, thesis levels). A quantized preset runs full-precision ADMM
+and then quantizes (``fp_iter = max_iter``); that FP phase is trained once per seed and
+restart and shared by the bit widths: each quantized fit takes it from there
 (``fit(..., fp_model=fp)``), which gives the result of the whole quantized fit
 (``tests/test_layerwise.py::test_fp_model_warm_start_equals_the_uninterrupted_fit``)
-at the cost of one FP training per seed. A quantized cell's ``seconds`` is the FP
-run's plus its own quantization: the time of ``admmnet train --bits B``.
+at the cost of one FP training per seed. Where the FP preset has settings of its own
+(``admmnet.presets.FP_OVERRIDES``: Seeds and Pendigits), the quantized runs' FP phases
+(:func:`admmnet.presets.fp_phase_params`) are trained apart from the FP run. A quantized
+cell's ``seconds`` is its FP phases' plus its own quantization: the time of
+``admmnet train --bits B``.
 
 Seeds run s trains and tests on the stratified 80/20 split of seed s; Pendigits uses
 UCI's writer-independent split, MNIST its official split. Each seed's runs are
@@ -36,7 +39,7 @@ import numpy as np
 import admmnet
 from admmnet.baseline_presets import augment_copies, augmentation
 from admmnet.datasets import load_dataset
-from admmnet.presets import qnn_admm_params
+from admmnet.presets import fp_phase_params, qnn_admm_params
 
 from _runs import (FPPhases, append_runs, drop_runs, fit_finished, is_stale, load_runs, run_groups, timed_fit,
                    write_results)
@@ -66,9 +69,11 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
                     train_accuracy=fp.score(X_real, y_real), seconds=t_fp,
                     seconds_after_iterations=fp.history_.final["seconds"] if fp.history_.final else 0.0,
                     seconds_per_iteration=float(np.mean(fp.history_.column("seconds")))))
-    # the FP phase of each restart (n_init), trained once per seed and shared by the bit widths
-    phases = FPPhases(lambda i: (fp, t_fp) if i == 0 else
-                      timed_fit(admmnet.QNNADMM(**p, bits=None, seed=seed + i), ds.X_train, ds.y_train))
+    # the FP phase of each restart (n_init), trained once per seed and shared by the bit widths;
+    # the FP run itself where the FP preset is the quantized presets' FP phase (no FP_OVERRIDES)
+    phase = fp_phase_params(dataset)
+    phases = FPPhases(lambda i: (fp, t_fp) if i == 0 and phase == p else
+                      timed_fit(admmnet.QNNADMM(**phase, bits=None, seed=seed + i), ds.X_train, ds.y_train))
     for bits in BITS[1:]:
         kw = qnn_admm_params(dataset, bits)
         n_init = int(kw.get("n_init", 1))
@@ -82,11 +87,11 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
                         train_accuracy=q.score(X_real, y_real), seconds=t_fps + dt,
                         seconds_after_iterations=dt, storage_bits_per_weight=q.storage_bits_per_weight,
                         model_bytes=q.model_bytes, n_init=n_init, best_init=getattr(q, "best_init_", None),
-                        layerwise_rho=q.params_["layerwise_rho"]))
+                        layerwise_rho=q.params_["layerwise_rho"], iterations=int(q.params_["fp_iter"]),
+                        params={k: _plain(v) for k, v in q.params_.items()}))
+    out[0].update(iterations=int(p["max_iter"]), params={k: _plain(v) for k, v in fp.params_.items()})
     for r in out:
-        r.update(dataset=dataset, seed=seed, iterations=int(p["max_iter"]),
-                 augmentation=augmentation("qnn-admm", dataset),
-                 params={k: list(v) if isinstance(v, tuple) else v for k, v in fp.params_.items()})
+        r.update(dataset=dataset, seed=seed, augmentation=augmentation("qnn-admm", dataset))
     return out
 
 
@@ -99,9 +104,10 @@ def drop_stale(log: Path, datasets) -> None:
     def stale_run(r):
         fp = r["bits"] == "fp"
         want = qnn_admm_params(r["dataset"], None if fp else r["bits"])
+        # the FP run's settings, or a quantized run's FP phase's (its own quantizer's below)
+        solver = qnn_admm_params(r["dataset"], None) if fp else fp_phase_params(r["dataset"])
         return not (
-            all(_plain(r["params"].get(k)) == _plain(v) for k, v in qnn_admm_params(r["dataset"], None).items()
-                if k != "layerwise_rho")          # (the FP phase's settings; a quantized run's own below)
+            all(_plain(r["params"].get(k)) == _plain(v) for k, v in solver.items() if k != "layerwise_rho")
             and r.get("augmentation") == augmentation("qnn-admm", r["dataset"])
             and run_n_init(r) == (1 if fp else want.get("n_init", 1))
             and (fp or run_layerwise_rho(r) == want["layerwise_rho"]))

@@ -27,10 +27,16 @@ versions, command) and prints the table.
     python benchmarks/quantizer_validation.py --dataset seeds --grid '[{"n_init": 5}, {"n_init": 10}]'
     python benchmarks/quantizer_validation.py --dataset seeds --bits fp --grid '[{}, {"max_iter": 300}]'
 
-``--bits fp`` scores full-precision settings the same way (each its own FP fit; ``{}`` is the
-FP phase of initialisation 0, the preset). A setting that changes the network itself
-(``NETWORK_KEYS``: ``activation``, ``hidden_sizes``, ``bias``) gets FP phases of its own, trained
-with it from the same seeds, at every bit width.
+``--bits fp`` scores full-precision settings the same way (each its own FP fit over the FP
+preset, which may differ from the quantized presets' FP phase, ``admmnet.presets.FP_OVERRIDES``;
+``{}`` is the FP preset). The quantized settings' FP phases are trained with
+:func:`admmnet.presets.fp_phase_params`; a setting that changes the network itself
+(``NETWORK_KEYS``: ``activation``, ``hidden_sizes``, ``bias``) or the FP solver's schedule
+(``SOLVER_KEYS``: ``beta``, ``gamma``, ``penalty_growth``, ...) gets FP phases of its own, trained
+with it from the same seeds, at every bit width. So does a length: ``max_iter`` (a quantized
+setting's FP phase is then that long, as in the presets, where ``fp_iter`` follows ``max_iter``)
+or ``fp_iter`` (with a larger ``max_iter``: quantized ADMM iterations after an FP phase of
+``fp_iter``).
 """
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ from admmnet.cli import environment
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.io import write_json
-from admmnet.presets import qnn_admm_params
+from admmnet.presets import fp_phase_params, qnn_admm_params
 
 from _runs import FPPhases, fit_finished, paired_difference, timed_fit
 from pendigits_validation import _data as pendigits_data
@@ -87,32 +93,51 @@ def level_kwargs(bits) -> dict:
 #: Settings that change the network itself: a quantized setting with any of them gets FP phases
 #: of its own (same seeds, trained with them), since a quantized fit takes its FP phase's network.
 NETWORK_KEYS = ("activation", "hidden_sizes", "bias")
+#: Settings of the FP solver's schedule: a quantized setting with any of them likewise gets FP phases
+#: trained with them (the quantizer that follows does not read them).
+SOLVER_KEYS = ("beta", "gamma", "penalty_growth", "max_penalty", "ridge", "momentum", "layer_scale",
+               "forward_reset")
+FP_PHASE_KEYS = NETWORK_KEYS + SOLVER_KEYS
+
+
+def phase_settings(cfg: dict) -> dict:
+    """The settings of ``cfg`` that its FP phases are trained with (over the quantized presets' FP
+    phase): those of ``FP_PHASE_KEYS``, and the length ``fp_iter``, else ``max_iter``."""
+    net = {k: cfg[k] for k in FP_PHASE_KEYS if k in cfg}
+    length = cfg.get("fp_iter", cfg.get("max_iter"))
+    if length is not None:
+        net["max_iter"] = length
+    return net
 
 
 def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid: list, bits_list) -> list[dict]:
-    fp_kw = qnn_admm_params(dataset, None)
-    shared: dict = {}           # FP phases per network, keyed by its settings (the preset's: "{}")
+    fp_kw = qnn_admm_params(dataset, None)      # the FP preset
+    phase_kw = fp_phase_params(dataset)         # the quantized presets' FP phase (no FP_OVERRIDES)
+    shared: dict = {}           # FP phases per network and schedule, keyed by its settings (the preset's: "{}")
 
     def phases_for(cfg):
-        net = {k: cfg[k] for k in NETWORK_KEYS if k in cfg}
+        net = phase_settings(cfg)
         key = json.dumps(net, sort_keys=True)
         if key not in shared:
-            kw = {**fp_kw, **net}
+            kw = {**phase_kw, **net}
             shared[key] = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**kw, seed=seed + i), *fit_rows))
         return shared[key]
 
     out = []
     for bits in bits_list:
         for k, cfg in enumerate(grid):
-            if bits == "fp":        # a full-precision setting: its own fit on the FP phase's rows
-                if set(cfg) - set(NETWORK_KEYS):
-                    q, seconds = timed_fit(admmnet.QNNADMM(**{**fp_kw, **cfg}, seed=seed), *fit_rows)
-                else:               # the preset's, or another network's: that FP phase of initialisation 0
+            if bits == "fp":        # a full-precision setting over the FP preset: its own fit on the FP phase's rows
+                kw = {**fp_kw, **cfg}
+                if set(cfg) - set(FP_PHASE_KEYS) - {"max_iter"} or kw != {**phase_kw, **phase_settings(cfg)}:
+                    q, seconds = timed_fit(admmnet.QNNADMM(**kw, seed=seed), *fit_rows)
+                else:               # the same as an FP phase: that FP phase of initialisation 0
                     (q,), seconds = phases_for(cfg).first(1)
                 out.append({"bits": "fp", "setting": k, "seconds": seconds,
                             **{name: 100 * q.score(*rows) for name, rows in evals.items()}})
                 continue
             kw = {**qnn_admm_params(dataset, 1 if bits == "binary" else int(bits)), **cfg}
+            if "max_iter" in cfg and "fp_iter" not in cfg:
+                kw["fp_iter"] = cfg["max_iter"]         # the whole run is the FP phase, as in the presets
             n_init = int(kw.get("n_init") or 1)
             fps, _ = phases_for(cfg).first(n_init)
             t = time.perf_counter()

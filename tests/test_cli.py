@@ -131,14 +131,14 @@ def test_augmented_quantized_qnn_admm_quantizes_on_the_real_rows(tmp_path):
 
     import admmnet
     from admmnet.datasets import load_dataset
-    from admmnet.presets import AUGMENT, qnn_admm_params
+    from admmnet.presets import AUGMENT, fp_phase_params, qnn_admm_params
 
     path = tmp_path / "q.npz"
     assert main(["train", "--dataset", "pendigits", "--bits", "2", "--iters", "3", "--seed", "1",
                  "--n-init", "2", "--save", str(path), "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
     ds = load_dataset("pendigits", augment=AUGMENT["pendigits"], augment_seed=1)
     X_real, y_real = ds.original_train()
-    kw = {**qnn_admm_params("pendigits", None), "max_iter": 3}
+    kw = {**fp_phase_params("pendigits"), "max_iter": 3}     # the quantized preset's FP phase
     fps = [admmnet.QNNADMM(**kw, preset="pendigits", seed=1 + i).fit(ds.X_train, ds.y_train) for i in range(2)]
     q = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", 2), "max_iter": 3, "fp_iter": 3, "n_init": 2},
                         bits=2, preset="pendigits", seed=1).fit(X_real, y_real, fp_model=fps)

@@ -163,8 +163,9 @@ def test_fp_phase_then_layerwise_gives_a_quantized_network():
 
 def test_fp_model_warm_start_equals_the_uninterrupted_fit():
     X, y = _blobs(seed=1)
+    # penalty_growth given: the automatic FP preset grows the penalties, a quantized run's FP phase not
     common = dict(hidden_sizes=(8,), beta=0.01, gamma=0.01, refit_output=True, momentum=0.5, seed=3,
-                  device="cpu", max_iter=12)
+                  device="cpu", max_iter=12, penalty_growth=1.0)
     fp = admmnet.QNNADMM(**common)
     fp.fit(X, y)
     one = admmnet.QNNADMM(**common, bits=1, fp_iter=12, layerwise=True, n_init=1)

@@ -3,15 +3,36 @@ import numpy as np
 import pytest
 
 import admmnet
-from admmnet.presets import LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_params, qnn_admm_params
+from admmnet.presets import (AUTO_FP_OVERRIDES, FP_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_params, fp_phase_params,
+                             qnn_admm_params)
 
 
 def test_quantized_presets_run_the_fp_schedule_then_quantize():
     for d in QNN_ADMM:
-        fp, q = qnn_admm_params(d, None), qnn_admm_params(d, 2)
-        assert q["fp_iter"] == q["max_iter"] == fp["max_iter"] and q["layerwise"] is True
-        # the FP phase of a quantized run is exactly the FP run: same solver settings
-        assert {k: v for k, v in q.items() if k not in ("fp_iter", "layerwise", "n_init")} == fp
+        phase, q = fp_phase_params(d), qnn_admm_params(d, 2)
+        assert q["fp_iter"] == q["max_iter"] == phase["max_iter"] and q["layerwise"] is True
+        # the FP phase of a quantized run is exactly the FP run of fp_phase_params: same solver
+        # settings; the FP preset is that run with FP_OVERRIDES (and nothing else)
+        assert {k: v for k, v in q.items() if k not in ("fp_iter", "layerwise", "n_init")} == phase
+        assert qnn_admm_params(d, None) == {**phase, **FP_OVERRIDES[d]}
+
+
+def test_fp_phase_is_the_fit_a_quantized_preset_starts_from():
+    """A quantized preset's fit (Seeds, 1 bit, one start, shortened) equals its quantizer run from
+    ``fp_phase_params``' FP fit, not from the FP preset's (which has penalty growth of its own)."""
+    from admmnet.datasets import load_dataset
+
+    ds = load_dataset("seeds", split_seed=0)
+    short = dict(max_iter=40)
+    q_kw = {**qnn_admm_params("seeds", 1), "n_init": 1, **short, "fp_iter": 40}
+    whole = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train)
+    phase = admmnet.QNNADMM(**{**fp_phase_params("seeds"), **short}, seed=0).fit(ds.X_train, ds.y_train)
+    fp = admmnet.QNNADMM(**{**qnn_admm_params("seeds", None), **short}, seed=0).fit(ds.X_train, ds.y_train)
+    assert FP_OVERRIDES["seeds"]["penalty_growth"] > 1 and fp.params_["penalty_growth"] > 1
+    from_phase = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train, fp_model=phase)
+    from_fp = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train, fp_model=fp)
+    np.testing.assert_array_equal(whole.predict_proba(ds.X_test), from_phase.predict_proba(ds.X_test))
+    assert not np.array_equal(whole.network_.weights()[0], from_fp.network_.weights()[0])
 
 
 @pytest.mark.parametrize("dataset", sorted(TOPOLOGIES))
@@ -53,10 +74,16 @@ def test_auto_params_rules(shape, width, small):
     assert p["hidden_sizes"] == (width, width)
     assert p["beta"] == (0.01 if small else 0.1)
     assert p["ridge"] == (0.03 if shape[0] < 1000 else (0.3 if small else 1.0))
-    assert p["max_iter"] == (200 if shape[0] < 1000 else (100 if small else 75))
+    # full precision under 20,000 rows: 300 iterations with growing penalties; a quantized run's
+    # FP phase: 200 / 100 iterations at fixed penalties
+    phase = auto_params(*shape, fp_phase=True)
+    assert phase["max_iter"] == (200 if shape[0] < 1000 else (100 if small else 75))
+    assert phase["penalty_growth"] == 1.0
+    assert p == ({**phase, **AUTO_FP_OVERRIDES} if small else phase)
     assert "fp_iter" not in p
     q = auto_params(*shape, bits=2)
-    assert q["fp_iter"] == q["max_iter"] and q["layerwise"]
+    assert q["fp_iter"] == q["max_iter"] == phase["max_iter"] and q["layerwise"]
+    assert {k: v for k, v in q.items() if k not in ("fp_iter", "layerwise", "n_init")} == phase
 
 
 @pytest.mark.parametrize("bad", [(0, 3, 2), (10, 3, 1), (10.0, 3, 2), (10, True, 2)])

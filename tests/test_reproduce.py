@@ -374,10 +374,11 @@ def test_quantizer_validation_scores_fp_settings(tmp_path):
 
 
 def test_quantizer_validation_network_settings_get_their_own_fp_phases(tmp_path):
-    """A setting that changes the network (``activation``) is scored from FP phases trained with
-    it, at every bit width: its 1-bit score on a fold equals the whole quantized fit with that
-    activation (a quantized fit refuses an FP phase of another network), and its FP score is
-    that FP phase's."""
+    """A setting that changes the network (``activation``) or the FP solver's schedule
+    (``penalty_growth``, ``max_iter``) is scored from FP phases trained with it, at every bit
+    width: its 1-bit score on a fold equals the whole quantized fit with that setting (a quantized
+    fit refuses an FP phase of another network; one of another schedule would score otherwise),
+    and its FP score is that FP phase's."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
@@ -386,8 +387,9 @@ def test_quantizer_validation_network_settings_get_their_own_fp_phases(tmp_path)
     from admmnet.datasets import load_dataset
     from admmnet.presets import qnn_admm_params
 
-    assert "activation" in QV.NETWORK_KEYS
-    grid = [{"n_init": 1}, {"n_init": 1, "activation": "hardsigmoid"}]
+    assert "activation" in QV.NETWORK_KEYS and "penalty_growth" in QV.FP_PHASE_KEYS
+    grid = [{"n_init": 1}, {"n_init": 1, "activation": "hardsigmoid"},
+            {"n_init": 1, "penalty_growth": 1.05, "max_iter": 60}]
     assert QV.main(["--dataset", "seeds", "--splits", "1", "--bits", "1", "fp", "--grid", json.dumps(grid),
                     "--out", str(tmp_path)]) == 0
     rec = json.loads((tmp_path / "seeds.json").read_text())
@@ -396,11 +398,17 @@ def test_quantizer_validation_network_settings_get_their_own_fp_phases(tmp_path)
     mean, std = raw.X_train[tr].mean(0), raw.X_train[tr].std(0)
     Xtr = ((raw.X_train[tr] - mean) / std).astype(np.float32)
     Xva = ((raw.X_train[va] - mean) / std).astype(np.float32)
-    for bits, kw in (("1", dict(qnn_admm_params("seeds", 1), bits=1)), ("fp", qnn_admm_params("seeds", None))):
-        whole = admmnet.QNNADMM(**{**kw, **grid[1]}, seed=0).fit(Xtr, raw.y_train[tr])
-        got = [r for r in rec["runs"] if r["problem"] == "split0-fold2" and r["setting"] == 1
-               and r["bits"] == bits][0]["held-out"]
-        assert got == pytest.approx(100 * whole.score(Xva, raw.y_train[va]))
+    for k in (1, 2):
+        for bits, kw in (("1", dict(qnn_admm_params("seeds", 1), bits=1)), ("fp", qnn_admm_params("seeds", None))):
+            if "fp_iter" in kw and "max_iter" in grid[k]:
+                kw["fp_iter"] = grid[k]["max_iter"]        # the whole run is the FP phase, as in the presets
+            whole = admmnet.QNNADMM(**{**kw, **grid[k]}, seed=0).fit(Xtr, raw.y_train[tr])
+            got = [r for r in rec["runs"] if r["problem"] == "split0-fold2" and r["setting"] == k
+                   and r["bits"] == bits][0]["held-out"]
+            assert got == pytest.approx(100 * whole.score(Xva, raw.y_train[va]))
+    # and the preset's schedule scored otherwise: the test can tell the FP phases apart
+    assert [r["held-out"] for r in rec["runs"] if r["bits"] == "1" and r["setting"] == 2] != \
+        [r["held-out"] for r in rec["runs"] if r["bits"] == "1" and r["setting"] == 0]
 
 def test_blas_threads_benchmark(tmp_path):
     """benchmarks/blas_threads.py times a small fit on 1 and on all BLAS threads and finds the
@@ -639,3 +647,57 @@ def test_small_data_levers_average_and_refit(tmp_path):
     assert set(json.loads((tmp_path / "seeds_noise.json").read_text())["table"]) == {"preset", "1 copies, sigma 0.1"}
     with pytest.raises(SystemExit, match="--tails"):
         SDL.main(["--tails", "0", "--out", str(tmp_path)])
+
+
+def test_auto_preset_validation_scores_the_automatic_preset_on_its_pool(tmp_path):
+    """benchmarks/auto_preset_validation.py: setting ``{}`` is the automatic preset of the
+    training part's shape, fitted on split r and scored on its validation rows; a second setting
+    is scored on the same rows, and the paired differences are per (dataset, split)."""
+    import numpy as np
+
+    import admmnet
+    import auto_preset_validation as APV
+    from admmnet.datasets._preprocess import standardize, stratified_split
+    from admmnet.presets import auto_params
+
+    grid = [{}, {"max_iter": 20}]
+    assert APV.main(["--datasets", "iris", "--reps", "1", "--grid", json.dumps(grid), "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "fp.json").read_text())
+    assert [(r["dataset"], r["rep"], r["setting"]) for r in rec["runs"]] == [("iris", 1, 0), ("iris", 1, 1)]
+    X, y, _ = APV.pool_dataset("iris")
+    tr, va = stratified_split(y, 0.2, 1)
+    Xtr, Xva, _, _ = standardize(X[tr], X[va])
+    for k, cfg in enumerate(grid):
+        m = admmnet.QNNADMM(**{**auto_params(len(tr), 4, 3), **cfg}, preset=None, seed=1)
+        m.fit(np.asarray(Xtr, np.float32), y[tr])
+        assert rec["runs"][k]["accuracy"] == pytest.approx(100 * m.score(np.asarray(Xva, np.float32), y[va]))
+    row = rec["table"][json.dumps(grid[1])]
+    assert row["diff"] == pytest.approx(rec["runs"][1]["accuracy"] - rec["runs"][0]["accuracy"])
+    with pytest.raises(SystemExit):
+        APV.main(["--bits", "two", "--out", str(tmp_path)])
+
+
+def test_targets_train_the_quantized_fp_phase_apart_from_an_fp_preset_of_its_own():
+    """benchmarks/qnn_admm_targets.py on Seeds (whose FP preset grows its penalties, FP_OVERRIDES):
+    the FP cell is the FP preset's fit, and each quantized cell equals the whole quantized fit
+    of its preset (whose FP phase is ``fp_phase_params``), not a quantizer run from the FP cell."""
+    import admmnet
+    import qnn_admm_targets as T
+    from admmnet.datasets import load_dataset
+    from admmnet.presets import FP_OVERRIDES, fp_phase_params, qnn_admm_params
+
+    assert FP_OVERRIDES["seeds"]
+    old_bits = T.BITS
+    T.BITS = ("fp", 8)
+    try:
+        out = T.run_seed("seeds", 0)
+    finally:
+        T.BITS = old_bits
+    ds = load_dataset("seeds", split_seed=0)
+    fp = admmnet.QNNADMM(**qnn_admm_params("seeds", None), seed=0).fit(ds.X_train, ds.y_train)
+    q8 = admmnet.QNNADMM(**qnn_admm_params("seeds", 8), bits=8, levels="thesis", seed=0).fit(ds.X_train, ds.y_train)
+    assert out[0]["test_accuracy"] == fp.score(ds.X_test, ds.y_test)
+    assert out[1]["test_accuracy"] == q8.score(ds.X_test, ds.y_test)
+    assert out[0]["params"]["penalty_growth"] == FP_OVERRIDES["seeds"]["penalty_growth"]
+    assert out[1]["params"]["penalty_growth"] == 1.0
+    assert out[1]["params"]["fp_iter"] == fp_phase_params("seeds")["max_iter"]
