@@ -1,9 +1,9 @@
-"""How the automatic preset's settings are chosen: a pool of datasets no preset and no report uses.
+"""How the automatic preset's settings are chosen: validation rows of a pool of small datasets.
 
 ``QNNADMM()`` takes its settings from :func:`admmnet.presets.auto_params` of the data's shape.
-A change to those rules is scored here, on validation rows of a pool of datasets that neither
-the dataset presets' choices nor ``benchmarks/auto_preset.py`` (scikit-learn's digits, wine and
-breast cancer, the report of how the preset carries to unseen data) use:
+A change to those rules is scored here, on validation rows (never test rows) of a pool of
+datasets that ``benchmarks/auto_preset.py`` (scikit-learn's digits, wine and breast cancer, the
+report of how the preset carries to data it was not tuned on) does not use:
 
 * ``iris`` (scikit-learn, 150 rows), ``seeds`` (the training rows of Seeds' split 0, 168 rows),
   ``blobs`` (``make_classification``: 400 rows, 20 features, 4 informative, 3 classes);

@@ -1,0 +1,94 @@
+r"""Scratch (not part of the package): ReLU-aware targets for the layerwise quantizer's hidden layers.
+
+The layerwise quantizer fits each hidden layer's ``G a + b`` to the FP pre-activations ``T``;
+after the ReLU only ``relu(T)`` matters, so a quantized pre-activation may be anything <= 0
+where ``T <= 0``. The layer's ReLU-aware loss is the squared distance of ``p = G a + b`` to the
+set ``S = {p: p = T where T > 0, p <= 0 elsewhere}``,
+
+.. math:: J(p) = \tfrac12 \sum_{T > 0} (p - T)^2 + \tfrac12 \sum_{T \le 0} \max(p, 0)^2 ,
+
+and majorization-minimization gives a sequence of ordinary layer fits: with ``T' = P_S(p_k)``
+(``T`` where ``T > 0``, ``min(p_k, 0)`` elsewhere), ``J(p) <= 1/2 ||p - T'||^2`` with equality
+at ``p_k``, so fitting the layer to ``T'`` (``quantize_layer``, the same ADMM from the FP
+weights) and keeping the new fit only when ``J`` falls never raises ``J``. ``"_relu": R``
+runs R such rounds after the usual fit of every hidden layer (the output layer is refitted on
+the cross-entropy as before). Layer-local, no gradient. From the repository root:
+
+    python benchmarks/results/quantizer_validation/relu_targets/relurun.py --dataset seeds --splits 10 \
+        --bits 1 --grid '[{}, {"_relu": 2}]' --out /tmp/relu
+"""
+import sys
+from types import SimpleNamespace
+
+sys.path.insert(0, "benchmarks")
+
+import numpy as np                          # noqa: E402
+
+import admmnet                              # noqa: E402
+import admmnet.admm.layerwise as LW         # noqa: E402
+from admmnet.kernels import gemm            # noqa: E402
+import quantizer_validation as qv           # noqa: E402
+
+ROUNDS = 0
+_orig = LW.quantize_network
+
+
+def relu_loss(p, T):
+    return 0.5 * float(np.sum(np.where(T > 0, p - T, np.maximum(p, 0.0)) ** 2))
+
+
+def quantize_network(X, Ws, bs, activation, level_set, **kw):
+    if not ROUNDS or activation.name != "relu":
+        return _orig(X, Ws, bs, activation, level_set, **kw)
+    L = len(Ws)
+    fits, a_fp, a_q, bias = [], X, X, bs is not None
+    for l in range(L):
+        T = gemm.mm(Ws[l], a_fp)
+        if bias:
+            T = T + bs[l]
+        fit = LW.quantize_layer(a_q, T, level_set, W0=Ws[l], bias=bias, **kw)
+        if l < L - 1:
+            def pre(f):
+                p = gemm.mm(f.G, a_q)
+                return p + f.b if bias else p
+            p = pre(fit)
+            J = relu_loss(p, T)
+            for _ in range(ROUNDS):
+                Tp = np.where(T > 0, T, np.minimum(p, 0.0)).astype(T.dtype)
+                new = LW.quantize_layer(a_q, Tp, level_set, W0=Ws[l], bias=bias, **kw)
+                p_new = pre(new)
+                J_new = relu_loss(p_new, T)
+                if not J_new < J:
+                    break
+                fit, p, J = new, p_new, J_new
+        fits.append(fit)
+        if l < L - 1:
+            zq = gemm.mm(fit.G, a_q)
+            if bias:
+                zq = zq + fit.b
+            a_q = activation(zq)
+            a_fp = activation(T)
+    return fits
+
+
+def QNNADMM(_relu=0, **kw):
+    model = admmnet.QNNADMM(**kw)
+    model._relu_rounds = int(_relu)
+    return model
+
+
+def fit_finished(model, X, y, **kw):
+    global ROUNDS
+    ROUNDS = getattr(model, "_relu_rounds", 0)
+    LW.quantize_network = quantize_network
+    try:
+        return qv_fit_finished(model, X, y, **kw)
+    finally:
+        LW.quantize_network, ROUNDS = _orig, 0
+
+
+qv_fit_finished = qv.fit_finished
+qv.admmnet = SimpleNamespace(QNNADMM=QNNADMM)
+qv.fit_finished = fit_finished
+if __name__ == "__main__":
+    sys.exit(qv.main(sys.argv[1:]))
