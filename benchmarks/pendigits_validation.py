@@ -36,7 +36,7 @@ import admmnet
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import standardize
 from admmnet.datasets.pendigits import augment_pendigits
-from admmnet.presets import qnn_admm_params
+from admmnet.presets import fp_phase_params, qnn_admm_params
 
 from _runs import append_runs, fit_finished, load_runs, write_results
 
@@ -73,7 +73,9 @@ def run_one(cfg: dict, seed: int) -> dict:
     augment, bits, quantize_on = c.pop("augment", 0), c.pop("bits", None), c.pop("quantize_on", "all")
     d = _data(seed, augment)
     t0 = time.perf_counter()
-    fp = fit_finished(admmnet.QNNADMM(**{**qnn_admm_params("pendigits", None), **c}, seed=seed), *d["fit"])
+    # an FP config: the FP preset; a quantized one: its preset's FP phase (no FP_OVERRIDES)
+    base = qnn_admm_params("pendigits", None) if bits is None else fp_phase_params("pendigits")
+    fp = fit_finished(admmnet.QNNADMM(**{**base, **c}, seed=seed), *d["fit"])
     model = fp
     if bits is not None:
         kw = {**qnn_admm_params("pendigits", bits), **c}
