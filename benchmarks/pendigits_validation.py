@@ -78,7 +78,8 @@ def run_one(cfg: dict, seed: int) -> dict:
     fp = fit_finished(admmnet.QNNADMM(**{**base, **c}, seed=seed), *d["fit"])
     model = fp
     if bits is not None:
-        kw = {**qnn_admm_params("pendigits", bits), **c}
+        # one start, as these configs were measured (before restarts; a config may set n_init)
+        kw = {**qnn_admm_params("pendigits", bits), "n_init": 1, **c}
         kw["fp_iter"] = kw["max_iter"]
         X, y = d["real"] if quantize_on == "real" else d["fit"]
         model = fit_finished(admmnet.QNNADMM(**kw, bits=bits, seed=seed), X, y, fp_model=fp)

@@ -701,3 +701,22 @@ def test_targets_train_the_quantized_fp_phase_apart_from_an_fp_preset_of_its_own
     assert out[0]["params"]["penalty_growth"] == FP_OVERRIDES["seeds"]["penalty_growth"]
     assert out[1]["params"]["penalty_growth"] == 1.0
     assert out[1]["params"]["fp_iter"] == fp_phase_params("seeds")["max_iter"]
+
+
+def test_pendigits_validation_quantized_config_starts_from_the_quantized_fp_phase():
+    """benchmarks/pendigits_validation.py: a quantized config is one start (as measured) from the
+    quantized preset's FP phase (``fp_phase_params``) on the real rows and copies, quantized on the
+    real rows; an FP config is the FP preset's fit."""
+    import admmnet
+    import pendigits_validation as P
+    from admmnet.presets import fp_phase_params, qnn_admm_params
+
+    r = P.run_one({"augment": 1, "bits": 2, "quantize_on": "real", "max_iter": 3}, 0)
+    d = P._data(0, 1)
+    fp = admmnet.QNNADMM(**{**fp_phase_params("pendigits"), "max_iter": 3}, seed=0).fit(*d["fit"])
+    q = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", 2), "n_init": 1, "max_iter": 3, "fp_iter": 3},
+                        bits=2, seed=0).fit(*d["real"], fp_model=fp)
+    assert r["val"] == pytest.approx(100 * q.score(*d["val"]))
+    r_fp = P.run_one({"augment": 1, "max_iter": 3}, 0)
+    fp_preset = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", None), "max_iter": 3}, seed=0).fit(*d["fit"])
+    assert r_fp["val"] == pytest.approx(100 * fp_preset.score(*d["val"]))
