@@ -12,7 +12,8 @@ and majorization-minimization gives a sequence of ordinary layer fits: with ``T'
 at ``p_k``, so fitting the layer to ``T'`` (``quantize_layer``, the same ADMM from the FP
 weights) and keeping the new fit only when ``J`` falls never raises ``J``. ``"_relu": R``
 runs R such rounds after the usual fit of every hidden layer (the output layer is refitted on
-the cross-entropy as before). Layer-local, no gradient. From the repository root:
+the cross-entropy as before), by wrapping ``layerwise.quantize_layer`` while
+``layerwise.quantize_network`` runs. Layer-local, no gradient. From the repository root:
 
     python benchmarks/results/quantizer_validation/relu_targets/relurun.py --dataset seeds --splits 10 \
         --bits 1 --grid '[{}, {"_relu": 2}]' --out /tmp/relu
@@ -30,7 +31,8 @@ from admmnet.kernels import gemm            # noqa: E402
 import quantizer_validation as qv           # noqa: E402
 
 ROUNDS = 0
-_orig = LW.quantize_network
+_orig_network, _orig_layer = LW.quantize_network, LW.quantize_layer
+_layers = {"L": 0, "l": 0}          # the network being quantized: its depth, the next layer's index
 
 
 def relu_loss(p, T):
@@ -38,37 +40,39 @@ def relu_loss(p, T):
 
 
 def quantize_network(X, Ws, bs, activation, level_set, **kw):
-    if not ROUNDS or activation.name != "relu":
-        return _orig(X, Ws, bs, activation, level_set, **kw)
-    L = len(Ws)
-    fits, a_fp, a_q, bias = [], X, X, bs is not None
-    for l in range(L):
-        T = gemm.mm(Ws[l], a_fp)
-        if bias:
-            T = T + bs[l]
-        fit = LW.quantize_layer(a_q, T, level_set, W0=Ws[l], bias=bias, **kw)
-        if l < L - 1:
-            def pre(f):
-                p = gemm.mm(f.G, a_q)
-                return p + f.b if bias else p
-            p = pre(fit)
-            J = relu_loss(p, T)
-            for _ in range(ROUNDS):
-                Tp = np.where(T > 0, T, np.minimum(p, 0.0)).astype(T.dtype)
-                new = LW.quantize_layer(a_q, Tp, level_set, W0=Ws[l], bias=bias, **kw)
-                p_new = pre(new)
-                J_new = relu_loss(p_new, T)
-                if not J_new < J:
-                    break
-                fit, p, J = new, p_new, J_new
-        fits.append(fit)
-        if l < L - 1:
-            zq = gemm.mm(fit.G, a_q)
-            if bias:
-                zq = zq + fit.b
-            a_q = activation(zq)
-            a_fp = activation(T)
-    return fits
+    """``quantize_network`` itself, with the hidden layers' fits of :func:`quantize_layer` below
+    when ``ROUNDS`` and the activation is the ReLU."""
+    _layers.update(L=len(Ws) if ROUNDS and activation.name == "relu" else 0, l=0)
+    try:
+        return _orig_network(X, Ws, bs, activation, level_set, **kw)
+    finally:
+        _layers.update(L=0, l=0)
+
+
+def quantize_layer(a, T, level_set, *, W0, bias=True, **kw):
+    """The layer's fit, then (a hidden layer of a ReLU network) ``ROUNDS`` majorization-minimization
+    rounds on the ReLU-aware loss, each kept only when that loss falls (module docstring)."""
+    fit = _orig_layer(a, T, level_set, W0=W0, bias=bias, **kw)
+    l = _layers["l"]
+    _layers["l"] = l + 1
+    if l >= _layers["L"] - 1:        # the output layer, or not switched on
+        return fit
+
+    def pre(f):
+        p = gemm.mm(f.G, a)
+        return p + f.b if bias else p
+
+    p = pre(fit)
+    J = relu_loss(p, T)
+    for _ in range(ROUNDS):
+        Tp = np.where(T > 0, T, np.minimum(p, 0.0)).astype(T.dtype)
+        new = _orig_layer(a, Tp, level_set, W0=W0, bias=bias, **kw)
+        p_new = pre(new)
+        J_new = relu_loss(p_new, T)
+        if not J_new < J:
+            break
+        fit, p, J = new, p_new, J_new
+    return fit
 
 
 def QNNADMM(_relu=0, **kw):
@@ -80,11 +84,11 @@ def QNNADMM(_relu=0, **kw):
 def fit_finished(model, X, y, **kw):
     global ROUNDS
     ROUNDS = getattr(model, "_relu_rounds", 0)
-    LW.quantize_network = quantize_network
+    LW.quantize_network, LW.quantize_layer = quantize_network, quantize_layer
     try:
         return qv_fit_finished(model, X, y, **kw)
     finally:
-        LW.quantize_network, ROUNDS = _orig, 0
+        LW.quantize_network, LW.quantize_layer, ROUNDS = _orig_network, _orig_layer, 0
 
 
 qv_fit_finished = qv.fit_finished
