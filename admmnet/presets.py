@@ -154,11 +154,16 @@ def qnn_admm_params(dataset: str, bits=None, *, qmax: int | None = None) -> dict
     ``bits``: None/"fp" (full precision), the thesis bit width N, or "q" (quantized, level set
     not given); ``qmax``: the level set's largest code when it is not the thesis set of ``bits``
     (it decides the restarts, :data:`N_INIT`)."""
-    if dataset not in TOPOLOGIES:
-        raise ValueError(f"no preset for dataset {dataset!r}; known: {sorted(TOPOLOGIES)}")
-    out = {"hidden_sizes": TOPOLOGIES[dataset], **QNN_ADMM[dataset]}
+    out = _dataset_base(dataset)
     out.update(FP_OVERRIDES[dataset] if bits in (None, "fp") else QUANTIZED_OVERRIDES[dataset])
     return _finish(out, bits, N_INIT[dataset], qmax)
+
+
+def _dataset_base(dataset: str) -> dict:
+    """Topology and QNN_ADMM settings of ``dataset`` (a new dict), or ValueError for an unknown one."""
+    if dataset not in TOPOLOGIES:
+        raise ValueError(f"no preset for dataset {dataset!r}; known: {sorted(TOPOLOGIES)}")
+    return {"hidden_sizes": TOPOLOGIES[dataset], **QNN_ADMM[dataset]}
 
 
 def fp_phase_params(dataset: str) -> dict:
@@ -166,9 +171,7 @@ def fp_phase_params(dataset: str) -> dict:
     first ``fp_iter = max_iter`` iterations), as estimator keyword arguments of an FP run:
     ``QNNADMM(**fp_phase_params(d)).fit(...)`` passed as ``fp_model`` gives the whole quantized
     fit. It is :func:`qnn_admm_params` ``(dataset, None)`` without :data:`FP_OVERRIDES`."""
-    if dataset not in TOPOLOGIES:
-        raise ValueError(f"no preset for dataset {dataset!r}; known: {sorted(TOPOLOGIES)}")
-    return _finish({"hidden_sizes": TOPOLOGIES[dataset], **QNN_ADMM[dataset]}, None)
+    return _finish(_dataset_base(dataset), None)
 
 
 # The automatic preset's ridge under 1,000 samples, chosen on a pool of small datasets that

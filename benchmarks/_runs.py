@@ -319,6 +319,17 @@ class FPPhases:
         return self.models[:n], sum(self.seconds[:n])
 
 
+def phases_after(fp, fp_seconds: float, fp_kw: dict, phase_kw: dict, seed: int, X, y, **extra) -> FPPhases:
+    """The FP phases of a seed's restarts, for quantized fits after the FP run ``fp`` (fitted with
+    ``fp_kw`` in ``fp_seconds``): initialisation 0 is ``fp`` itself where its settings are the
+    quantized presets' FP phase ``phase_kw``; every other one (and 0 where the FP preset has
+    settings of its own, :data:`admmnet.presets.FP_OVERRIDES`) is ``QNNADMM(**phase_kw, **extra)``
+    fitted on ``X, y`` with seed ``seed + i``."""
+    same = fp_kw == phase_kw
+    return FPPhases(lambda i: (fp, fp_seconds) if i == 0 and same else
+                    timed_fit(admmnet.QNNADMM(**phase_kw, **extra, seed=seed + i), X, y))
+
+
 def fit_finished(model, X, y, **kw):
     """``model.fit(X, y, **kw)``, raising KeyboardInterrupt when Ctrl-C stopped the fit early.
 

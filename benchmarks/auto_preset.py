@@ -39,7 +39,7 @@ from admmnet.baselines import FPMLP
 from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.presets import auto_params
 
-from _runs import FPPhases, drop_runs, fit_finished, load_runs, run_groups, timed_fit, write_results
+from _runs import drop_runs, fit_finished, load_runs, phases_after, run_groups, write_results
 
 DATASETS = ("digits", "wine", "breast_cancer")
 METHODS = ("backprop-fp", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1")
@@ -90,13 +90,10 @@ def run_split(name: str, split: int) -> list[dict]:
     hidden = fp.params_["hidden_sizes"]
     out.append(dict(method="qnn-admm-fp", test_accuracy=fp.score(Xte, yte), seconds=t_fp,
                     params=preset_used(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))))
-    # the FP phase of each restart (n_init), shared by the bit widths: the FP run itself where the
-    # FP preset is the quantized presets' FP phase (not under 20,000 rows: AUTO_FP_OVERRIDES)
+    # the FP phase of each restart (n_init), shared by the bit widths
     shape = (Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))
-    phase = auto_params(*shape, fp_phase=True)
-    same = phase == auto_params(*shape)
-    phases = FPPhases(lambda i: (fp, t_fp) if i == 0 and same else
-                      timed_fit(admmnet.QNNADMM(**phase, seed=split + i, device="cpu"), Xtr, ytr))
+    phases = phases_after(fp, t_fp, auto_params(*shape), auto_params(*shape, fp_phase=True), split, Xtr, ytr,
+                          device="cpu")
     for bits in (2, 1):
         q = admmnet.QNNADMM(preset="auto", bits=bits, seed=split, device="cpu")
         n_init = int(q.resolved_params(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))["n_init"])

@@ -27,6 +27,7 @@ versions, command) and prints the table.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -46,8 +47,10 @@ from _runs import fit_finished, paired_difference
 POOL = ("iris", "seeds", "blobs", "pendigits-300", "pendigits-800", "pendigits-3000", "mnist-500", "mnist-2000")
 
 
+@functools.cache
 def pool_dataset(name: str) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(X, y, standardise)`` of a pool dataset (module docstring); samples drawn with seed 0."""
+    """``(X, y, standardise)`` of a pool dataset (module docstring); samples drawn with seed 0.
+    Loaded once per dataset (every repetition splits the same arrays; none is written to)."""
     from sklearn.datasets import load_iris, make_classification
 
     rng = np.random.default_rng(0)
@@ -115,10 +118,10 @@ def main(argv=None) -> int:
     lines = ["| setting | " + " | ".join(names) + " | pool mean | paired difference from the first |",
              "| --- | " + "--- | " * len(names) + "--- | --- |"]
     table = {}
+    base = {(r["dataset"], r["rep"]): r["accuracy"] for r in runs if r["setting"] == 0}
     for k, cfg in enumerate(args.grid):
         per = {n: float(np.mean([r["accuracy"] for r in runs if r["dataset"] == n and r["setting"] == k]))
                for n in names}
-        base = {(r["dataset"], r["rep"]): r["accuracy"] for r in runs if r["setting"] == 0}
         diff, text = paired_difference([r["accuracy"] - base[(r["dataset"], r["rep"])]
                                         for r in runs if r["setting"] == k])
         pool = float(np.mean(list(per.values())))

@@ -41,7 +41,7 @@ from admmnet.baseline_presets import augment_copies, augmentation
 from admmnet.datasets import load_dataset
 from admmnet.presets import fp_phase_params, qnn_admm_params
 
-from _runs import (FPPhases, append_runs, drop_runs, fit_finished, is_stale, load_runs, run_groups, timed_fit,
+from _runs import (append_runs, drop_runs, fit_finished, is_stale, load_runs, phases_after, run_groups,
                    write_results)
 
 BITS = ("fp", 8, 4, 2, 1)
@@ -69,11 +69,8 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
                     train_accuracy=fp.score(X_real, y_real), seconds=t_fp,
                     seconds_after_iterations=fp.history_.final["seconds"] if fp.history_.final else 0.0,
                     seconds_per_iteration=float(np.mean(fp.history_.column("seconds")))))
-    # the FP phase of each restart (n_init), trained once per seed and shared by the bit widths;
-    # the FP run itself where the FP preset is the quantized presets' FP phase (no FP_OVERRIDES)
-    phase = fp_phase_params(dataset)
-    phases = FPPhases(lambda i: (fp, t_fp) if i == 0 and phase == p else
-                      timed_fit(admmnet.QNNADMM(**phase, bits=None, seed=seed + i), ds.X_train, ds.y_train))
+    # the FP phase of each restart (n_init), trained once per seed and shared by the bit widths
+    phases = phases_after(fp, t_fp, p, fp_phase_params(dataset), seed, ds.X_train, ds.y_train, bits=None)
     for bits in BITS[1:]:
         kw = qnn_admm_params(dataset, bits)
         n_init = int(kw.get("n_init", 1))

@@ -128,9 +128,9 @@ def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid:
         for k, cfg in enumerate(grid):
             if bits == "fp":        # a full-precision setting over the FP preset: its own fit on the FP phase's rows
                 kw = {**fp_kw, **cfg}
-                if set(cfg) - set(FP_PHASE_KEYS) - {"max_iter"} or kw != {**phase_kw, **phase_settings(cfg)}:
+                if kw != {**phase_kw, **phase_settings(cfg)}:
                     q, seconds = timed_fit(admmnet.QNNADMM(**kw, seed=seed), *fit_rows)
-                else:               # the same as an FP phase: that FP phase of initialisation 0
+                else:               # the same fit as an FP phase: that FP phase of initialisation 0
                     (q,), seconds = phases_for(cfg).first(1)
                 out.append({"bits": "fp", "setting": k, "seconds": seconds,
                             **{name: 100 * q.score(*rows) for name, rows in evals.items()}})

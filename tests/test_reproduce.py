@@ -677,7 +677,7 @@ def test_auto_preset_validation_scores_the_automatic_preset_on_its_pool(tmp_path
         APV.main(["--bits", "two", "--out", str(tmp_path)])
 
 
-def test_targets_train_the_quantized_fp_phase_apart_from_an_fp_preset_of_its_own():
+def test_targets_train_the_quantized_fp_phase_apart_from_an_fp_preset_of_its_own(monkeypatch):
     """benchmarks/qnn_admm_targets.py on Seeds (whose FP preset grows its penalties, FP_OVERRIDES):
     the FP cell is the FP preset's fit, and each quantized cell equals the whole quantized fit
     of its preset (whose FP phase is ``fp_phase_params``), not a quantizer run from the FP cell."""
@@ -687,12 +687,8 @@ def test_targets_train_the_quantized_fp_phase_apart_from_an_fp_preset_of_its_own
     from admmnet.presets import FP_OVERRIDES, fp_phase_params, qnn_admm_params
 
     assert FP_OVERRIDES["seeds"]
-    old_bits = T.BITS
-    T.BITS = ("fp", 8)
-    try:
-        out = T.run_seed("seeds", 0)
-    finally:
-        T.BITS = old_bits
+    monkeypatch.setattr(T, "BITS", ("fp", 8))
+    out = T.run_seed("seeds", 0)
     ds = load_dataset("seeds", split_seed=0)
     fp = admmnet.QNNADMM(**qnn_admm_params("seeds", None), seed=0).fit(ds.X_train, ds.y_train)
     q8 = admmnet.QNNADMM(**qnn_admm_params("seeds", 8), bits=8, levels="thesis", seed=0).fit(ds.X_train, ds.y_train)
