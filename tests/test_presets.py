@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import admmnet
-from admmnet.presets import (AUTO_FP_OVERRIDES, FP_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_params, fp_phase_params,
-                             qnn_admm_params)
+from admmnet.presets import (AUTO_FP_OVERRIDES, FP_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES,
+                             auto_params, fp_phase_params, qnn_admm_params)
 
 
 def test_quantized_presets_run_the_fp_schedule_then_quantize():
