@@ -26,7 +26,8 @@ from .admm import solver as S
 from .admm.activations import get_activation
 from .kernels import get_kernels
 from .network import Layer, Network
-from .presets import LAYERWISE_RHO_DEFAULT
+from .admm.equalize import HOMOGENEOUS
+from .presets import LAYERWISE_EQUALIZE, LAYERWISE_RHO_DEFAULT
 from .quant import make_level_set
 
 __all__ = ["NetworkModel", "QNNADMM", "History", "load", "register_model", "MODEL_CLASSES"]
@@ -394,6 +395,13 @@ class QNNADMM(NetworkModel):
         Its ADMM iterations per layer and penalty schedule (rho relative to the
         mean eigenvalue of the layer's Gram matrix; None: the preset's, 1e-3 for level sets
         with largest code 1, ternary and binary, else 1e-2, :data:`admmnet.presets.LAYERWISE_RHO`).
+    layerwise_equalize : {"max", "l2", "none"}, default None (preset: "max" for Pendigits, else "none")
+        Cross-layer equalization of the FP network before the layerwise quantizer
+        (:mod:`admmnet.admm.equalize`): each hidden unit's row and outgoing column rescaled to
+        equal range (``max |w|`` or the Euclidean norm), which keeps the function of a ReLU
+        network and lets one scale per layer represent every unit. Applies to positively
+        homogeneous activations (ReLU, identity); the preset leaves other activations as they
+        are, and an explicit "max" or "l2" with one is an error.
     max_iter : int, default None (preset)
         ADMM iterations.
     n_init : int, default None (preset: 5 for ternary to 3-bit runs under 20,000 rows, else 1)
@@ -459,7 +467,7 @@ class QNNADMM(NetworkModel):
                  proj_max_iter=50, proj_patience=3, ridge=None, forward_reset=None, layer_scale=None,
                  refit_output=None, refit_ridge=1e-5, momentum=None, momentum_restart=True, monitor_rows=10000, fp_iter=None,
                  layerwise=None,
-                 layerwise_iter=30, layerwise_rho=None, layerwise_rho_growth=1.25,
+                 layerwise_iter=30, layerwise_rho=None, layerwise_rho_growth=1.25, layerwise_equalize=None,
                  max_iter=None, n_init=None, preset="auto", seed=0,
                  dtype="float32", device="auto", verbose=False, budget=None,
                  bit_choices=(1, 2, 3, 4, 5, 6, 7, 8), quantizer="kmeans", blas_threads="auto"):
@@ -498,6 +506,7 @@ class QNNADMM(NetworkModel):
         self.layerwise_iter = layerwise_iter
         self.layerwise_rho = layerwise_rho
         self.layerwise_rho_growth = layerwise_rho_growth
+        self.layerwise_equalize = layerwise_equalize
         self.max_iter = max_iter
         self.n_init = n_init
         self.preset = preset
@@ -515,7 +524,7 @@ class QNNADMM(NetworkModel):
                      "mu_growth": 1.1,
                      "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
                      "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30, "n_init": 1,
-                     "layerwise_rho": LAYERWISE_RHO_DEFAULT}
+                     "layerwise_rho": LAYERWISE_RHO_DEFAULT, "layerwise_equalize": LAYERWISE_EQUALIZE}
 
     def _quantized(self) -> bool:
         """Whether this estimator trains a quantized network: bits, a binary/ternary level set or
@@ -581,7 +590,7 @@ class QNNADMM(NetworkModel):
         "bias": ("bool", {}), "refit_output": ("bool", {}), "momentum_restart": ("bool", {}),
         "layerwise": ("bool", {}), "verbose": ("bool", {}),
         "levels": ("choice", ("thesis", "signed", "binary", "ternary")),
-        "granularity": ("choice", ("layer", "row")), "dtype": ("choice", ("float32", "float64")),
+        "granularity": ("choice", ("layer", "row")), "layerwise_equalize": ("choice", ("max", "l2", "none")), "dtype": ("choice", ("float32", "float64")),
         "w_solver": ("choice", ("exact", "backtracking")), "a_solver": ("choice", ("exact", "backtracking")),
         "activation": ("choice", ("relu", "hardsigmoid", "identity")),
     }
@@ -637,7 +646,14 @@ class QNNADMM(NetworkModel):
                 f"layer of this {depth + 1}-layer network a penalty of {low:.3g}: out of floating-point range")
         lw = None
         if P["layerwise"]:
-            lw = dict(n_iter=P["layerwise_iter"], rho=P["layerwise_rho"], rho_growth=P["layerwise_rho_growth"])
+            eq = P["layerwise_equalize"]
+            if eq != "none" and activation.name not in HOMOGENEOUS:
+                if self.layerwise_equalize is not None:
+                    raise InvalidParameterError(f"layerwise_equalize={eq!r} needs a positively homogeneous activation "
+                                                f"{HOMOGENEOUS}, got activation={self.activation!r}")
+                eq = "none"         # the preset's: rescaling would change this network's function
+            lw = dict(n_iter=P["layerwise_iter"], rho=P["layerwise_rho"], rho_growth=P["layerwise_rho_growth"],
+                      equalize=None if eq == "none" else eq)
         return hidden, level_set, activation, params, lw
 
     # -- training ------------------------------------------------------------

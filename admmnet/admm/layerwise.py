@@ -44,6 +44,7 @@ from ..kernels import Kernels, gemm
 from ..quant import LevelSet, project
 from ..quant.levels import round_to_codes
 from . import updates as U_
+from .equalize import equalize_network
 
 __all__ = ["LayerFit", "LayerSums", "layer_objective", "layer_objective_from_sums", "refit_scale_bias", "refine_codes",
            "quantize_layer", "quantize_layer_from_sums", "quantize_network"]
@@ -324,15 +325,22 @@ def _layer_admm(gram, TaT, t_sum, m: int, level_set, *, W0, bias, ridge, rho, rh
 def quantize_network(X, Ws, bs, activation, level_set: LevelSet, *, ridge: float = 0.0,
                      rho: float = 1e-2, rho_growth: float = 1.25, n_iter: int = 30,
                      granularity: str = "layer", proj_max_iter: int = 50, proj_patience: int = 3,
-                     cd_sweeps: int = 0, kern: Kernels | None = None) -> list[LayerFit]:
+                     cd_sweeps: int = 0, equalize: str | None = None,
+                     kern: Kernels | None = None) -> list[LayerFit]:
     r"""Quantize a full-precision network layer by layer (module docstring).
 
     ``X``: the training inputs (n_features x m, samples in columns); ``Ws``,
     ``bs``: the full-precision weights and biases (``bs`` None without bias).
+    ``equalize`` ("max" or "l2"): first rescale the hidden units of the FP network by
+    cross-layer equalization (:func:`admmnet.admm.equalize.equalize_network`; the same
+    function, every unit's row and outgoing column of equal range), so that one scale per
+    layer fits them all; None leaves the network as it is.
     Layer l's targets are the FP pre-activations ``W_l a_{l-1} + b_l`` on the FP
     features, its inputs the features of the quantized layers below. Only one
     layer's features of each network are held at a time.
     """
+    if equalize is not None:
+        Ws, bs = equalize_network(Ws, bs, activation, norm=equalize)
     L = len(Ws)
     fits = []
     a_fp = a_q = X

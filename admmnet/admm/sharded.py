@@ -696,6 +696,7 @@ class ShardedSolver:
         (``layerwise``) by the layerwise quantizer from each layer's sums over the shards
         (:func:`.layerwise.quantize_layer_from_sums`, two round trips a layer), kept only when
         its training cross-entropy (summed over the shards) is not above the projection's."""
+        from .equalize import equalize_network
         from .layerwise import LayerSums, quantize_layer_from_sums
 
         st, params = self.state, self.params
@@ -705,17 +706,20 @@ class ShardedSolver:
         if layerwise is not None:
             dt = self.dtype
             fits = []
+            layerwise = dict(layerwise)
+            eq = layerwise.pop("equalize", None)
+            Wf, bf = (st.W, st.b) if eq is None else equalize_network(st.W, st.b, self.activation, norm=eq)
             self.call([("lw_begin",)])
             for l in range(st.n_layers):
-                bl = None if st.b is None else self._np(st.b[l])
-                parts = [r[-1] for r in self.call([("lw_sums", self._np(st.W[l]), bl)])]
+                bl = None if bf is None else self._np(bf[l])
+                parts = [r[-1] for r in self.call([("lw_sums", self._np(Wf[l]), bl)])]
                 t_sum = self._sum([p[3] for p in parts])
                 sums = LayerSums(gram=(self._sum([p[0] for p in parts]).astype(dt),
                                        self._sum([p[1] for p in parts]).astype(dt)),
                                  taT=self._sum([p[2] for p in parts]).astype(dt),
                                  t_sum=None if t_sum is None else t_sum.astype(dt),
                                  tt=float(sum(p[4] for p in parts)), m=self.m)
-                fit = quantize_layer_from_sums(sums, self.level_set, W0=st.W[l], bias=st.b is not None, ridge=0.0,
+                fit = quantize_layer_from_sums(sums, self.level_set, W0=Wf[l], bias=st.b is not None, ridge=0.0,
                                                granularity=params.granularity, proj_max_iter=params.proj_max_iter,
                                                proj_patience=params.proj_patience, kern=self.kern, **layerwise)
                 fits.append(fit)
