@@ -17,16 +17,17 @@ function-preserving: no gradient, no data.
     python benchmarks/results/quantizer_validation/equalization/clerun.py --dataset seeds --splits 10 \
         --bits 1 2 --grid '[{}, {"_cle": "max"}, {"_cle": "l2"}]' --out /tmp/cle
 """
+import contextlib
 import sys
-from types import SimpleNamespace
 
 sys.path.insert(0, "benchmarks")
+sys.path.insert(0, "benchmarks/results/quantizer_validation")
 
 import numpy as np                          # noqa: E402
 
-import admmnet                              # noqa: E402
 import admmnet.admm.layerwise as LW         # noqa: E402
 import quantizer_validation as qv           # noqa: E402
+from scratch_option import install          # noqa: E402
 
 KIND = None
 ROUNDS = 10
@@ -59,24 +60,18 @@ def quantize_network(X, Ws, bs, activation, level_set, **kw):
     return _orig_network(X, Ws, bs, activation, level_set, **kw)
 
 
-def QNNADMM(_cle=None, **kw):
-    model = admmnet.QNNADMM(**kw)
-    model._cle = _cle
-    return model
-
-
-def fit_finished(model, X, y, **kw):
+@contextlib.contextmanager
+def active(kind):
+    """The equalization (``"_cle": "max" | "l2"``) in effect while a fit runs."""
     global KIND
-    KIND = getattr(model, "_cle", None)
+    KIND = kind
     LW.quantize_network = quantize_network
     try:
-        return qv_fit_finished(model, X, y, **kw)
+        yield
     finally:
         LW.quantize_network, KIND = _orig_network, None
 
 
-qv_fit_finished = qv.fit_finished
-qv.admmnet = SimpleNamespace(QNNADMM=QNNADMM)
-qv.fit_finished = fit_finished
+install(qv, "_cle", active)
 if __name__ == "__main__":
     sys.exit(qv.main(sys.argv[1:]))

@@ -21,17 +21,18 @@ starts from the ADMM's alpha, so that holds up to the grid). Layers whose ``|L|^
     python benchmarks/results/quantizer_validation/exact_codes/exactrun.py --dataset seeds --splits 10 \
         --bits 1 --grid '[{}, {"_exact": 1}]' --out /tmp/exact
 """
+import contextlib
 import itertools
 import sys
-from types import SimpleNamespace
 
 sys.path.insert(0, "benchmarks")
+sys.path.insert(0, "benchmarks/results/quantizer_validation")
 
 import numpy as np                          # noqa: E402
 
-import admmnet                              # noqa: E402
 import admmnet.admm.layerwise as LW         # noqa: E402
 import quantizer_validation as qv           # noqa: E402
+from scratch_option import install          # noqa: E402
 
 ON = False
 MAX_CANDIDATES = 600_000
@@ -93,25 +94,19 @@ def quantize_layer(a, T, level_set, *, W0, bias=True, granularity="layer", **kw)
                        objective_before_refit=fit.objective_before_refit, residuals=fit.residuals)
 
 
-def QNNADMM(_exact=0, **kw):
-    model = admmnet.QNNADMM(**kw)
-    model._exact = bool(_exact)
-    return model
-
-
-def fit_finished(model, X, y, **kw):
+@contextlib.contextmanager
+def active(value):
+    """The exact codes (``"_exact": 1``) in effect while a fit runs."""
     global ON
-    ON = getattr(model, "_exact", False)
+    ON = bool(value)
     LW.quantize_layer = quantize_layer
     try:
-        return qv_fit_finished(model, X, y, **kw)
+        yield
     finally:
         LW.quantize_layer, ON = _orig_layer, False
 
 
-qv_fit_finished = qv.fit_finished
-qv.admmnet = SimpleNamespace(QNNADMM=QNNADMM)
-qv.fit_finished = fit_finished
+install(qv, "_exact", active)
 if __name__ == "__main__":
     rc = qv.main(sys.argv[1:])
     if STATS:

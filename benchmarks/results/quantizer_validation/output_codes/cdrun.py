@@ -9,36 +9,30 @@ sweeps) for that setting's quantized fits. From the repository root:
 its estimator factory takes ``_cd`` off the keyword arguments and its quantized fits run with the
 patched output refit while they last.
 """
+import contextlib
 import os
 import sys
-from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, "benchmarks")
+sys.path.insert(0, "benchmarks/results/quantizer_validation")
 
-import admmnet                            # noqa: E402
 import admmnet.admm.solver as S           # noqa: E402
 import cdcodes                            # noqa: E402
 import quantizer_validation as qv         # noqa: E402
+from scratch_option import install        # noqa: E402
 
 
-def QNNADMM(_cd=0, **kw):
-    model = admmnet.QNNADMM(**kw)
-    model._cd_sweeps = int(_cd)
-    return model
-
-
-def fit_finished(model, X, y, **kw):
-    sweeps = getattr(model, "_cd_sweeps", 0)
-    cdcodes.SWEEPS = sweeps
+@contextlib.contextmanager
+def active(sweeps):
+    """The output-code descent (at most ``sweeps`` sweeps; None or 0: off) while a fit runs."""
+    cdcodes.SWEEPS = int(sweeps or 0)
     S.refit_output = cdcodes.refit_output if sweeps else cdcodes._orig
     try:
-        return qv_fit_finished(model, X, y, **kw)
+        yield
     finally:
         S.refit_output = cdcodes._orig
 
 
-qv_fit_finished = qv.fit_finished
-qv.admmnet = SimpleNamespace(QNNADMM=QNNADMM)
-qv.fit_finished = fit_finished
+install(qv, "_cd", active)
 sys.exit(qv.main(sys.argv[1:]))

@@ -18,17 +18,18 @@ the cross-entropy as before), by wrapping ``layerwise.quantize_layer`` while
     python benchmarks/results/quantizer_validation/relu_targets/relurun.py --dataset seeds --splits 10 \
         --bits 1 --grid '[{}, {"_relu": 2}]' --out /tmp/relu
 """
+import contextlib
 import sys
-from types import SimpleNamespace
 
 sys.path.insert(0, "benchmarks")
+sys.path.insert(0, "benchmarks/results/quantizer_validation")
 
 import numpy as np                          # noqa: E402
 
-import admmnet                              # noqa: E402
 import admmnet.admm.layerwise as LW         # noqa: E402
 from admmnet.kernels import gemm            # noqa: E402
 import quantizer_validation as qv           # noqa: E402
+from scratch_option import install          # noqa: E402
 
 ROUNDS = 0
 _orig_network, _orig_layer = LW.quantize_network, LW.quantize_layer
@@ -75,24 +76,18 @@ def quantize_layer(a, T, level_set, *, W0, bias=True, **kw):
     return fit
 
 
-def QNNADMM(_relu=0, **kw):
-    model = admmnet.QNNADMM(**kw)
-    model._relu_rounds = int(_relu)
-    return model
-
-
-def fit_finished(model, X, y, **kw):
+@contextlib.contextmanager
+def active(rounds):
+    """The ReLU-aware rounds (``"_relu": R``) in effect while a fit runs."""
     global ROUNDS
-    ROUNDS = getattr(model, "_relu_rounds", 0)
+    ROUNDS = int(rounds or 0)
     LW.quantize_network, LW.quantize_layer = quantize_network, quantize_layer
     try:
-        return qv_fit_finished(model, X, y, **kw)
+        yield
     finally:
         LW.quantize_network, LW.quantize_layer, ROUNDS = _orig_network, _orig_layer, 0
 
 
-qv_fit_finished = qv.fit_finished
-qv.admmnet = SimpleNamespace(QNNADMM=QNNADMM)
-qv.fit_finished = fit_finished
+install(qv, "_relu", active)
 if __name__ == "__main__":
     sys.exit(qv.main(sys.argv[1:]))
