@@ -57,7 +57,10 @@ def rows(dataset: str, bits: int) -> list[tuple[str, dict, dict, str | None]]:
     phase is "real" or "augmented" (shared FP fits on those rows, the quantizer on the real
     rows) or None (the whole fit on the real rows)."""
     pre = {**qnn_admm_params(dataset, bits), "bits": bits}
-    one = {**pre, "n_init": 1}
+    equalize = pre.get("layerwise_equalize", "none")
+    # the rows before the cross-layer equalization row quantize the FP network as it is
+    eq_off = {"layerwise_equalize": "none"} if equalize != "none" else {}
+    one = {**pre, "n_init": 1, **eq_off}
     n = pre["max_iter"]
     augment = AUGMENT.get(dataset, 0)
     out = [
@@ -69,6 +72,9 @@ def rows(dataset: str, bits: int) -> list[tuple[str, dict, dict, str | None]]:
     ]
     if augment:
         out.append((f"+ FP phase on {augment} distorted copies", {**one, "n_init": RESTARTS}, {}, "augmented"))
+    if eq_off:
+        out.append(("+ cross-layer equalization", {**one, "n_init": RESTARTS, "layerwise_equalize": equalize}, {},
+                    "augmented" if augment else "real"))
     preset_row = (pre, "augmented" if augment else "real")
     out = [(name + (" (the preset)" if (kw, fp) == preset_row else ""), kw, lw, fp) for name, kw, lw, fp in out]
     return out + [

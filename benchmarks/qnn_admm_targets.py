@@ -107,7 +107,9 @@ def drop_stale(log: Path, datasets) -> None:
             all(_plain(r["params"].get(k)) == _plain(v) for k, v in solver.items() if k != "layerwise_rho")
             and r.get("augmentation") == augmentation("qnn-admm", r["dataset"])
             and run_n_init(r) == (1 if fp else want.get("n_init", 1))
-            and (fp or run_layerwise_rho(r) == want["layerwise_rho"]))
+            and (fp or run_layerwise_rho(r) == want["layerwise_rho"])
+            and (fp or all(_plain(r["params"].get(k, v0)) == _plain(want.get(k, v0))
+                           for k, v0 in QUANTIZER_ABSENT.items())))
 
     bad = {(r["dataset"], r["seed"]) for r in load_runs(log) if r["dataset"] in datasets and stale_run(r)}
 
@@ -115,6 +117,11 @@ def drop_stale(log: Path, datasets) -> None:
         return (r["dataset"], r["seed"]) in bad
 
     drop_runs(log, stale, "made with other presets", keep_in=log.with_name("runs.stale.jsonl"))
+
+
+#: Quantizer settings a stored quantized run is compared on, with the value of a run that predates
+#: the setting (and of a preset that leaves it out).
+QUANTIZER_ABSENT = {"layerwise_equalize": "none"}
 
 
 def run_layerwise_rho(r: dict) -> float:

@@ -123,18 +123,19 @@ def test_fit_with_in_process_shards_matches_single_process(bits, dtype):
     assert a.history_.final["stage"] == b.history_.final["stage"]
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_layerwise_quantizer_from_shard_sums_matches_single_process(dtype):
+@pytest.mark.parametrize("dtype, equalize", [("float64", "none"), ("float32", "none"), ("float64", "max")])
+def test_layerwise_quantizer_from_shard_sums_matches_single_process(dtype, equalize):
     """The presets' quantized schedule (FP iterations, then the layerwise quantizer) on 3
     shards: each layer's quantizer runs on its sums over the shards. float64: the fit is the
     single-process one within the module's tolerance. float32: the round-off of the sums
     can move a weight across a projection threshold, and one code of the 48-weight output
     layer is a large step (measured: 399 of 400 codes agree; training accuracy 86.33 vs
     84.56, predictions equal on 95% of the rows), so only that is asserted: at least 97%
-    of the codes agree and the training accuracy is within 3 points."""
+    of the codes agree and the training accuracy is within 3 points. With cross-layer
+    equalization (``layerwise_equalize``) the shards' quantizer equalizes the same weights."""
     X, y = _blobs()
     kw = dict(hidden_sizes=(16, 12), bits=2, n_init=1, max_iter=5, fp_iter=3, layerwise=True, monitor_rows=300,
-              seed=1, device="cpu", dtype=dtype)
+              seed=1, device="cpu", dtype=dtype, layerwise_equalize=equalize)
     a = QNNADMM(**kw).fit(X, y)
     b = QNNADMM(**kw).fit(X, y, n_shards=3)
     if dtype == "float64":
