@@ -590,7 +590,8 @@ class QNNADMM(NetworkModel):
         "bias": ("bool", {}), "refit_output": ("bool", {}), "momentum_restart": ("bool", {}),
         "layerwise": ("bool", {}), "verbose": ("bool", {}),
         "levels": ("choice", ("thesis", "signed", "binary", "ternary")),
-        "granularity": ("choice", ("layer", "row")), "layerwise_equalize": ("choice", ("max", "l2", "none")), "dtype": ("choice", ("float32", "float64")),
+        "granularity": ("choice", ("layer", "row")), "layerwise_equalize": ("choice", ("max", "l2", "none")),
+        "dtype": ("choice", ("float32", "float64")),
         "w_solver": ("choice", ("exact", "backtracking")), "a_solver": ("choice", ("exact", "backtracking")),
         "activation": ("choice", ("relu", "hardsigmoid", "identity")),
     }

@@ -82,6 +82,7 @@ def drop_stale(log: Path) -> None:
 
 def run_split(name: str, split: int) -> list[dict]:
     Xtr, ytr, Xte, yte = load(name, split)
+    shape = (Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))       # what the automatic preset reads
     out = []
     fp = admmnet.QNNADMM(preset="auto", seed=split, device="cpu")
     t = time.perf_counter()
@@ -89,28 +90,27 @@ def run_split(name: str, split: int) -> list[dict]:
     t_fp = time.perf_counter() - t
     hidden = fp.params_["hidden_sizes"]
     out.append(dict(method="qnn-admm-fp", test_accuracy=fp.score(Xte, yte), seconds=t_fp,
-                    params=preset_used(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))))
+                    params=preset_used(*shape)))
     # the FP phase of each restart (n_init), shared by the bit widths
-    shape = (Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))
     phases = phases_after(fp, t_fp, auto_params(*shape), auto_params(*shape, fp_phase=True), split, Xtr, ytr,
                           device="cpu")
     for bits in (2, 1):
         q = admmnet.QNNADMM(preset="auto", bits=bits, seed=split, device="cpu")
-        n_init = int(q.resolved_params(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size))["n_init"])
+        n_init = int(q.resolved_params(*shape)["n_init"])
         fps, t_fps = phases.first(n_init)
         t = time.perf_counter()
         fit_finished(q, Xtr, ytr, fp_model=fps)
         out.append(dict(method=f"qnn-admm-{bits}", test_accuracy=q.score(Xte, yte),
                         seconds=t_fps + time.perf_counter() - t, n_init=n_init,
                         best_init=getattr(q, "best_init_", None),
-                        params=preset_used(Xtr.shape[0], Xtr.shape[1], int(np.unique(ytr).size), bits)))
+                        params=preset_used(*shape, bits)))
     bp = FPMLP(hidden_sizes=hidden, **backprop_settings(Xtr.shape[0]), seed=split)
     t = time.perf_counter()
     fit_finished(bp, Xtr, ytr)
     out.append(dict(method="backprop-fp", test_accuracy=bp.score(Xte, yte), seconds=time.perf_counter() - t))
     for r in out:
         r.update(dataset=name, split=split, hidden_sizes=list(hidden), n_train=int(Xtr.shape[0]),
-                 n_features=int(Xtr.shape[1]), n_classes=int(np.unique(ytr).size))
+                 n_features=int(Xtr.shape[1]), n_classes=shape[2])
     return out
 
 

@@ -42,7 +42,7 @@ from admmnet.datasets import load_dataset
 from admmnet.presets import fp_phase_params, qnn_admm_params
 
 from _runs import (append_runs, drop_runs, fit_finished, is_stale, load_runs, phases_after, run_groups,
-                   write_results)
+                   settings_changed, write_results)
 
 BITS = ("fp", 8, 4, 2, 1)
 # issue 14's targets (test accuracy %, mean of 10 seeds); MNIST 8 bits: fp - 0.2
@@ -108,8 +108,8 @@ def drop_stale(log: Path, datasets) -> None:
             and r.get("augmentation") == augmentation("qnn-admm", r["dataset"])
             and run_n_init(r) == (1 if fp else want.get("n_init", 1))
             and (fp or run_layerwise_rho(r) == want["layerwise_rho"])
-            and (fp or all(_plain(r["params"].get(k, v0)) == _plain(want.get(k, v0))
-                           for k, v0 in QUANTIZER_ABSENT.items())))
+            and (fp or not settings_changed({k: want.get(k, v0) for k, v0 in QUANTIZER_ABSENT.items()},
+                                            r["params"], QUANTIZER_ABSENT)))
 
     bad = {(r["dataset"], r["seed"]) for r in load_runs(log) if r["dataset"] in datasets and stale_run(r)}
 

@@ -1,7 +1,7 @@
 r"""Two full-precision levers for the small-data cells, scored on validation rows only.
 
 The Seeds and Pendigits FP cells of the issue's targets sat a few hundredths under them
-(docs/quantized_training.md, "The two cells still under target", which lists them too). This script measures two
+(docs/quantized_training.md, "The cells that were under target", which lists them too). This script measures two
 levers that need no option of the estimator, on the validation problems of
 ``quantizer_validation.py`` (Seeds: 5-fold cross-validation on the training rows of splits
 0..N-1; Pendigits: the writer-dependent 80/20 splits, scored on the held-out rows and on 3

@@ -33,8 +33,7 @@ curve = []
 
 
 def cb(model, rec):
-    curve.append({k: rec[k] for k in rec if k in ("iteration", "val_accuracy", "train_accuracy", "eval_accuracy")}
-                 if isinstance(rec, dict) else str(rec))
+    curve.append({k: rec[k] for k in ("iteration", "train_accuracy", "val_accuracy")})
     if len(curve) % 25 == 0:
         print(len(curve), curve[-1], flush=True)
 
@@ -44,7 +43,7 @@ t = time.perf_counter()
 fit_finished(m, ds.X_train[tr], ds.y_train[tr], eval_set=(ds.X_train[va], ds.y_train[va]), callback=cb)
 sec = time.perf_counter() - t
 val = m.score(ds.X_train[va], ds.y_train[va])
-hist = [dict(it=i, **{k: v for k, v in (r.items() if isinstance(r, dict) else [])}) for i, r in enumerate(curve)]
+hist = [dict(it=i, **r) for i, r in enumerate(curve)]
 row = dict(seed=a.seed, max_iter=a.iters, extra=extra, val_accuracy=val, seconds=sec, curve=hist,
            command=" ".join(sys.argv))
 with open(a.out, "a") as f:
