@@ -191,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the presets' default for quantized runs)")
     t.add_argument("--no-layerwise", dest="layerwise", action="store_false",
                    help="quantize after the FP phase by projecting W instead")
+    t.add_argument("--layerwise-rho", type=float, default=None, metavar="R",
+                   help="qnn-admm: the layerwise quantizer's starting penalty, relative to a layer's Gram matrix "
+                        "(default: the preset's, 1e-3 for 1-bit level sets, else 1e-2)")
+    t.add_argument("--layerwise-equalize", choices=("max", "l2", "none"), default=None,
+                   help="qnn-admm: cross-layer equalization of the FP network before the layerwise quantizer "
+                        "(default: the preset's, max on Pendigits, else none; docs/quantized_training.md)")
     t.add_argument("--n-init", type=int, default=None, metavar="N",
                    help="qnn-admm: train from N initialisations (seeds --seed, --seed + 1, ...) and keep the "
                         "network with the lowest training loss (default: the preset's, 5 for 1- and 2-bit runs "
@@ -346,10 +352,11 @@ def _build_qnn_admm(args, bits, shape=None):
         if args.fp_iter is None and "fp_iter" in kw:    # the FP phase stays the whole run
             kw["fp_iter"] = args.iters
     for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "momentum", "layer_scale",
-                 "w_solver", "a_solver", "fp_iter", "layerwise", "n_init", "blas_threads"):
+                 "w_solver", "a_solver", "fp_iter", "layerwise", "layerwise_rho", "layerwise_equalize", "n_init",
+                 "blas_threads"):
         v = getattr(args, name)
         if v is not None:
-            kw[name] = None if v == "none" else v
+            kw[name] = None if v == "none" and name != "layerwise_equalize" else v
     return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
                    preset=args.dataset or "auto",
                    dtype=args.dtype, device=args.device, activation=args.activation, bias=not args.no_bias,
@@ -371,7 +378,7 @@ def _build_baseline(args, bits, shape=None):
     from . import baselines as B
 
     for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "layer_scale", "w_solver",
-                 "a_solver", "iters", "checkpoint", "fp_iter", "layerwise"):
+                 "a_solver", "iters", "checkpoint", "fp_iter", "layerwise", "layerwise_rho", "layerwise_equalize"):
         if getattr(args, name) is not None:
             raise ValueError(f"--{name.replace('_', '-')} applies to --method qnn-admm only")
     if getattr(args, "device", "auto") == "gpu":

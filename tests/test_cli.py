@@ -91,6 +91,8 @@ def test_ste_fp_stage_then_ste_json(tmp_path):
     ["--method", "fp", "--from", "x.npz"],
     ["--method", "lq", "--bits", "2", "--iters", "3"],
     ["--method", "qnn-admm", "--epochs", "3"],
+    ["--method", "lq", "--bits", "2", "--layerwise-rho", "0.01"],
+    ["--method", "fp", "--layerwise-equalize", "max"],
 ])
 def test_bad_method_arguments(argv, capsys):
     assert main(["train", "--dataset", "seeds", "--quiet", *argv]) == 2
@@ -208,6 +210,31 @@ def test_train_uses_the_presets_level_dependent_settings(argv, tmp_path):
     want = QNNADMM(bits=bits, levels=levels, preset="seeds").resolved_params(*ds.X_train.shape, 3)
     assert got["layerwise_rho"] == want["layerwise_rho"]
     assert got["layerwise_rho"] == (1e-3 if bits in (1, None) else 1e-2)
+
+
+@pytest.mark.parametrize("argv, rho, eq", [
+    ([], 1e-3, None),                              # the Seeds 1-bit preset (the record keeps None: the preset's)
+    (["--layerwise-rho", "0.005", "--layerwise-equalize", "l2"], 0.005, "l2"),
+])
+def test_layerwise_quantizer_options(argv, rho, eq, tmp_path):
+    """--layerwise-rho and --layerwise-equalize override the preset's quantizer settings and reach
+    the fit: the saved model is the Python API's with the same keyword arguments."""
+    import numpy as np
+
+    import admmnet
+    from admmnet import QNNADMM
+    from admmnet.datasets import load_dataset
+
+    path, model = tmp_path / "r.json", tmp_path / "m.npz"
+    assert main(["train", "--dataset", "seeds", "--bits", "1", "--iters", "3", "--n-init", "1", "--quiet",
+                 "--json", str(path), "--save", str(model)] + argv) == 0
+    got = json.loads(path.read_text())["params"]
+    assert (got["layerwise_rho"], got["layerwise_equalize"]) == (rho, eq)
+    ds = load_dataset("seeds")
+    q = QNNADMM(bits=1, preset="seeds", max_iter=3, fp_iter=3, n_init=1, seed=0, layerwise_rho=rho,
+                layerwise_equalize=eq).fit(ds.X_train, ds.y_train)
+    for a, b in zip(admmnet.load(model).weights(), q.weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_finetune_codes_option(tmp_path, capsys):
