@@ -24,7 +24,7 @@ _shorten_spins()
 
 from ._version import __version__  # noqa: E402
 from . import datasets, quant
-from .exceptions import CheckpointError, DivergenceError, DivergenceWarning, InvalidParameterError
+from .exceptions import CheckpointError, DivergenceError, DivergenceWarning, FeatureScaleWarning, InvalidParameterError
 from .model import QNNADMM, History, load
 from .network import Network, with_standardisation
 from . import backprop, baselines, export
@@ -32,5 +32,5 @@ from .baselines import DQ, LQ, PTQ, QAT, QNNSTE, FPMLP, TWN, TTQ, ADMMTernary, M
 
 __all__ = ["__version__", "QNNADMM", "FPMLP", "PTQ", "QNNSTE", "DQ", "QAT", "LQ", "TWN", "TTQ", "ADMMTernary",
            "MirrorDescent", "Budget", "History", "Network", "load", "with_standardisation",
-           "CheckpointError", "DivergenceError", "DivergenceWarning", "InvalidParameterError",
+           "CheckpointError", "DivergenceError", "DivergenceWarning", "FeatureScaleWarning", "InvalidParameterError",
            "datasets", "quant", "backprop", "baselines", "export"]

@@ -11,12 +11,17 @@ arguments (whose messages name the argument).
 * :class:`DivergenceWarning` (a ``RuntimeWarning``): training diverged after some finite
   iterates; the fit rolled back to the last finite one, stopped (``history.stop ==
   "diverged"``), and the fitted model is that iterate: never a model with NaN weights.
+* :class:`FeatureScaleWarning` (a ``UserWarning``): QNN-ADMM was given features far from unit
+  scale (a column's mean or standard deviation above
+  :data:`admmnet._validation.FEATURE_SCALE_WARN`); its penalties, presets and one-scale-per-layer
+  level sets assume standardised features, so the fit goes on but will be less accurate.
 """
 from __future__ import annotations
 
 from .io import CheckpointError
 
-__all__ = ["CheckpointError", "DivergenceError", "DivergenceWarning", "InvalidParameterError", "NonFiniteError"]
+__all__ = ["CheckpointError", "DivergenceError", "DivergenceWarning", "FeatureScaleWarning", "InvalidParameterError",
+           "NonFiniteError"]
 
 
 class NonFiniteError(ValueError, ArithmeticError):
@@ -34,3 +39,8 @@ class DivergenceError(ValueError):
 
 class DivergenceWarning(RuntimeWarning):
     """Training diverged and was rolled back to its last finite iterate."""
+
+
+class FeatureScaleWarning(UserWarning):
+    """The features given to a fit are far from unit scale; the message names the column and
+    says how to standardise them."""

@@ -7,6 +7,7 @@ quantized network it produces as a :class:`admmnet.network.Network`.
 """
 from __future__ import annotations
 
+import contextvars
 import math
 import sys
 import time
@@ -21,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import io as _io
 from ._backend import get_namespace, to_numpy
 from .exceptions import DivergenceError, DivergenceWarning, InvalidParameterError, NonFiniteError
-from ._validation import check_labels, check_layer_sizes, check_X
+from ._validation import check_labels, check_layer_sizes, check_X, warn_feature_scale
 from .admm import solver as S
 from .admm.activations import get_activation
 from .kernels import get_kernels
@@ -40,6 +41,11 @@ def register_model(cls):
     MODEL_CLASSES[cls.__name__] = cls
     return cls
 
+
+
+# How many QNNADMM.fit calls are under way in this context: restarts and FP phases fit inner
+# estimators, and only the outermost call checks the user's features (warn_feature_scale).
+_FIT_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("admmnet_qnnadmm_fit_depth", default=0)
 
 class History(list):
     """Per-iteration records of a fit (a list of dicts) plus how the fit ended.
@@ -705,14 +711,20 @@ class QNNADMM(NetworkModel):
         with restarts or a small one, so that its result does not depend on the machine's thread
         count).
         """
+        if _FIT_DEPTH.get() == 0:      # the user's call, not a restart's or an FP phase's inner fit
+            warn_feature_scale(X, stacklevel=3)
         limit = self._blas_limit(X, y, fp_data)
         kw = dict(eval_set=eval_set, checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback,
                   fp_model=fp_model, fp_data=fp_data, client=client, n_shards=n_shards)
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=limit, user_api="blas"):     # limits=None: as it is
-            threads = _blas_threads_now()
-            self._fit(X, y, **kw)
+        depth = _FIT_DEPTH.set(_FIT_DEPTH.get() + 1)
+        try:
+            with threadpool_limits(limits=limit, user_api="blas"):     # limits=None: as it is
+                threads = _blas_threads_now()
+                self._fit(X, y, **kw)
+        finally:
+            _FIT_DEPTH.reset(depth)
         self.blas_threads_ = threads
         return self
 

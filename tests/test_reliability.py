@@ -497,3 +497,46 @@ def test_small_fit_is_the_same_on_any_blas_thread_count():
     for a, b in zip(fits[0].weights(), fits[1].weights()):
         np.testing.assert_array_equal(a, b)
     assert fits[0].init_losses_ == fits[1].init_losses_
+
+
+# -- features far from unit scale are named -----------------------------------------------------
+def test_unscaled_features_get_a_warning_naming_the_column():
+    from admmnet import FeatureScaleWarning
+    from admmnet._validation import FEATURE_SCALE_WARN, feature_scale
+
+    X, y = blobs()
+    X = (X - X.mean(0)) / X.std(0)
+    Xraw = X.copy()
+    Xraw[:, 2] = Xraw[:, 2] * 300 + 1000         # one column in raw units
+    assert feature_scale(Xraw)[0] == 2
+    j, mean, std = feature_scale(Xraw)
+    assert abs(mean - Xraw[:, 2].astype(np.float64).mean()) < 1e-6 * 1000
+    assert abs(std - Xraw[:, 2].astype(np.float64).std()) < 1e-6 * 300
+    with pytest.warns(FeatureScaleWarning, match=r"column 2 of X has mean 1e\+03 and std 300") as rec:
+        QNNADMM(**FAST).fit(Xraw, y)
+    assert rec[0].filename == __file__                       # points at the caller's line
+    assert "StandardScaler" in str(rec[0].message)
+    for ok in (X, X * (0.9 * FEATURE_SCALE_WARN), X.tolist()):  # standardised, just under, a list
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FeatureScaleWarning)
+            QNNADMM(**FAST).fit(ok, y)
+    with pytest.warns(FeatureScaleWarning):                  # an offset alone counts too
+        QNNADMM(**FAST).fit(X + 2 * FEATURE_SCALE_WARN, y)
+
+
+def test_unscaled_features_warn_once_per_fit_and_not_through_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from admmnet import FeatureScaleWarning
+
+    X, y = blobs()
+    Xraw = X * 100
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        QNNADMM(hidden_sizes=(6,), max_iter=2, preset=None, bits=1, n_init=3).fit(Xraw, y)  # 3 inner fits
+    assert sum(issubclass(w.category, FeatureScaleWarning) for w in rec) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FeatureScaleWarning)
+        pipe = make_pipeline(StandardScaler(), QNNADMM(**FAST)).fit(Xraw, y)
+    assert pipe.score(Xraw, y) > 0.8
