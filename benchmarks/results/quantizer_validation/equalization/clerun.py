@@ -17,7 +17,6 @@ function-preserving: no gradient, no data.
     python benchmarks/results/quantizer_validation/equalization/clerun.py --dataset seeds --splits 10 \
         --bits 1 2 --grid '[{}, {"_cle": "max"}, {"_cle": "l2"}]' --out /tmp/cle
 """
-import contextlib
 import sys
 
 sys.path.insert(0, "benchmarks")
@@ -27,9 +26,8 @@ import numpy as np                          # noqa: E402
 
 import admmnet.admm.layerwise as LW         # noqa: E402
 import quantizer_validation as qv           # noqa: E402
-from scratch_option import install          # noqa: E402
+from scratch_option import install_patches  # noqa: E402
 
-KIND = None
 ROUNDS = 10
 _orig_network = LW.quantize_network
 
@@ -55,23 +53,12 @@ def equalize(Ws, bs, kind: str, rounds: int = ROUNDS):
 
 
 def quantize_network(X, Ws, bs, activation, level_set, **kw):
-    if KIND and activation.name == "relu":
-        Ws, bs = equalize(Ws, bs, KIND)
+    if activation.name == "relu":
+        Ws, bs = equalize(Ws, bs, KIND.value)
     return _orig_network(X, Ws, bs, activation, level_set, **kw)
 
 
-@contextlib.contextmanager
-def active(kind):
-    """The equalization (``"_cle": "max" | "l2"``) in effect while a fit runs."""
-    global KIND
-    KIND = kind
-    LW.quantize_network = quantize_network
-    try:
-        yield
-    finally:
-        LW.quantize_network, KIND = _orig_network, None
-
-
-install(qv, "_cle", active)
+# the equalization ("_cle": "max" | "l2") in effect while a fit runs
+KIND = install_patches(qv, "_cle", (LW, "quantize_network", quantize_network))
 if __name__ == "__main__":
     sys.exit(qv.main(sys.argv[1:]))

@@ -21,7 +21,6 @@ starts from the ADMM's alpha, so that holds up to the grid). Layers whose ``|L|^
     python benchmarks/results/quantizer_validation/exact_codes/exactrun.py --dataset seeds --splits 10 \
         --bits 1 --grid '[{}, {"_exact": 1}]' --out /tmp/exact
 """
-import contextlib
 import itertools
 import sys
 
@@ -32,9 +31,8 @@ import numpy as np                          # noqa: E402
 
 import admmnet.admm.layerwise as LW         # noqa: E402
 import quantizer_validation as qv           # noqa: E402
-from scratch_option import install          # noqa: E402
+from scratch_option import install_patches  # noqa: E402
 
-ON = False
 MAX_CANDIDATES = 600_000
 _orig_layer = LW.quantize_layer
 _cache = {}
@@ -59,7 +57,7 @@ def quantize_layer(a, T, level_set, *, W0, bias=True, granularity="layer", **kw)
     fit = _orig_layer(a, T, level_set, W0=W0, bias=bias, granularity=granularity, **kw)
     d = int(a.shape[0])
     n_lev = len(level_set.levels)
-    if not ON or granularity != "layer" or n_lev ** d > MAX_CANDIDATES:
+    if granularity != "layer" or n_lev ** d > MAX_CANDIDATES:
         return fit
     a64, T64 = np.asarray(a, np.float64), np.asarray(T, np.float64)
     if bias:
@@ -94,19 +92,8 @@ def quantize_layer(a, T, level_set, *, W0, bias=True, granularity="layer", **kw)
                        objective_before_refit=fit.objective_before_refit, residuals=fit.residuals)
 
 
-@contextlib.contextmanager
-def active(value):
-    """The exact codes (``"_exact": 1``) in effect while a fit runs."""
-    global ON
-    ON = bool(value)
-    LW.quantize_layer = quantize_layer
-    try:
-        yield
-    finally:
-        LW.quantize_layer, ON = _orig_layer, False
-
-
-install(qv, "_exact", active)
+# the exact codes ("_exact": 1) in effect while a fit runs
+install_patches(qv, "_exact", (LW, "quantize_layer", quantize_layer))
 if __name__ == "__main__":
     rc = qv.main(sys.argv[1:])
     if STATS:

@@ -18,7 +18,6 @@ the cross-entropy as before), by wrapping ``layerwise.quantize_layer`` while
     python benchmarks/results/quantizer_validation/relu_targets/relurun.py --dataset seeds --splits 10 \
         --bits 1 --grid '[{}, {"_relu": 2}]' --out /tmp/relu
 """
-import contextlib
 import sys
 
 sys.path.insert(0, "benchmarks")
@@ -29,9 +28,8 @@ import numpy as np                          # noqa: E402
 import admmnet.admm.layerwise as LW         # noqa: E402
 from admmnet.kernels import gemm            # noqa: E402
 import quantizer_validation as qv           # noqa: E402
-from scratch_option import install          # noqa: E402
+from scratch_option import install_patches  # noqa: E402
 
-ROUNDS = 0
 _orig_network, _orig_layer = LW.quantize_network, LW.quantize_layer
 _layers = {"L": 0, "l": 0}          # the network being quantized: its depth, the next layer's index
 
@@ -42,8 +40,8 @@ def relu_loss(p, T):
 
 def quantize_network(X, Ws, bs, activation, level_set, **kw):
     """``quantize_network`` itself, with the hidden layers' fits of :func:`quantize_layer` below
-    when ``ROUNDS`` and the activation is the ReLU."""
-    _layers.update(L=len(Ws) if ROUNDS and activation.name == "relu" else 0, l=0)
+    when the activation is the ReLU."""
+    _layers.update(L=len(Ws) if activation.name == "relu" else 0, l=0)
     try:
         return _orig_network(X, Ws, bs, activation, level_set, **kw)
     finally:
@@ -51,8 +49,8 @@ def quantize_network(X, Ws, bs, activation, level_set, **kw):
 
 
 def quantize_layer(a, T, level_set, *, W0, bias=True, **kw):
-    """The layer's fit, then (a hidden layer of a ReLU network) ``ROUNDS`` majorization-minimization
-    rounds on the ReLU-aware loss, each kept only when that loss falls (module docstring)."""
+    """The layer's fit, then (a hidden layer of a ReLU network) majorization-minimization
+    rounds (``ROUNDS.value``) on the ReLU-aware loss, each kept only when that loss falls (module docstring)."""
     fit = _orig_layer(a, T, level_set, W0=W0, bias=bias, **kw)
     l = _layers["l"]
     _layers["l"] = l + 1
@@ -65,7 +63,7 @@ def quantize_layer(a, T, level_set, *, W0, bias=True, **kw):
 
     p = pre(fit)
     J = relu_loss(p, T)
-    for _ in range(ROUNDS):
+    for _ in range(int(ROUNDS.value)):
         Tp = np.where(T > 0, T, np.minimum(p, 0.0)).astype(T.dtype)
         new = _orig_layer(a, Tp, level_set, W0=W0, bias=bias, **kw)
         p_new = pre(new)
@@ -76,18 +74,8 @@ def quantize_layer(a, T, level_set, *, W0, bias=True, **kw):
     return fit
 
 
-@contextlib.contextmanager
-def active(rounds):
-    """The ReLU-aware rounds (``"_relu": R``) in effect while a fit runs."""
-    global ROUNDS
-    ROUNDS = int(rounds or 0)
-    LW.quantize_network, LW.quantize_layer = quantize_network, quantize_layer
-    try:
-        yield
-    finally:
-        LW.quantize_network, LW.quantize_layer, ROUNDS = _orig_network, _orig_layer, 0
-
-
-install(qv, "_relu", active)
+# the ReLU-aware rounds ("_relu": R) in effect while a fit runs
+ROUNDS = install_patches(qv, "_relu", (LW, "quantize_network", quantize_network),
+                         (LW, "quantize_layer", quantize_layer))
 if __name__ == "__main__":
     sys.exit(qv.main(sys.argv[1:]))

@@ -14,7 +14,6 @@ Deterministic: the copies' generator is seeded by the rows' count and the first 
     python benchmarks/results/quantizer_validation/target_copies/copyrun.py --dataset seeds --splits 10 \
         --bits 1 --grid '[{}, {"_copies": ["noise", 4, 0.1]}, {"_copies": ["mix", 4, 0]}]' --out /tmp/copies
 """
-import contextlib
 import sys
 
 sys.path.insert(0, "benchmarks")
@@ -24,9 +23,8 @@ import numpy as np                          # noqa: E402
 
 import admmnet.admm.layerwise as LW         # noqa: E402
 import quantizer_validation as qv           # noqa: E402
-from scratch_option import install          # noqa: E402
+from scratch_option import install_patches  # noqa: E402
 
-SPEC = None
 _orig_network = LW.quantize_network
 
 
@@ -49,22 +47,9 @@ def copies(X, spec):
 
 
 def quantize_network(X, Ws, bs, activation, level_set, **kw):
-    if SPEC:
-        X = copies(X, SPEC)
-    return _orig_network(X, Ws, bs, activation, level_set, **kw)
+    return _orig_network(copies(X, SPEC.value), Ws, bs, activation, level_set, **kw)
 
 
-@contextlib.contextmanager
-def active(spec):
-    global SPEC
-    SPEC = spec
-    LW.quantize_network = quantize_network
-    try:
-        yield
-    finally:
-        LW.quantize_network, SPEC = _orig_network, None
-
-
-install(qv, "_copies", active)
+SPEC = install_patches(qv, "_copies", (LW, "quantize_network", quantize_network))
 if __name__ == "__main__":
     sys.exit(qv.main(sys.argv[1:]))
