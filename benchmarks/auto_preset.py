@@ -6,9 +6,9 @@ features standardised with the training rows' statistics, this trains
 
 * QNN-ADMM with ``preset="auto"`` (:func:`admmnet.presets.auto_params`: nothing was
   tuned on these datasets) at full precision, 2 bits and 1 bit (thesis levels). The
-  quantized runs take their FP phases (``auto_params(..., fp_phase=True)``, trained once per
-  split and restart) through ``fit(..., fp_model=...)``: the same result as a full quantized
-  fit, tested in ``tests/test_layerwise.py``;
+  quantized runs take their FP phases (``auto_params(..., fp_phase=True)``, the FP run itself
+  for restart 0, each other restart trained once per split) through ``fit(...,
+  fp_model=...)``: the same result as a full quantized fit, tested in ``tests/test_layerwise.py``;
 * the backprop FP baseline (:class:`admmnet.baselines.FPMLP`) on the same network, with
   the FP-stage settings of the dataset preset of the same size class (the rule the
   automatic preset uses: under 1,000 rows Seeds', under 20,000 Pendigits', else

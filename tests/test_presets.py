@@ -78,16 +78,18 @@ def test_auto_params_rules(shape, width, small):
     assert p["hidden_sizes"] == (width, width)
     assert p["beta"] == (0.01 if small else 0.1)
     assert p["ridge"] == (0.03 if shape[0] < 1000 else (0.3 if small else 1.0))
-    # full precision under 20,000 rows: 300 iterations with growing penalties; a quantized run's
-    # FP phase: 200 / 100 iterations at fixed penalties
+    # under 20,000 rows: 300 iterations with growing penalties, full precision and a quantized
+    # run's FP phase alike (which is the FP run); from 20,000 rows MNIST's 75 at fixed penalties
     phase = auto_params(*shape, fp_phase=True)
-    assert phase["max_iter"] == (200 if shape[0] < 1000 else (100 if small else 75))
-    assert phase["penalty_growth"] == 1.0
-    assert p == ({**phase, **AUTO_FP_OVERRIDES} if small else phase)
+    assert phase["max_iter"] == (300 if small else 75)
+    assert phase["penalty_growth"] == (AUTO_FP_OVERRIDES["penalty_growth"] if small else 1.0)
+    assert p == phase == auto_params(*shape, bits=1, fp_phase=True)
     assert "fp_iter" not in p
-    q = auto_params(*shape, bits=2)
-    assert q["fp_iter"] == q["max_iter"] == phase["max_iter"] and q["layerwise"]
-    assert {k: v for k, v in q.items() if k not in ("fp_iter", "layerwise", "n_init")} == phase
+    for bits in (1, 2, 8):
+        q = auto_params(*shape, bits=bits)
+        assert q["fp_iter"] == q["max_iter"] == phase["max_iter"] and q["layerwise"]
+        assert {k: v for k, v in q.items() if k not in ("fp_iter", "layerwise", "n_init", "layerwise_rho")} == \
+            {k: v for k, v in phase.items() if k != "layerwise_rho"}
 
 
 @pytest.mark.parametrize("bad", [(0, 3, 2), (10, 3, 1), (10.0, 3, 2), (10, True, 2)])
