@@ -107,17 +107,18 @@ def check_X(X, name: str = "X", *, n_features: int | None = None, dtype: str = "
 
 # A column whose mean or standard deviation exceeds this gets a FeatureScaleWarning from
 # QNNADMM.fit. Measured (3 splits each, QNN-ADMM's automatic preset, standardised features times
-# s): wine FP / 1 bit 98.1 / 98.1 at s = 1, 96.3 / 95.4 at s = 10, 90.7 / 87.0 at s = 30, 88.9 / 68.5 at s = 100;
-# breast cancer 96.2 / 97.7 at s = 1, 95.0 / 94.4 at 10, 93.0 / 71.3 at 100 (python benchmarks/feature_scale.py,
-# benchmarks/results/feature_scale/).
+# s): wine FP / 1 bit 98.1 / 98.1 at s = 1, 96.3 / 95.4 at s = 10, 90.7 / 87.0 at s = 30,
+# 88.9 / 68.5 at s = 100; breast cancer 96.2 / 97.7 at s = 1, 95.0 / 94.4 at 10, 93.0 / 71.3
+# at 100 (python benchmarks/feature_scale.py, benchmarks/results/feature_scale/).
 FEATURE_SCALE_WARN = 10.0
 
 
 def feature_scale(X):
     """``(column, mean, std)`` of the column of ``X`` (n_samples x n_features, any array
-    namespace) with the largest ``max(|mean|, std)``; the statistics as floats."""
+    namespace) with the largest ``max(|mean|, std)``; the statistics as floats (integer or
+    boolean input in float32: no float64 copy of a large image set for a warning)."""
     xp = get_namespace(X)
-    Xf = xp.astype(X, xp.float64) if not xp.isdtype(X.dtype, "real floating") else X
+    Xf = X if xp.isdtype(X.dtype, "real floating") else xp.astype(X, xp.float32)
     mean = xp.mean(Xf, axis=0)
     std = xp.std(Xf, axis=0)
     size = xp.maximum(xp.abs(mean), std)

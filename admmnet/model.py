@@ -42,10 +42,10 @@ def register_model(cls):
     return cls
 
 
-
 # How many QNNADMM.fit calls are under way in this context: restarts and FP phases fit inner
 # estimators, and only the outermost call checks the user's features (warn_feature_scale).
 _FIT_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("admmnet_qnnadmm_fit_depth", default=0)
+
 
 class History(list):
     """Per-iteration records of a fit (a list of dicts) plus how the fit ended.

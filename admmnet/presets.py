@@ -203,13 +203,14 @@ AUTO_SMALL_RIDGE = 0.03
 # (FP_OVERRIDES of Seeds and Pendigits), checked on the pool of small datasets that chose
 # AUTO_SMALL_RIDGE plus 3,000 Pendigits rows and 2,000 MNIST images (``python
 # benchmarks/auto_preset_validation.py [--bits B] --grid '[{}, {"penalty_growth": 1.02, "max_iter":
-# 300}]'``, 3 splits each, 24 problems; mean validation accuracy, paired difference): full precision
-# 90.84 -> 91.45 (+0.61 +- 0.36, 9 problems up, 3 down); as the FP phase of quantized runs (since
-# 2026-12-03; before, only FP runs took them, as in the Seeds and Pendigits presets), 8 bits 90.84 -> 91.45
-# (+0.61 +- 0.36, +9 -3), 2 bits 90.80 -> 91.33 (+0.52 +- 0.42, +13 -2), 1 bit 89.33 -> 90.02 (+0.69
-# +- 0.56, +13 -5) (benchmarks/results/auto_preset_validation/fp_phase_growth/). Unlike Seeds'
-# and Pendigits' own quantized presets, whose validation rows lost with them at 1 bit (FP_OVERRIDES),
-# the pool gains at every width, so a quantized run's FP phase is the FP run itself.
+# 300}]'``, 3 splits each, 24 problems; mean validation accuracy, paired difference): full
+# precision 90.84 -> 91.45 (+0.61 +- 0.36, 9 problems up, 3 down); as the FP phase of quantized
+# runs (since 2026-12-03; before, only FP runs took them, as in the Seeds and Pendigits presets),
+# 8 bits 90.84 -> 91.45 (+0.61 +- 0.36, +9 -3), 2 bits 90.80 -> 91.33 (+0.52 +- 0.42, +13 -2),
+# 1 bit 89.33 -> 90.02 (+0.69 +- 0.56, +13 -5) (benchmarks/results/auto_preset_validation/
+# fp_phase_growth/). Unlike Seeds' and Pendigits' own quantized presets, whose validation rows
+# lost with them at 1 bit (FP_OVERRIDES), the pool gains at every width, so a quantized run's FP
+# phase is the FP run itself.
 AUTO_FP_OVERRIDES = dict(penalty_growth=1.02, max_iter=300)
 
 

@@ -508,7 +508,7 @@ def test_unscaled_features_get_a_warning_naming_the_column():
     X = (X - X.mean(0)) / X.std(0)
     Xraw = X.copy()
     Xraw[:, 2] = Xraw[:, 2] * 300 + 1000         # one column in raw units
-    assert feature_scale(Xraw)[0] == 2
+    assert feature_scale(Xraw)[0] == 2 == feature_scale(np.round(Xraw).astype(np.int64))[0]   # integers too
     j, mean, std = feature_scale(Xraw)
     assert abs(mean - Xraw[:, 2].astype(np.float64).mean()) < 1e-6 * 1000
     assert abs(std - Xraw[:, 2].astype(np.float64).std()) < 1e-6 * 300
