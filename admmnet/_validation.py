@@ -129,8 +129,11 @@ def feature_scale(X):
 def warn_feature_scale(X, who: str = "QNN-ADMM", stacklevel: int = 3) -> None:
     """A :class:`~admmnet.exceptions.FeatureScaleWarning` when a column of ``X`` has a mean or
     standard deviation above :data:`FEATURE_SCALE_WARN` (in absolute value), naming the column
-    and the fix; nothing for standardised features, or for input the fit's own validation will
-    refuse (its error says what is wrong)."""
+    and the fix; nothing for standardised features, for input the fit's own validation will
+    refuse (its error says what is wrong), or for a dask array (lazy: its chunks are computed on
+    the workers of a sharded fit, never read here for a warning)."""
+    if hasattr(X, "to_delayed") and hasattr(X, "chunks"):
+        return
     try:
         if not hasattr(X, "shape"):         # lists and other array-likes
             X = np.asarray(X, dtype=np.float64)

@@ -540,3 +540,25 @@ def test_unscaled_features_warn_once_per_fit_and_not_through_a_pipeline():
         warnings.simplefilter("error", FeatureScaleWarning)
         pipe = make_pipeline(StandardScaler(), QNNADMM(**FAST)).fit(Xraw, y)
     assert pipe.score(Xraw, y) > 0.8
+
+
+def test_feature_scale_check_never_computes_a_dask_array():
+    # a sharded fit computes a dask array's chunks on its workers; the warning must not pull
+    # the whole array through this process for a mean
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    from admmnet._validation import warn_feature_scale
+
+    computed = []
+
+    def rows():
+        computed.append(1)
+        return np.full((10, 3), 1e3)
+
+    X = da.from_delayed(dask.delayed(rows)(), shape=(10, 3), dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_feature_scale(X)
+    assert computed == []
+    assert float(X.mean().compute()) == 1e3 and computed == [1]     # (the array does compute)
+
