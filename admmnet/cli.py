@@ -356,7 +356,7 @@ def _build_qnn_admm(args, bits, shape=None):
                  "blas_threads"):
         v = getattr(args, name)
         if v is not None:
-            kw[name] = None if v == "none" and name != "layerwise_equalize" else v
+            kw[name] = None if (name, v) == ("blas_threads", "none") else v     # --blas-threads none: None
     return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
                    preset=args.dataset or "auto",
                    dtype=args.dtype, device=args.device, activation=args.activation, bias=not args.no_bias,

@@ -225,10 +225,9 @@ def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, q
     * two hidden layers of width ``clip(2 * round(sqrt(n_features * n_classes)), 8, 200)``,
       at least ``2 n_classes`` (shapes like Seeds 7x3 -> 10, Pendigits 16x10 -> 26, MNIST -> 178);
     * under 20,000 samples the small-data settings of Seeds and Pendigits
-      (beta = gamma = 0.01, layer_scale 4, ridge 0.3, momentum 0.9, 100 iterations;
-      under 1,000 samples 200 iterations, as Seeds, and ridge 0.03, :data:`AUTO_SMALL_RIDGE`,
-      chosen on a pool of small datasets), else MNIST's (beta = gamma = 0.1,
-      layer_scale 10, ridge 1, momentum 0.97, 75 iterations);
+      (beta = gamma = 0.01, layer_scale 4, ridge 0.3, momentum 0.9; under 1,000 samples ridge
+      0.03, :data:`AUTO_SMALL_RIDGE`, chosen on a pool of small datasets), else MNIST's
+      (beta = gamma = 0.1, layer_scale 10, ridge 1, momentum 0.97, 75 iterations);
     * the output refit on, forward reset every iteration, and for quantized runs the
       FP phase of every iteration followed by the layerwise quantizer;
     * under 20,000 samples, low-bit quantized runs (largest code <= 3) keep the best of
@@ -247,11 +246,10 @@ def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, q
         raise ValueError(f"n_classes must be >= 2, got {n_classes}")
     width = int(min(200, max(8, 2 * n_classes, 2 * round(math.sqrt(n_features * n_classes)))))
     if n_samples < 20000:
-        out = dict(max_iter=100, beta=0.01, gamma=0.01, mu=1.0, mu_growth=1.1,
-                   ridge=0.3, forward_reset=1, layer_scale=4.0, momentum=0.9, refit_output=True)
-        if n_samples < 1000:           # Seeds-sized: more, cheaper iterations, a light ridge
-            out.update(max_iter=200, ridge=AUTO_SMALL_RIDGE)
-        out.update(AUTO_FP_OVERRIDES)
+        out = dict(beta=0.01, gamma=0.01, mu=1.0, mu_growth=1.1, ridge=0.3, forward_reset=1,
+                   layer_scale=4.0, momentum=0.9, refit_output=True, **AUTO_FP_OVERRIDES)
+        if n_samples < 1000:           # Seeds-sized: a light ridge
+            out.update(ridge=AUTO_SMALL_RIDGE)
     else:
         out = dict(QNN_ADMM["mnist"])
     n_init = N_INIT["pendigits"] if n_samples < 20000 else N_INIT["mnist"]
