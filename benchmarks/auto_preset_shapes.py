@@ -23,6 +23,7 @@ setting: it reports. Writes ``<out>/summary.json`` and ``<out>/table.md`` (defau
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 import warnings
@@ -64,11 +65,17 @@ CASES = {
     "constant-column": _constant_column,
     "binary-features": _binary_features,
 }
+@functools.cache
+def data(case: str):
+    """``(X, y)`` of ``case``, generated once."""
+    return CASES[case]()
+
+
 METHODS = ("logistic", "qnn-admm-fp", "qnn-admm-2", "qnn-admm-1", "backprop-fp")
 
 
 def run(case: str, split: int) -> dict:
-    X, y = CASES[case]()
+    X, y = data(case)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=split, stratify=y)
     sc = StandardScaler().fit(Xtr)
     Xtr, Xte = sc.transform(Xtr), sc.transform(Xte)
@@ -104,7 +111,7 @@ def main(argv=None) -> int:
              "| --- | --- | " + " | ".join("---" for _ in METHODS) + " | --- |"]
     for case in args.cases:
         rs = [r for r in runs if r["case"] == case]
-        X, y = CASES[case]()
+        X, y = data(case)
         cells = [f"{100 * np.mean([r[k] for r in rs]):.1f} ± {100 * np.std([r[k] for r in rs]):.1f}" for k in METHODS]
         lines.append(f"| {case} | {X.shape[0]} × {X.shape[1]}, {np.unique(y).size} classes | " + " | ".join(cells)
                      + f" | {np.mean([r['seconds-2'] for r in rs]):.1f} |")

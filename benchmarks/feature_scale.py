@@ -17,6 +17,7 @@ Writes ``<out>/summary.json`` and ``<out>/table.md`` (default
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 import warnings
@@ -34,14 +35,22 @@ from _runs import write_results
 DATASETS = {"wine": load_wine, "breast_cancer": load_breast_cancer}
 
 
-def score(name: str, scale: float, bits, split: int) -> float:
+@functools.cache
+def standardised_split(name: str, split: int):
+    """``(Xtr, Xte, ytr, yte)`` of split ``split``, standardised with the training part (made once
+    and shared by every scale and bit width)."""
     X, y = DATASETS[name](return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=split, stratify=y)
     sc = StandardScaler().fit(Xtr)
+    return sc.transform(Xtr), sc.transform(Xte), ytr, yte
+
+
+def score(name: str, scale: float, bits, split: int) -> float:
+    Xtr, Xte, ytr, yte = standardised_split(name, split)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", admmnet.FeatureScaleWarning)     # the point of the measurement
-        model = admmnet.QNNADMM(bits=bits, seed=split).fit(sc.transform(Xtr) * scale, ytr)
-    return float(model.score(sc.transform(Xte) * scale, yte))
+        model = admmnet.QNNADMM(bits=bits, seed=split).fit(Xtr * scale, ytr)
+    return float(model.score(Xte * scale, yte))
 
 
 def main(argv=None) -> int:
