@@ -107,8 +107,8 @@ def check_X(X, name: str = "X", *, n_features: int | None = None, dtype: str = "
 
 # A column whose mean or standard deviation exceeds this gets a FeatureScaleWarning from
 # QNNADMM.fit. Measured (3 splits each, QNN-ADMM's automatic preset, standardised features times
-# s): wine FP / 1 bit 98.1 / 98.1 at s = 1, 96.3 / 95.4 at s = 10, 90.7 / 87.0 at s = 30,
-# 88.9 / 68.5 at s = 100; breast cancer 96.2 / 97.7 at s = 1, 95.0 / 94.4 at 10, 93.0 / 71.3
+# s): wine FP / 1 bit 98.1 / 97.2 at s = 1, 96.3 / 92.6 at s = 10, 90.7 / 82.4 at s = 30,
+# 88.9 / 64.8 at s = 100; breast cancer 96.2 / 96.8 at s = 1, 95.0 / 94.2 at 10, 93.0 / 80.4
 # at 100 (python benchmarks/feature_scale.py, benchmarks/results/feature_scale/).
 FEATURE_SCALE_WARN = 10.0
 
