@@ -195,6 +195,74 @@ def test_backprop_divergence_is_rolled_back_before_a_projection_sees_it(monkeypa
     _finite_model(model)
 
 
+def test_backprop_divergence_mid_epoch_never_reaches_a_projection(monkeypatch):
+    """Weights that overflow between two of the gradual pruning's in-epoch projections (every
+    PRUNE_STEPS steps, a knapsack that rejects non-finite weights) end the epoch at that step,
+    which is rolled back and redone at a tenth of the rate (seen on LeNet-5 with SGD at lr 0.2:
+    a ValueError from the knapsack instead)."""
+    from admmnet.backprop import trainer
+    from admmnet.baselines import Budget
+
+    X, y = blobs()
+    fp = FPMLP(hidden_sizes=(6,), max_epochs=3, seed=0).fit(X, y)
+    calls = []
+    real = trainer.softmax_cross_entropy
+
+    def poisoned(Z, Y):
+        loss, dZ = real(Z, Y)
+        calls.append(1)
+        if len(calls) == 5:             # the fifth step of the pruning stage: the weights turn NaN
+            return loss * np.nan, dZ * np.nan
+        return loss, dZ
+
+    monkeypatch.setattr(trainer, "softmax_cross_entropy", poisoned)
+    monkeypatch.setattr(Budget, "PRUNE_STEPS", 1)        # a projection after every step, each one
+    # a knapsack that has to choose (64x: half the weights at 1 bit)
+    model = Budget(budget="64x", hidden_sizes=(6,), prune_epochs=2, budget_epochs=0, batch_size=16, seed=0)
+    with pytest.warns(DivergenceWarning, match="retrying"):
+        model.fit(X, y, fp_model=fp)
+    assert [r["stage"] for r in model.history_].count("budget-prune") == 2
+    _finite_model(model)
+
+
+def test_backprop_roll_back_restores_the_objectives_state(monkeypatch):
+    """A rolled-back epoch leaves no trace in the objective's own state (duals, masks, step
+    counters): the redone epoch starts from the state the diverged one started from."""
+    from admmnet.backprop import trainer
+    from admmnet.backprop.optim import make_optimizer
+
+    class Counting(trainer.Objective):
+        def __init__(self):
+            self.steps, self.trace = 0, []
+
+        def after_step(self, Ws):
+            self.steps += 1
+            self.trace.append(self.steps)
+            return Ws
+
+    X, y = blobs(m=64)
+    rng = np.random.default_rng(0)
+    Ws = [rng.standard_normal((6, 4)).astype(np.float32) * 0.5, rng.standard_normal((3, 6)).astype(np.float32) * 0.5]
+    bs = [np.zeros((6, 1), np.float32), np.zeros((3, 1), np.float32)]
+    calls = []
+    real = trainer.softmax_cross_entropy
+
+    def poisoned(Z, Y):
+        loss, dZ = real(Z, Y)
+        calls.append(1)
+        if len(calls) == 6:             # the second step of the second epoch (4 steps an epoch)
+            return loss * np.nan, dZ * np.nan
+        return loss, dZ
+
+    monkeypatch.setattr(trainer, "softmax_cross_entropy", poisoned)
+    obj = Counting()
+    with pytest.warns(DivergenceWarning, match="retrying"):
+        res = trainer.train(Ws, bs, X.astype(np.float32), y, activation="relu", optimizer=make_optimizer("adam"),
+                            lr=1e-2, epochs=3, batch_size=16, rng=np.random.default_rng(0), objective=obj)
+    assert len(res.records) == 3
+    assert obj.steps == 12 and obj.trace == list(range(1, 13))   # the diverged epoch's step undone
+
+
 # -- 3, 4. plain bad input and parameters ------------------------------------------------------------
 @pytest.mark.parametrize("kwargs,name", [
     (dict(beta="abc"), "beta"), (dict(max_penalty=-1.0), "max_penalty"), (dict(max_penalty=float("nan")), "max_penalty"),

@@ -12,8 +12,10 @@ optional penalty) by mini-batch gradient steps of an optimizer from
   held-out loss) is kept, and training stops after ``patience`` epochs
   without improvement (early stopping) or after ``epochs`` epochs.
 
-Divergence: an epoch whose training loss (or the probe's) is not finite is undone
-(parameters and optimizer state back to the epoch's start) and run again at a tenth of
+Divergence: an epoch whose training loss (or the probe's) is not finite, or one of whose
+steps leaves a non-finite parameter (the epoch then ends at that step), is undone
+(parameters, optimizer state and the objective's own state, :meth:`Objective.checkpoint`,
+back to the epoch's start) and run again at a tenth of
 the learning rate, at most :data:`MAX_LR_CUTS` times; then training stops
 (``stop="diverged"``, a :class:`~admmnet.exceptions.DivergenceWarning`) with the best
 finite epoch, or raises :class:`~admmnet.exceptions.DivergenceError` when no epoch was
@@ -73,6 +75,28 @@ class Objective:
     def start_epoch(self, Ws, epoch: int):
         """Called before every epoch (e.g. re-estimating scales); returns ``Ws``."""
         return Ws
+
+    def checkpoint(self) -> dict:
+        """The objective's own state (duals, projections, masks, step counters) as it is, for
+        :func:`train`'s roll-back of a diverged epoch: its attributes, lists and dicts copied
+        one level deep (list items and dict values are replaced, never written in place, and
+        arrays are never written in place in this package, so sharing them is a snapshot)."""
+        return _copy_state(vars(self))
+
+    def restore(self, saved: dict) -> None:
+        """Back to the state of :meth:`checkpoint` ``saved`` (which stays usable again)."""
+        self.__dict__.clear()
+        self.__dict__.update(_copy_state(saved))
+
+
+def _copy_state(d: dict) -> dict:
+    return {k: list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+
+
+def _all_finite(xp, arrays) -> bool:
+    """Whether every entry of every array (None skipped) is finite: one host sync."""
+    flags = [xp.all(xp.isfinite(a)) for a in arrays if a is not None]
+    return bool(xp.all(xp.stack(flags))) if flags else True
 
 
 @dataclass
@@ -191,7 +215,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
             t0 = time.perf_counter()
             # the epoch's starting point: parameters and optimizer state (their arrays are
             # never written in place, so shallow copies are snapshots)
-            snap = (list(Ws), None if bs is None else list(bs), _optimizer_state(optimizer))
+            snap = (list(Ws), None if bs is None else list(bs), _optimizer_state(optimizer), objective.checkpoint())
             Ws = objective.start_epoch(Ws, epoch)
             lr_e = lr_at(lr, lr_schedule, epoch, epochs) * lr_scale
             perm = rng.permutation(m)
@@ -217,6 +241,12 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 params = Ws + ([] if bs is None else bs)
                 grads = gW + ([] if bs is None else gb)
                 params = optimizer.step(params, grads, lr_e, decay=decay)
+                if not _all_finite(xp, params):
+                    # the step overflowed: end the epoch here, before a projection of
+                    # after_step (a knapsack, a k-means) meets the non-finite weights; the
+                    # epoch is rolled back below
+                    tot_loss = float("nan")
+                    break
                 Ws = objective.after_step(params[:L])
                 if bs is not None:
                     bs = params[L:]
@@ -231,6 +261,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
                 # divergence: back to the epoch's start, a tenth of the step, the epoch again
                 Ws, bs = snap[0], snap[1]
                 _set_optimizer_state(optimizer, snap[2])
+                objective.restore(snap[3])
                 if retries < MAX_LR_CUTS:
                     retries += 1
                     lr_scale /= 10.0
