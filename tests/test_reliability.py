@@ -144,22 +144,28 @@ def test_backprop_overflowing_inputs_never_give_nan():
     _finite_model(model)
 
 
-def test_backprop_divergence_cuts_the_learning_rate(monkeypatch):
-    """A non-finite epoch is undone and retried at a tenth of the step."""
+def _poison_training_loss(monkeypatch, at: int, gradient: bool = True) -> None:
+    """Make the ``at``-th call of the trainer's cross-entropy (a training step's) return a NaN
+    loss, and with ``gradient`` a NaN gradient too (the step's weights then turn NaN)."""
     from admmnet.backprop import trainer
 
-    X, y = blobs()
     calls = []
     real = trainer.softmax_cross_entropy
 
     def poisoned(Z, Y):
         loss, dZ = real(Z, Y)
         calls.append(1)
-        if len(calls) == 3:             # one batch of the first epoch
-            loss = loss * np.nan
+        if len(calls) == at:
+            return loss * np.nan, (dZ * np.nan if gradient else dZ)
         return loss, dZ
 
     monkeypatch.setattr(trainer, "softmax_cross_entropy", poisoned)
+
+
+def test_backprop_divergence_cuts_the_learning_rate(monkeypatch):
+    """A non-finite epoch is undone and retried at a tenth of the step."""
+    X, y = blobs()
+    _poison_training_loss(monkeypatch, 3, gradient=False)       # one batch of the first epoch
     model = FPMLP(hidden_sizes=(6,), max_epochs=3, batch_size=16, lr=1e-2, seed=0)
     with pytest.warns(DivergenceWarning, match="retrying"):
         model.fit(X, y)
@@ -172,22 +178,11 @@ def test_backprop_divergence_is_rolled_back_before_a_projection_sees_it(monkeypa
     """A diverging epoch of the budget method (its evaluated network is a knapsack projection,
     which rejects non-finite weights) is rolled back and redone at a tenth of the rate, not
     stopped by the projection's error (seen on LeNet-5 at lr 0.1)."""
-    from admmnet.backprop import trainer
     from admmnet.baselines import Budget
 
     X, y = blobs()
     fp = FPMLP(hidden_sizes=(6,), max_epochs=3, seed=0).fit(X, y)
-    calls = []
-    real = trainer.softmax_cross_entropy
-
-    def poisoned(Z, Y):
-        loss, dZ = real(Z, Y)
-        calls.append(1)
-        if len(calls) == 3:             # one batch of the first epoch: the weights turn NaN
-            return loss * np.nan, dZ * np.nan
-        return loss, dZ
-
-    monkeypatch.setattr(trainer, "softmax_cross_entropy", poisoned)
+    _poison_training_loss(monkeypatch, 3)     # one batch of the first epoch: the weights turn NaN
     model = Budget(budget="8x", hidden_sizes=(6,), budget_epochs=2, batch_size=16, seed=0)
     with pytest.warns(DivergenceWarning, match="retrying"):
         model.fit(X, y, fp_model=fp)
@@ -200,22 +195,11 @@ def test_backprop_divergence_mid_epoch_never_reaches_a_projection(monkeypatch):
     PRUNE_STEPS steps, a knapsack that rejects non-finite weights) end the epoch at that step,
     which is rolled back and redone at a tenth of the rate (seen on LeNet-5 with SGD at lr 0.2:
     a ValueError from the knapsack instead)."""
-    from admmnet.backprop import trainer
     from admmnet.baselines import Budget
 
     X, y = blobs()
     fp = FPMLP(hidden_sizes=(6,), max_epochs=3, seed=0).fit(X, y)
-    calls = []
-    real = trainer.softmax_cross_entropy
-
-    def poisoned(Z, Y):
-        loss, dZ = real(Z, Y)
-        calls.append(1)
-        if len(calls) == 5:             # the fifth step of the pruning stage: the weights turn NaN
-            return loss * np.nan, dZ * np.nan
-        return loss, dZ
-
-    monkeypatch.setattr(trainer, "softmax_cross_entropy", poisoned)
+    _poison_training_loss(monkeypatch, 5)     # the fifth step of the pruning stage: the weights turn NaN
     monkeypatch.setattr(Budget, "PRUNE_STEPS", 1)        # a projection after every step, each one
     # a knapsack that has to choose (64x: half the weights at 1 bit)
     model = Budget(budget="64x", hidden_sizes=(6,), prune_epochs=2, budget_epochs=0, batch_size=16, seed=0)
@@ -244,17 +228,7 @@ def test_backprop_roll_back_restores_the_objectives_state(monkeypatch):
     rng = np.random.default_rng(0)
     Ws = [rng.standard_normal((6, 4)).astype(np.float32) * 0.5, rng.standard_normal((3, 6)).astype(np.float32) * 0.5]
     bs = [np.zeros((6, 1), np.float32), np.zeros((3, 1), np.float32)]
-    calls = []
-    real = trainer.softmax_cross_entropy
-
-    def poisoned(Z, Y):
-        loss, dZ = real(Z, Y)
-        calls.append(1)
-        if len(calls) == 6:             # the second step of the second epoch (4 steps an epoch)
-            return loss * np.nan, dZ * np.nan
-        return loss, dZ
-
-    monkeypatch.setattr(trainer, "softmax_cross_entropy", poisoned)
+    _poison_training_loss(monkeypatch, 6)     # the second step of the second epoch (4 steps an epoch)
     obj = Counting()
     with pytest.warns(DivergenceWarning, match="retrying"):
         res = trainer.train(Ws, bs, X.astype(np.float32), y, activation="relu", optimizer=make_optimizer("adam"),
