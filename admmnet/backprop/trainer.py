@@ -213,8 +213,8 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
         while epoch + 1 < epochs:
             epoch += 1
             t0 = time.perf_counter()
-            # the epoch's starting point: parameters and optimizer state (their arrays are
-            # never written in place, so shallow copies are snapshots)
+            # the epoch's starting point: parameters, optimizer state and the objective's own
+            # state (their arrays are never written in place, so shallow copies are snapshots)
             snap = (list(Ws), None if bs is None else list(bs), _optimizer_state(optimizer), objective.checkpoint())
             Ws = objective.start_epoch(Ws, epoch)
             lr_e = lr_at(lr, lr_schedule, epoch, epochs) * lr_scale
