@@ -78,15 +78,27 @@ class Objective:
 
     def checkpoint(self) -> dict:
         """The objective's own state (duals, projections, masks, step counters) as it is, for
-        :func:`train`'s roll-back of a diverged epoch: its attributes, lists and dicts copied
-        one level deep (list items and dict values are replaced, never written in place, and
-        arrays are never written in place in this package, so sharing them is a snapshot)."""
-        return _copy_state(vars(self))
+        :func:`train`'s roll-back of a diverged epoch (:func:`_state_of`)."""
+        return _state_of(self)
 
     def restore(self, saved: dict) -> None:
         """Back to the state of :meth:`checkpoint` ``saved`` (which stays usable again)."""
-        self.__dict__.clear()
-        self.__dict__.update(_copy_state(saved))
+        _set_state(self, saved)
+
+
+def _state_of(obj) -> dict:
+    """A snapshot of ``obj``'s attributes (an objective's, an optimizer's) for the roll-back of
+    a diverged epoch: lists and dicts copied one level deep (their items are replaced, never
+    written in place, and arrays are never written in place in this package, so sharing them
+    is a snapshot)."""
+    return _copy_state(vars(obj))
+
+
+def _set_state(obj, saved: dict) -> None:
+    """``obj``'s attributes back to the snapshot ``saved`` of :func:`_state_of` (which stays
+    usable again)."""
+    obj.__dict__.clear()
+    obj.__dict__.update(_copy_state(saved))
 
 
 def _copy_state(d: dict) -> dict:
@@ -150,15 +162,6 @@ def logits(Ws, bs, X, activation, batch: int = 8192, arch=None):
 MAX_LR_CUTS = 4
 
 
-def _optimizer_state(opt) -> dict:
-    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in vars(opt).items()}
-
-
-def _set_optimizer_state(opt, state: dict) -> None:
-    for k, v in state.items():
-        setattr(opt, k, dict(v) if isinstance(v, dict) else v)
-
-
 def _one_hot(xp, y_enc, K, dtype):
     Y = np.zeros((K, y_enc.size))
     Y[y_enc, np.arange(y_enc.size)] = 1.0
@@ -215,7 +218,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
             t0 = time.perf_counter()
             # the epoch's starting point: parameters, optimizer state and the objective's own
             # state (their arrays are never written in place, so shallow copies are snapshots)
-            snap = (list(Ws), None if bs is None else list(bs), _optimizer_state(optimizer), objective.checkpoint())
+            snap = (list(Ws), None if bs is None else list(bs), _state_of(optimizer), objective.checkpoint())
             Ws = objective.start_epoch(Ws, epoch)
             lr_e = lr_at(lr, lr_schedule, epoch, epochs) * lr_scale
             perm = rng.permutation(m)
@@ -260,7 +263,7 @@ def train(Ws, bs, X, y_enc, *, activation: str, optimizer, lr: float, epochs: in
             if not (math.isfinite(tot_loss) and math.isfinite(probe_loss)):
                 # divergence: back to the epoch's start, a tenth of the step, the epoch again
                 Ws, bs = snap[0], snap[1]
-                _set_optimizer_state(optimizer, snap[2])
+                _set_state(optimizer, snap[2])
                 objective.restore(snap[3])
                 if retries < MAX_LR_CUTS:
                     retries += 1
