@@ -65,6 +65,8 @@ CASES = {
     "constant-column": _constant_column,
     "binary-features": _binary_features,
 }
+
+
 @functools.cache
 def data(case: str):
     """``(X, y)`` of ``case``, generated once."""
