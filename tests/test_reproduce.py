@@ -716,3 +716,60 @@ def test_pendigits_validation_quantized_config_starts_from_the_quantized_fp_phas
     r_fp = P.run_one({"augment": 1, "max_iter": 3}, 0)
     fp_preset = admmnet.QNNADMM(**{**qnn_admm_params("pendigits", None), "max_iter": 3}, seed=0).fit(*d["fit"])
     assert r_fp["val"] == pytest.approx(100 * fp_preset.score(*d["val"]))
+
+
+def test_auto_preset_large_rules():
+    """benchmarks/auto_preset_large.py: ``_rule: before`` is the automatic preset of before
+    2026-12-03 (MNIST's preset from 20,000 rows on the small-data widths, one start); ``_width``
+    scales today's widths, ``_bits`` and the other keys are passed on."""
+    import auto_preset_large as APL
+    from admmnet.presets import QNN_ADMM, auto_params
+
+    p = APL.before_params(30000, 20, 5, 1)
+    assert p["hidden_sizes"] == (20, 20) and p["max_iter"] == p["fp_iter"] == 75 and p["n_init"] == 1
+    assert {k: p[k] for k in QNN_ADMM["mnist"]} == QNN_ADMM["mnist"] and p["penalty_growth"] == 1.0
+    assert APL.params({}, 30000, 20, 5)["hidden_sizes"] == (40, 40)
+    assert APL.params({"_width": 0.5, "_bits": 2, "ridge": 1.0}, 30000, 20, 5) == \
+        {**auto_params(30000, 20, 5, 2), "hidden_sizes": (20, 20), "bits": 2, "ridge": 1.0}
+
+
+@pytest.mark.slow
+def test_auto_preset_large_scores_settings_on_validation_rows(tmp_path, monkeypatch):
+    """benchmarks/auto_preset_large.py: the validation mode scores each setting on 80/20 of the
+    training part (the fit it records is the direct fit's) and resumes without refitting; the test
+    mode puts QNN-ADMM under both rules beside backprop on the same network."""
+    import numpy as np
+
+    import admmnet
+    import auto_preset_large as APL
+    from admmnet.presets import auto_params
+
+    monkeypatch.setattr(APL, "SYNTHETIC", {"tiny": dict(n_samples=400, n_features=6, n_informative=4, n_classes=3,
+                                                        random_state=0)})
+    monkeypatch.setattr(APL, "PROBLEMS", ("tiny",))
+    grid = [{"max_iter": 5}, {"_rule": "before", "max_iter": 5, "_bits": 2}]
+    args = ["--grid", json.dumps(grid), "--problems", "tiny", "--out", str(tmp_path)]
+    assert APL.main(args) == 0
+    runs = [json.loads(line) for line in (tmp_path / "validation.jsonl").read_text().splitlines()]
+    assert [r["setting"] for r in runs] == grid
+    (X, y), evals = APL.synthetic("tiny", 0, True)
+    assert X.shape[0] == 240                    # 80% of the 75% training part
+    for r, s in zip(runs, grid):
+        m = admmnet.QNNADMM(**APL.params(s, *APL.shape_of((X, y))), seed=0, device="cpu").fit(X, y)
+        assert r["val"] == pytest.approx(100 * m.score(*evals["val"]))
+    assert APL.main(args) == 0                  # resumed: nothing refitted
+    assert len((tmp_path / "validation.jsonl").read_text().splitlines()) == 2
+    assert "max_iter" in (tmp_path / "validation.md").read_text()
+
+    out = APL.run_split("tiny", 0)              # the test mode's fits of one split
+    assert [r["method"] for r in out] == ["auto-fp", "auto-2", "auto-1", "before-fp", "before-2", "before-1",
+                                          "backprop-fp"]
+    assert out[-1]["hidden_sizes"] == list(auto_params(300, 6, 3)["hidden_sizes"]) == out[0]["hidden_sizes"]
+    assert all(0 <= r["test_accuracy"] <= 100 and r["n_train"] == 300 for r in out)
+    monkeypatch.setattr(APL, "run_split", lambda name, split: [
+        dict(method=m, test_accuracy=50.0 + i, seconds=1.0, problem=name, split=split)
+        for i, m in enumerate(APL.METHODS)])
+    assert APL.main(["--splits", "2", "--out", str(tmp_path)]) == 0
+    rec = json.loads((tmp_path / "summary.json").read_text())
+    assert rec["cells"]["tiny/backprop-fp"] == dict(mean=50.0, std=0.0, n=2, seconds=1.0)
+    assert np.isclose(rec["cells"]["tiny/before-1"]["mean"], 50.0 + len(APL.METHODS) - 1)
