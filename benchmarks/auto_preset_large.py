@@ -45,6 +45,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 import admmnet
+from admmnet.io import atomic_write
 from admmnet.presets import AUTO_LARGE_SAMPLES, QNN_ADMM, auto_params
 
 from _runs import append_run, fit_finished, load_runs, write_results
@@ -137,7 +138,7 @@ def validate(grid: list[dict], problems, out: Path) -> None:
                          + f" ({r['seconds']:.0f} s)")
         lines.append(f"| `{key}` | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
-    (out / "validation.md").write_text(table)
+    atomic_write(out / "validation.md", lambda fh: fh.write(table.encode()))
     print(table)
 
 
@@ -169,7 +170,7 @@ def run_split(name: str, split: int) -> list[dict]:
     return out
 
 
-def test_report(splits: int, out: Path, t0: float) -> None:
+def score_test_rows(splits: int, out: Path, t0: float) -> None:
     log = out / "runs.jsonl"
     for name in SYNTHETIC:
         for split in range(splits):
@@ -203,12 +204,15 @@ def main(argv=None) -> int:
     ap.add_argument("--splits", type=int, default=3, help="test mode: splits of each synthetic problem")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    for s in args.grid or []:
+        if not isinstance(s, dict) or s.get("_rule", "auto") not in ("auto", "before"):
+            ap.error(f"--grid: each setting is a dict whose '_rule' is 'auto' or 'before', got {s!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if args.grid is not None:
         validate(args.grid, args.problems, args.out)
     else:
-        test_report(args.splits, args.out, t0)
+        score_test_rows(args.splits, args.out, t0)
     return 0
 
 

@@ -760,6 +760,8 @@ def test_auto_preset_large_scores_settings_on_validation_rows(tmp_path, monkeypa
     assert APL.main(args) == 0                  # resumed: nothing refitted
     assert len((tmp_path / "validation.jsonl").read_text().splitlines()) == 2
     assert "max_iter" in (tmp_path / "validation.md").read_text()
+    with pytest.raises(SystemExit):
+        APL.main(["--grid", '[{"_rule": "after"}]', "--out", str(tmp_path)])
 
     out = APL.run_split("tiny", 0)              # the test mode's fits of one split
     assert [r["method"] for r in out] == ["auto-fp", "auto-2", "auto-1", "before-fp", "before-2", "before-1",
