@@ -28,17 +28,22 @@ from _runs import FPPhases, fit_finished, paired_difference, timed_fit   # noqa:
 HERE = Path(__file__).parent / "records"
 
 
-def run(dataset, first, splits, bits, n):
+def todo(dataset, splits, n, stem, first=0):
+    """``(problem, seed, quantizer rows, {score: rows}, FP phases of the first n initialisations,
+    record path)`` of every validation problem (splits >= first) whose record
+    ``records/<stem>-<problem>.npz`` does not exist yet."""
     HERE.mkdir(exist_ok=True)
-    t0 = time.perf_counter()
-    for k, (name, seed, fit_rows, real_rows, evals) in enumerate(qv.problems(dataset, splits)):
-        if seed < first:
-            continue
-        out = HERE / f"{dataset}-{bits}-{name}.npz"
-        if out.exists():
+    for name, seed, fit_rows, real_rows, evals in qv.problems(dataset, splits):
+        out = HERE / f"{stem}-{name}.npz"
+        if seed < first or out.exists():
             continue
         phases = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**fp_phase_params(dataset), seed=seed + i), *fit_rows))
-        fps, _ = phases.first(n)
+        yield name, seed, real_rows, evals, phases.first(n)[0], out
+
+
+def run(dataset, first, splits, bits, n):
+    t0 = time.perf_counter()
+    for name, seed, real_rows, evals, fps, out in todo(dataset, splits, n, f"{dataset}-{bits}", first):
         X, y = real_rows
         rng = np.random.default_rng(1000 + seed)
         Xn = np.concatenate([X + 0.3 * rng.standard_normal(X.shape) for _ in range(4)]).astype(X.dtype)

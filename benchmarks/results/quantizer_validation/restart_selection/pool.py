@@ -16,28 +16,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, "benchmarks")
+sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np                                          # noqa: E402
 
 import admmnet                                              # noqa: E402
-import quantizer_validation as qv                           # noqa: E402
-from admmnet.presets import fp_phase_params, qnn_admm_params  # noqa: E402
-from _runs import FPPhases, fit_finished, paired_difference, timed_fit   # noqa: E402
+from admmnet.presets import qnn_admm_params                   # noqa: E402
+from _runs import fit_finished, paired_difference   # noqa: E402
+from consensus import HERE, todo   # noqa: E402
 
-HERE = Path(__file__).parent / "records"
 VARIANTS = [{}, {"layerwise_equalize": "max"}, {"layerwise_equalize": "l2"}, {"granularity": "row"},
             {"layerwise_iter": 60}, {"layerwise_rho": 3e-4}, {"layerwise_rho": 3e-3}]
 
 
 def run(dataset, splits, bits, n):
-    HERE.mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    for name, seed, fit_rows, real_rows, evals in qv.problems(dataset, splits):
-        out = HERE / f"pool-{dataset}-{bits}-{name}.npz"
-        if out.exists():
-            continue
-        phases = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**fp_phase_params(dataset), seed=seed + i), *fit_rows))
-        fps, _ = phases.first(n)
+    for name, seed, real_rows, evals, fps, out in todo(dataset, splits, n, f"pool-{dataset}-{bits}"):
         X, y = real_rows
         kw = {**qnn_admm_params(dataset, int(bits)), "n_init": 1}
         loss = np.zeros((n, len(VARIANTS)))
