@@ -21,7 +21,7 @@ import math
 
 __all__ = ["TOPOLOGIES", "QNN_ADMM", "AUGMENT", "FP_OVERRIDES", "QUANTIZED_OVERRIDES", "N_INIT", "LOW_BITS_QMAX",
            "LAYERWISE_RHO", "AUTO_SMALL_RIDGE", "AUTO_FP_OVERRIDES", "AUTO_LARGE_SAMPLES", "AUTO_LARGE_WIDTH",
-           "qnn_admm_params", "fp_phase_params", "auto_params"]
+           "AUTO_WIDE_SAMPLES", "qnn_admm_params", "fp_phase_params", "auto_params"]
 
 # Hidden widths of the thesis's MLPs: Seeds [7,5,5,3], Pendigits [16,12,12,10], MNIST [784,200,200,10].
 TOPOLOGIES: dict[str, tuple[int, ...]] = {
@@ -216,7 +216,7 @@ AUTO_FP_OVERRIDES = dict(penalty_growth=1.02, max_iter=300)
 
 
 # From AUTO_LARGE_SAMPLES samples the automatic preset keeps the small-data settings above and
-# doubles its hidden widths (at most 200). Until 2026-12-03 it switched there to MNIST's preset
+# doubles its hidden widths (at most 200; since, from AUTO_WIDE_SAMPLES, below). Until 2026-12-03 it switched there to MNIST's preset
 # (75 iterations at fixed penalties, beta = gamma = 0.1, layer_scale 10), chosen for MNIST's
 # [0, 1] pixels: on standardised tabular data it underfit (a 40,000-row make_classification set,
 # 5 classes: 65% test against backprop's 84% on the same network). Chosen on validation rows of
@@ -231,6 +231,16 @@ AUTO_FP_OVERRIDES = dict(penalty_growth=1.02, max_iter=300)
 # chosen", docs/quantized_training.md "From 20,000 rows").
 AUTO_LARGE_SAMPLES = 20000
 AUTO_LARGE_WIDTH = 2
+# The doubled widths start at AUTO_WIDE_SAMPLES rows (since 2026-12-03, after the change above):
+# between 5,000 and 20,000 rows twice the width paid on validation rows too (a scratch run,
+# benchmarks/results/auto_preset_large/mid_size.py and mid_size.jsonl; FP / 2 bits, the width
+# before -> twice it): a 12,000-row make_classification set on 7,200 rows 73.50 -> 79.28 /
+# 67.94 -> 75.22, a 50-feature set on 18,000 rows 61.47 -> 73.49 / 49.71 -> 66.93, Pendigits'
+# 5,994 real rows 99.47 / 92.51 -> 99.47 / 93.11 (2 bits 99.07 / 92.22 -> 99.20 / 93.31), 8,000
+# MNIST images 95.65 -> 95.40 / 94.70 -> 95.20. Under 5,000 rows the width is not doubled: twice
+# it lost on the pool of datasets of at most 800 rows that chose AUTO_SMALL_RIDGE (84.13 against
+# 85.27), and 800-5,000 rows is unmeasured.
+AUTO_WIDE_SAMPLES = 5000
 
 
 def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, qmax: int | None = None,
@@ -243,7 +253,7 @@ def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, q
 
     * two hidden layers of width ``clip(2 * round(sqrt(n_features * n_classes)), 8, 200)``,
       at least ``2 n_classes`` (shapes like Seeds 7x3 -> 10, Pendigits 16x10 -> 26, MNIST -> 178);
-      from :data:`AUTO_LARGE_SAMPLES` (20,000) samples twice that, at most 200;
+      from :data:`AUTO_WIDE_SAMPLES` (5,000) samples twice that, at most 200;
     * the small-data settings of Seeds and Pendigits at every size (beta = gamma = 0.01,
       layer_scale 4, ridge 0.3, momentum 0.9; under 1,000 samples ridge 0.03,
       :data:`AUTO_SMALL_RIDGE`, chosen on a pool of small datasets). Until 2026-12-03 the preset
@@ -268,7 +278,7 @@ def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, q
         raise ValueError(f"n_classes must be >= 2, got {n_classes}")
     large = n_samples >= AUTO_LARGE_SAMPLES
     width = max(8, 2 * n_classes, 2 * round(math.sqrt(n_features * n_classes)))
-    width = int(min(200, AUTO_LARGE_WIDTH * width if large else width))
+    width = int(min(200, AUTO_LARGE_WIDTH * width if n_samples >= AUTO_WIDE_SAMPLES else width))
     out = dict(beta=0.01, gamma=0.01, mu=1.0, mu_growth=1.1, ridge=0.3, forward_reset=1,
                layer_scale=4.0, momentum=0.9, refit_output=True, **AUTO_FP_OVERRIDES)
     if n_samples < 1000:           # Seeds-sized: a light ridge

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 import admmnet
-from admmnet.presets import (AUTO_FP_OVERRIDES, AUTO_LARGE_SAMPLES, AUTO_LARGE_WIDTH, FP_OVERRIDES, LOW_BITS_QMAX,
-                             N_INIT, QNN_ADMM, TOPOLOGIES, auto_params, fp_phase_params, qnn_admm_params)
+from admmnet.presets import (AUTO_FP_OVERRIDES, AUTO_LARGE_SAMPLES, AUTO_LARGE_WIDTH, AUTO_WIDE_SAMPLES,
+                             FP_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_params,
+                             fp_phase_params, qnn_admm_params)
 
 
 def test_quantized_presets_run_the_fp_schedule_then_quantize():
@@ -70,16 +71,18 @@ def test_restarts_only_for_low_bit_runs_on_small_data():
     assert admmnet.QNNADMM(preset="seeds", bits=1, n_init=2).resolved_params(168, 7, 3)["n_init"] == 2
 
 
-@pytest.mark.parametrize("shape,width", [((168, 7, 3), 10), ((6000, 16, 10), 26), ((19999, 20, 5), 20),
-                                         ((20000, 20, 5), 40), ((60000, 784, 10), 200), ((100, 2, 2), 8),
-                                         ((50000, 5000, 100), 200), ((30000, 2, 2), 16)])
+@pytest.mark.parametrize("shape,width", [((168, 7, 3), 10), ((4999, 16, 10), 26), ((5000, 16, 10), 52),
+                                         ((19999, 20, 5), 40), ((20000, 20, 5), 40), ((60000, 784, 10), 200),
+                                         ((100, 2, 2), 8), ((50000, 5000, 100), 200), ((30000, 2, 2), 16)])
 def test_auto_params_rules(shape, width):
     p = auto_params(*shape)
     # widths from sqrt(n_features * n_classes), at least 8 and 2 n_classes; from
-    # AUTO_LARGE_SAMPLES rows AUTO_LARGE_WIDTH times that; at most 200
+    # AUTO_WIDE_SAMPLES rows AUTO_LARGE_WIDTH times that; at most 200
     assert p["hidden_sizes"] == (width, width)
-    assert shape[0] < AUTO_LARGE_SAMPLES or width == min(200, AUTO_LARGE_WIDTH * auto_params(19999, *shape[1:])
-                                                          ["hidden_sizes"][0])
+    narrow = auto_params(AUTO_WIDE_SAMPLES - 1, *shape[1:])["hidden_sizes"][0]
+    assert width == (narrow if shape[0] < AUTO_WIDE_SAMPLES else min(200, AUTO_LARGE_WIDTH * narrow))
+    # one start from AUTO_LARGE_SAMPLES rows, 5 below for low-bit runs
+    assert auto_params(*shape, bits=1)["n_init"] == (1 if shape[0] >= AUTO_LARGE_SAMPLES else 5)
     # the small-data settings at every size (MNIST's fixed-penalty preset underfit tabular data)
     assert p["beta"] == p["gamma"] == 0.01 and p["layer_scale"] == 4.0
     assert p["ridge"] == (0.03 if shape[0] < 1000 else 0.3)
