@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 
 __all__ = ["TOPOLOGIES", "QNN_ADMM", "AUGMENT", "FP_OVERRIDES", "QUANTIZED_OVERRIDES", "N_INIT", "LOW_BITS_QMAX",
-           "LAYERWISE_RHO", "AUTO_SMALL_RIDGE", "AUTO_FP_OVERRIDES", "AUTO_LARGE_SAMPLES", "AUTO_LARGE_WIDTH",
-           "AUTO_WIDE_SAMPLES", "qnn_admm_params", "fp_phase_params", "auto_params"]
+           "LAYERWISE_RHO", "AUTO_SMALL_RIDGE", "AUTO_FP_OVERRIDES", "AUTO_LARGE_SAMPLES", "AUTO_WIDE_SAMPLES",
+           "AUTO_WIDTH_FACTOR", "qnn_admm_params", "fp_phase_params", "auto_params"]
 
 # Hidden widths of the thesis's MLPs: Seeds [7,5,5,3], Pendigits [16,12,12,10], MNIST [784,200,200,10].
 TOPOLOGIES: dict[str, tuple[int, ...]] = {
@@ -216,10 +216,11 @@ AUTO_FP_OVERRIDES = dict(penalty_growth=1.02, max_iter=300)
 
 
 # From AUTO_LARGE_SAMPLES samples the automatic preset keeps the small-data settings above and
-# doubles its hidden widths (at most 200; since, from AUTO_WIDE_SAMPLES, below). Until 2026-12-03 it switched there to MNIST's preset
-# (75 iterations at fixed penalties, beta = gamma = 0.1, layer_scale 10), chosen for MNIST's
-# [0, 1] pixels: on standardised tabular data it underfit (a 40,000-row make_classification set,
-# 5 classes: 65% test against backprop's 84% on the same network). Chosen on validation rows of
+# doubles its hidden widths (at most 200; since, from AUTO_WIDE_SAMPLES, below). Until 2026-12-03
+# it switched there to MNIST's preset (75 iterations at fixed penalties, beta = gamma = 0.1,
+# layer_scale 10), chosen for MNIST's [0, 1] pixels: on standardised tabular data it underfit (a
+# 40,000-row make_classification set, 5 classes: 65% test against backprop's 84% on the same
+# network). Chosen on validation rows of
 # four problems of 24,000-30,000 rows that no preset was made on (two make_classification sets,
 # pendigits.tra with 4 distorted copies, 24,000 MNIST training images; ``python
 # benchmarks/auto_preset_large.py --grid ...``, benchmarks/results/auto_preset_large/): FP
@@ -230,8 +231,8 @@ AUTO_FP_OVERRIDES = dict(penalty_growth=1.02, max_iter=300)
 # 32.19 / 52.40, 92.73 / 97.47 (88.38 / 94.91), MNIST 96.25 / 96.70 (README "How the defaults were
 # chosen", docs/quantized_training.md "From 20,000 rows").
 AUTO_LARGE_SAMPLES = 20000
-AUTO_LARGE_WIDTH = 2
-# The doubled widths start at AUTO_WIDE_SAMPLES rows (since 2026-12-03, after the change above):
+# The doubled widths (AUTO_WIDTH_FACTOR times the rule's) start at AUTO_WIDE_SAMPLES rows (since
+# 2026-12-03, after the change above):
 # between 5,000 and 20,000 rows twice the width paid on validation rows too (a scratch run,
 # benchmarks/results/auto_preset_large/mid_size.py and mid_size.jsonl; FP / 2 bits, the width
 # before -> twice it): a 12,000-row make_classification set on 7,200 rows 73.50 -> 79.28 /
@@ -241,6 +242,7 @@ AUTO_LARGE_WIDTH = 2
 # it lost on the pool of datasets of at most 800 rows that chose AUTO_SMALL_RIDGE (84.13 against
 # 85.27), and 800-5,000 rows is unmeasured.
 AUTO_WIDE_SAMPLES = 5000
+AUTO_WIDTH_FACTOR = 2
 
 
 def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, qmax: int | None = None,
@@ -278,7 +280,7 @@ def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, q
         raise ValueError(f"n_classes must be >= 2, got {n_classes}")
     large = n_samples >= AUTO_LARGE_SAMPLES
     width = max(8, 2 * n_classes, 2 * round(math.sqrt(n_features * n_classes)))
-    width = int(min(200, AUTO_LARGE_WIDTH * width if n_samples >= AUTO_WIDE_SAMPLES else width))
+    width = int(min(200, AUTO_WIDTH_FACTOR * width if n_samples >= AUTO_WIDE_SAMPLES else width))
     out = dict(beta=0.01, gamma=0.01, mu=1.0, mu_growth=1.1, ridge=0.3, forward_reset=1,
                layer_scale=4.0, momentum=0.9, refit_output=True, **AUTO_FP_OVERRIDES)
     if n_samples < 1000:           # Seeds-sized: a light ridge

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import admmnet
-from admmnet.presets import (AUTO_FP_OVERRIDES, AUTO_LARGE_SAMPLES, AUTO_LARGE_WIDTH, AUTO_WIDE_SAMPLES,
+from admmnet.presets import (AUTO_FP_OVERRIDES, AUTO_LARGE_SAMPLES, AUTO_WIDE_SAMPLES, AUTO_WIDTH_FACTOR,
                              FP_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_params,
                              fp_phase_params, qnn_admm_params)
 
@@ -77,10 +77,10 @@ def test_restarts_only_for_low_bit_runs_on_small_data():
 def test_auto_params_rules(shape, width):
     p = auto_params(*shape)
     # widths from sqrt(n_features * n_classes), at least 8 and 2 n_classes; from
-    # AUTO_WIDE_SAMPLES rows AUTO_LARGE_WIDTH times that; at most 200
+    # AUTO_WIDE_SAMPLES rows AUTO_WIDTH_FACTOR times that; at most 200
     assert p["hidden_sizes"] == (width, width)
     narrow = auto_params(AUTO_WIDE_SAMPLES - 1, *shape[1:])["hidden_sizes"][0]
-    assert width == (narrow if shape[0] < AUTO_WIDE_SAMPLES else min(200, AUTO_LARGE_WIDTH * narrow))
+    assert width == (narrow if shape[0] < AUTO_WIDE_SAMPLES else min(200, AUTO_WIDTH_FACTOR * narrow))
     # one start from AUTO_LARGE_SAMPLES rows, 5 below for low-bit runs
     assert auto_params(*shape, bits=1)["n_init"] == (1 if shape[0] >= AUTO_LARGE_SAMPLES else 5)
     # the small-data settings at every size (MNIST's fixed-penalty preset underfit tabular data)
