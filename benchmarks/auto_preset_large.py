@@ -172,9 +172,10 @@ def run_split(name: str, split: int) -> list[dict]:
 
 def score_test_rows(splits: int, out: Path, t0: float) -> None:
     log = out / "runs.jsonl"
+    done = {(r["problem"], r["split"]) for r in load_runs(log)}
     for name in SYNTHETIC:
         for split in range(splits):
-            if any(r["problem"] == name and r["split"] == split for r in load_runs(log)):
+            if (name, split) in done:
                 continue
             for r in run_split(name, split):
                 append_run(log, r)
