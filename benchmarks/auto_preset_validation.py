@@ -14,8 +14,8 @@ report of how the preset carries to data it was not tuned on) does not use:
 Each dataset is split 80/20 (stratified, seed r for repetition r in ``--reps``), the features
 standardised with the training part (MNIST: as they are), and every setting of ``--grid`` (a
 JSON list of keyword arguments over the automatic preset of the training part's shape; the
-first is the reference, ``{}`` = the preset) is fitted on the training part and scored on the
-validation part. The table gives each dataset's mean validation accuracy per setting, the pool's
+first is the reference, ``{}`` = the preset; ``"_width": f`` multiplies the preset's hidden
+widths by f, at most 200) is fitted on the training part and scored on the validation part. The table gives each dataset's mean validation accuracy per setting, the pool's
 mean, and the paired difference from the first setting over all (dataset, repetition) problems
 (mean ± standard error, how many moved up and down). ``--bits`` scores quantized settings
 (thesis levels) instead of full precision. Writes ``<out>/<bits>.json`` (every score, machine,
@@ -23,6 +23,7 @@ versions, command) and prints the table.
 
     python benchmarks/auto_preset_validation.py --grid '[{}, {"penalty_growth": 1.02}]'
     python benchmarks/auto_preset_validation.py --bits 2 --reps 0 1 --grid '[{}, {"ridge": 0.1}]'
+    python benchmarks/auto_preset_validation.py --datasets pendigits-3000 --grid '[{}, {"_width": 2}]'
 """
 from __future__ import annotations
 
@@ -86,7 +87,11 @@ def score(name: str, rep: int, grid: list, bits) -> list[float]:
     level = {} if bits == "fp" else {"bits": int(bits), "levels": "thesis"}
     out = []
     for cfg in grid:
+        cfg = dict(cfg)
+        factor = cfg.pop("_width", 1)
         kw = {**preset, **cfg}
+        if factor != 1:
+            kw["hidden_sizes"] = tuple(int(min(200, max(1, round(h * factor)))) for h in preset["hidden_sizes"])
         if "max_iter" in cfg and "fp_iter" in preset and "fp_iter" not in cfg:
             kw["fp_iter"] = cfg["max_iter"]          # the whole run is the FP phase, as in the preset
         m = fit_finished(admmnet.QNNADMM(**kw, **level, preset=None, seed=rep), Xtr, ytr)
@@ -106,6 +111,10 @@ def main(argv=None) -> int:
         p.error(f"--bits must be 'fp' or a bit width, got {args.bits!r}")
     if not (isinstance(args.grid, list) and args.grid and all(isinstance(g, dict) for g in args.grid)):
         p.error("--grid must be a non-empty JSON list of objects")
+    for g in args.grid:
+        f = g.get("_width", 1)
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0:
+            p.error(f"--grid: _width must be a positive number, got {f!r}")
     t0 = time.perf_counter()
     runs = []
     for name in args.datasets:

@@ -660,21 +660,25 @@ def test_auto_preset_validation_scores_the_automatic_preset_on_its_pool(tmp_path
     from admmnet.datasets._preprocess import standardize, stratified_split
     from admmnet.presets import auto_params
 
-    grid = [{}, {"max_iter": 20}]
+    grid = [{}, {"max_iter": 20, "_width": 2}]
     assert APV.main(["--datasets", "iris", "--reps", "1", "--grid", json.dumps(grid), "--out", str(tmp_path)]) == 0
     rec = json.loads((tmp_path / "fp.json").read_text())
     assert [(r["dataset"], r["rep"], r["setting"]) for r in rec["runs"]] == [("iris", 1, 0), ("iris", 1, 1)]
     X, y, _ = APV.pool_dataset("iris")
     tr, va = stratified_split(y, 0.2, 1)
     Xtr, Xva, _, _ = standardize(X[tr], X[va])
-    for k, cfg in enumerate(grid):
-        m = admmnet.QNNADMM(**{**auto_params(len(tr), 4, 3), **cfg}, preset=None, seed=1)
+    preset = auto_params(len(tr), 4, 3)
+    wide = tuple(2 * h for h in preset["hidden_sizes"])           # "_width": 2 doubles the widths
+    for k, kw in enumerate([preset, {**preset, "max_iter": 20, "hidden_sizes": wide}]):
+        m = admmnet.QNNADMM(**kw, preset=None, seed=1)
         m.fit(np.asarray(Xtr, np.float32), y[tr])
         assert rec["runs"][k]["accuracy"] == pytest.approx(100 * m.score(np.asarray(Xva, np.float32), y[va]))
     row = rec["table"][json.dumps(grid[1])]
     assert row["diff"] == pytest.approx(rec["runs"][1]["accuracy"] - rec["runs"][0]["accuracy"])
     with pytest.raises(SystemExit):
         APV.main(["--bits", "two", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        APV.main(["--grid", '[{"_width": 0}]', "--out", str(tmp_path)])
 
 
 def test_targets_train_the_quantized_fp_phase_apart_from_an_fp_preset_of_its_own(monkeypatch):
