@@ -673,7 +673,7 @@ def test_auto_preset_validation_scores_the_automatic_preset_on_its_pool(tmp_path
         m = admmnet.QNNADMM(**kw, preset=None, seed=1)
         m.fit(np.asarray(Xtr, np.float32), y[tr])
         assert rec["runs"][k]["accuracy"] == pytest.approx(100 * m.score(np.asarray(Xva, np.float32), y[va]))
-    row = rec["table"][json.dumps(grid[1])]
+    row = rec["table"][json.dumps(grid[1], sort_keys=True)]
     assert row["diff"] == pytest.approx(rec["runs"][1]["accuracy"] - rec["runs"][0]["accuracy"])
     with pytest.raises(SystemExit):
         APV.main(["--bits", "two", "--out", str(tmp_path)])
