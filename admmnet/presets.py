@@ -231,17 +231,28 @@ AUTO_FP_OVERRIDES = dict(penalty_growth=1.02, max_iter=300)
 # 32.19 / 52.40, 92.73 / 97.47 (88.38 / 94.91), MNIST 96.25 / 96.70 (README "How the defaults were
 # chosen", docs/quantized_training.md "From 20,000 rows").
 AUTO_LARGE_SAMPLES = 20000
-# The doubled widths (AUTO_WIDTH_FACTOR times the rule's) start at AUTO_WIDE_SAMPLES rows (since
-# 2026-12-03, after the change above):
-# between 5,000 and 20,000 rows twice the width paid on validation rows too (a scratch run,
-# benchmarks/results/auto_preset_large/mid_size.py and mid_size.jsonl; FP / 2 bits, the width
-# before -> twice it): a 12,000-row make_classification set on 7,200 rows 73.50 -> 79.28 /
-# 67.94 -> 75.22, a 50-feature set on 18,000 rows 61.47 -> 73.49 / 49.71 -> 66.93, Pendigits'
-# 5,994 real rows 99.47 / 92.51 -> 99.47 / 93.11 (2 bits 99.07 / 92.22 -> 99.20 / 93.31), 8,000
-# MNIST images 95.65 -> 95.40 / 94.70 -> 95.20. Under 5,000 rows the width is not doubled: twice
-# it lost on the pool of datasets of at most 800 rows that chose AUTO_SMALL_RIDGE (84.13 against
-# 85.27), and 800-5,000 rows is unmeasured.
-AUTO_WIDE_SAMPLES = 5000
+# The doubled widths (AUTO_WIDTH_FACTOR times the rule's) start at AUTO_WIDE_SAMPLES rows: from
+# 5,000 since the change above, from 1,000 since a second measurement the same day. Between
+# 5,000 and 20,000 rows (a scratch run, benchmarks/results/auto_preset_large/mid_size.py and
+# mid_size.jsonl; FP / 2 bits, the width before -> twice it): a 12,000-row make_classification set
+# on 7,200 rows 73.50 -> 79.28 / 67.94 -> 75.22, a 50-feature set on 18,000 rows 61.47 -> 73.49 /
+# 49.71 -> 66.93, Pendigits' 5,994 real rows 99.47 / 92.51 -> 99.47 / 93.11 (2 bits 99.07 / 92.22 ->
+# 99.20 / 93.31), 8,000 MNIST images 95.65 -> 95.40 / 94.70 -> 95.20. Between 1,000 and 5,000 rows
+# (small_mid.py and small_mid.md beside it, 2 validation splits each, FP / 2 / 1 bits): three
+# make_classification sets of 1,200-3,600 fitting rows +4.7 to +13.1 at FP, +2.4 to +12.4 at
+# 2 bits, +2.9 to +11.4 at 1 bit; scikit-learn's digits (1,149 rows) +0.00 / +0.52 / -0.53;
+# 3,000 Pendigits rows +0.10 / +0.03 / +1.17 (distorted rows +0.14 / +0.51 / +2.43); 3,000 MNIST
+# images (178 -> 200 units) +0.48 / -0.05 / +0.30: 15 cells of 18 up, 2 down. On the pool that
+# chose AUTO_SMALL_RIDGE (``python benchmarks/auto_preset_validation.py [--bits B] --grid '[{},
+# {"_width": 2}]' --out benchmarks/results/auto_preset_validation/width2``, 3 splits each; at 1 bit
+# without the two MNIST sets) its two datasets of 1,000 rows and more are level or gain (FP /
+# 2 bits: 2,400 Pendigits rows -0.17 / +0.44, 1,600 MNIST images +0.17 / +0.50; 1 bit, Pendigits,
+# +1.61), while those under 1,000 lose as often as they gain: FP iris -1.11, blobs -1.27, 240
+# Pendigits rows +0.56, the others level; 2 bits iris +1.11, blobs -0.84, 240 / 640 Pendigits rows
+# -0.56 / -0.42, 400 MNIST images -1.33, Seeds level. (At 1 bit the small ones gain, blobs +7.2,
+# 240 Pendigits rows +1.7, 640 -0.8, iris and Seeds level; not taken: a quantized run's FP phase
+# is the FP run, whose width is the same at every bit width.)
+AUTO_WIDE_SAMPLES = 1000
 AUTO_WIDTH_FACTOR = 2
 
 
@@ -255,7 +266,7 @@ def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, q
 
     * two hidden layers of width ``clip(2 * round(sqrt(n_features * n_classes)), 8, 200)``,
       at least ``2 n_classes`` (shapes like Seeds 7x3 -> 10, Pendigits 16x10 -> 26, MNIST -> 178);
-      from :data:`AUTO_WIDE_SAMPLES` (5,000) samples twice that, at most 200;
+      from :data:`AUTO_WIDE_SAMPLES` (1,000) samples twice that, at most 200;
     * the small-data settings of Seeds and Pendigits at every size (beta = gamma = 0.01,
       layer_scale 4, ridge 0.3, momentum 0.9; under 1,000 samples ridge 0.03,
       :data:`AUTO_SMALL_RIDGE`, chosen on a pool of small datasets). Until 2026-12-03 the preset

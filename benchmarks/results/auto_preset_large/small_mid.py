@@ -1,6 +1,6 @@
 """Scratch (not part of the package): does doubling the automatic preset's width pay from 1,000 rows?
 
-Since 665f278 the preset doubles its hidden width from AUTO_WIDE_SAMPLES (5,000) fitting rows;
+Since 665f278 the preset doubled its hidden width from AUTO_WIDE_SAMPLES (5,000) fitting rows (this run moved it to 1,000);
 between 800 and 5,000 rows that was never measured. Validation rows only, two splits each:
 make_classification sets of 2,000 / 4,000 / 6,000 rows (80/20 of the training part of a 75/25
 split, as benchmarks/auto_preset_large.py), scikit-learn's digits (80/20 of the training part
@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 import admmnet
 import auto_preset_large as APL
-from admmnet.presets import auto_params
+from admmnet.presets import AUTO_WIDE_SAMPLES, auto_params
 
 APL.SYNTHETIC.update({"syn-2k-20f-5c": dict(n_samples=2000, n_features=20, n_informative=10, n_classes=5,
                                             random_state=3),
@@ -102,8 +102,8 @@ for name in args.problems:
         n, d, k = APL.shape_of(fit)
         for bits in [None if b == "fp" else int(b) for b in args.bits]:
             for f in args.factors:
-                kw = auto_params(n, d, k, bits)
-                w = int(min(200, round(kw["hidden_sizes"][0] * f)))
+                kw = auto_params(n, d, k, bits)     # its width: the rule's own before AUTO_WIDE_SAMPLES, times f
+                w = int(min(200, round(auto_params(min(n, AUTO_WIDE_SAMPLES - 1), d, k)["hidden_sizes"][0] * f)))
                 kw["hidden_sizes"] = (w, w)
                 t = time.time()
                 m = admmnet.QNNADMM(**kw, bits=bits, seed=0, device="cpu").fit(*fit)
