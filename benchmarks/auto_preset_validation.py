@@ -15,8 +15,9 @@ Each dataset is split 80/20 (stratified, seed r for repetition r in ``--reps``),
 standardised with the training part (MNIST: as they are), and every setting of ``--grid`` (a
 JSON list of keyword arguments over the automatic preset of the training part's shape; the
 first is the reference, ``{}`` = the preset; ``"_width": f`` multiplies the preset's hidden
-widths by f, at most 200) is fitted on the training part and scored on the validation part. The table gives each dataset's mean validation accuracy per setting, the pool's
-mean, and the paired difference from the first setting over all (dataset, repetition) problems
+widths by f, at most 200) is fitted on the training part and scored on the validation part. The
+table gives each dataset's mean validation accuracy per setting, the pool's mean, and the paired
+difference from the first setting over all (dataset, repetition) problems
 (mean ± standard error, how many moved up and down). ``--bits`` scores quantized settings
 (thesis levels) instead of full precision. Writes ``<out>/<bits>.json`` (every score, machine,
 versions, command) and prints the table.

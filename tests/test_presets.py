@@ -71,9 +71,10 @@ def test_restarts_only_for_low_bit_runs_on_small_data():
     assert admmnet.QNNADMM(preset="seeds", bits=1, n_init=2).resolved_params(168, 7, 3)["n_init"] == 2
 
 
-@pytest.mark.parametrize("shape,width", [((168, 7, 3), 10), ((999, 16, 10), 26), ((1000, 16, 10), 52), ((4999, 16, 10), 52),
-                                         ((19999, 20, 5), 40), ((20000, 20, 5), 40), ((60000, 784, 10), 200),
-                                         ((100, 2, 2), 8), ((50000, 5000, 100), 200), ((30000, 2, 2), 16)])
+@pytest.mark.parametrize("shape,width", [((168, 7, 3), 10), ((999, 16, 10), 26), ((1000, 16, 10), 52),
+                                         ((4999, 16, 10), 52), ((19999, 20, 5), 40), ((20000, 20, 5), 40),
+                                         ((60000, 784, 10), 200), ((100, 2, 2), 8), ((50000, 5000, 100), 200),
+                                         ((30000, 2, 2), 16)])
 def test_auto_params_rules(shape, width):
     p = auto_params(*shape)
     # widths from sqrt(n_features * n_classes), at least 8 and 2 n_classes; from
