@@ -21,7 +21,7 @@ import math
 
 __all__ = ["TOPOLOGIES", "QNN_ADMM", "AUGMENT", "FP_OVERRIDES", "QUANTIZED_OVERRIDES", "N_INIT", "LOW_BITS_QMAX",
            "LAYERWISE_RHO", "AUTO_SMALL_RIDGE", "AUTO_FP_OVERRIDES", "AUTO_LARGE_SAMPLES", "AUTO_WIDE_SAMPLES",
-           "AUTO_WIDTH_FACTOR", "qnn_admm_params", "fp_phase_params", "auto_params"]
+           "AUTO_WIDTH_FACTOR", "auto_base_width", "qnn_admm_params", "fp_phase_params", "auto_params"]
 
 # Hidden widths of the thesis's MLPs: Seeds [7,5,5,3], Pendigits [16,12,12,10], MNIST [784,200,200,10].
 TOPOLOGIES: dict[str, tuple[int, ...]] = {
@@ -256,6 +256,12 @@ AUTO_WIDE_SAMPLES = 1000
 AUTO_WIDTH_FACTOR = 2
 
 
+def auto_base_width(n_features: int, n_classes: int) -> int:
+    """The automatic preset's hidden width before its :data:`AUTO_WIDE_SAMPLES` doubling:
+    ``clip(2 * round(sqrt(n_features * n_classes)), 8, 200)``, at least ``2 n_classes``."""
+    return int(min(200, max(8, 2 * n_classes, 2 * round(math.sqrt(n_features * n_classes)))))
+
+
 def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, qmax: int | None = None,
                 fp_phase: bool = False) -> dict:
     """The automatic preset: estimator keyword arguments from the shape of the data alone.
@@ -290,7 +296,7 @@ def auto_params(n_samples: int, n_features: int, n_classes: int, bits=None, *, q
     if n_classes < 2:
         raise ValueError(f"n_classes must be >= 2, got {n_classes}")
     large = n_samples >= AUTO_LARGE_SAMPLES
-    width = max(8, 2 * n_classes, 2 * round(math.sqrt(n_features * n_classes)))
+    width = auto_base_width(n_features, n_classes)
     width = int(min(200, AUTO_WIDTH_FACTOR * width if n_samples >= AUTO_WIDE_SAMPLES else width))
     out = dict(beta=0.01, gamma=0.01, mu=1.0, mu_growth=1.1, ridge=0.3, forward_reset=1,
                layer_scale=4.0, momentum=0.9, refit_output=True, **AUTO_FP_OVERRIDES)

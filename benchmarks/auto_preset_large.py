@@ -46,7 +46,7 @@ from sklearn.preprocessing import StandardScaler
 
 import admmnet
 from admmnet.io import atomic_write
-from admmnet.presets import AUTO_WIDE_SAMPLES, QNN_ADMM, auto_params
+from admmnet.presets import QNN_ADMM, auto_base_width, auto_params
 
 from _runs import append_run, fit_finished, load_runs, write_results
 from auto_preset import backprop_settings
@@ -61,8 +61,9 @@ PROBLEMS = (*SYNTHETIC, "pendigits-30k", "mnist-24k")
 def before_params(n: int, d: int, k: int, bits=None) -> dict:
     """The automatic preset before 2026-12-03 for ``n >= AUTO_LARGE_SAMPLES`` rows: the widths of
     the small-data rule and MNIST's preset (75 iterations, fixed penalties), one start."""
-    p = auto_params(AUTO_WIDE_SAMPLES - 1, d, k, bits)       # the widths, not doubled
-    p.update(QNN_ADMM["mnist"], penalty_growth=1.0)
+    p = auto_params(n, d, k, bits)
+    width = auto_base_width(d, k)                             # the widths, not doubled
+    p.update(QNN_ADMM["mnist"], penalty_growth=1.0, hidden_sizes=(width, width))
     if bits is not None:
         p.update(fp_iter=p["max_iter"], n_init=1)
     return p

@@ -4,8 +4,8 @@ import pytest
 
 import admmnet
 from admmnet.presets import (AUTO_FP_OVERRIDES, AUTO_LARGE_SAMPLES, AUTO_WIDE_SAMPLES, AUTO_WIDTH_FACTOR,
-                             FP_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_params,
-                             fp_phase_params, qnn_admm_params)
+                             FP_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_base_width,
+                             auto_params, fp_phase_params, qnn_admm_params)
 
 
 def test_quantized_presets_run_the_fp_schedule_then_quantize():
@@ -81,6 +81,7 @@ def test_auto_params_rules(shape, width):
     # AUTO_WIDE_SAMPLES rows AUTO_WIDTH_FACTOR times that; at most 200
     assert p["hidden_sizes"] == (width, width)
     narrow = auto_params(AUTO_WIDE_SAMPLES - 1, *shape[1:])["hidden_sizes"][0]
+    assert narrow == auto_base_width(*shape[1:])
     assert width == (narrow if shape[0] < AUTO_WIDE_SAMPLES else min(200, AUTO_WIDTH_FACTOR * narrow))
     # one start from AUTO_LARGE_SAMPLES rows, 5 below for low-bit runs
     assert auto_params(*shape, bits=1)["n_init"] == (1 if shape[0] >= AUTO_LARGE_SAMPLES else 5)

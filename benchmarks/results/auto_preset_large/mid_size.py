@@ -19,7 +19,7 @@ sys.path.insert(0, "benchmarks")
 import numpy as np
 import admmnet
 import auto_preset_large as APL
-from admmnet.presets import AUTO_WIDE_SAMPLES, auto_params
+from admmnet.presets import auto_base_width, auto_params
 from admmnet.datasets import load_dataset
 
 APL.SYNTHETIC.update({"syn-12k-20f-5c": dict(n_samples=12000, n_features=20, n_informative=10, n_classes=5,
@@ -54,7 +54,7 @@ for name in args.problems:
     for bits in [None if b == "fp" else int(b) for b in args.bits]:
         for f in (1, 2):
             kw = auto_params(n, d, k, bits)     # its width: the one under AUTO_WIDE_SAMPLES rows, times f
-            w = int(min(200, auto_params(min(n, AUTO_WIDE_SAMPLES - 1), d, k)["hidden_sizes"][0] * f))
+            w = int(min(200, auto_base_width(d, k) * f))
             kw["hidden_sizes"] = (w, w)
             t = time.time()
             m = admmnet.QNNADMM(**kw, bits=bits, seed=0, device="cpu").fit(*fit)

@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 import admmnet
 import auto_preset_large as APL
-from admmnet.presets import AUTO_WIDE_SAMPLES, auto_params
+from admmnet.presets import auto_base_width, auto_params
 
 APL.SYNTHETIC.update({"syn-2k-20f-5c": dict(n_samples=2000, n_features=20, n_informative=10, n_classes=5,
                                             random_state=3),
@@ -103,7 +103,7 @@ for name in args.problems:
         for bits in [None if b == "fp" else int(b) for b in args.bits]:
             for f in args.factors:
                 kw = auto_params(n, d, k, bits)     # its width: the rule's own before AUTO_WIDE_SAMPLES, times f
-                w = int(min(200, round(auto_params(min(n, AUTO_WIDE_SAMPLES - 1), d, k)["hidden_sizes"][0] * f)))
+                w = int(min(200, round(auto_base_width(d, k) * f)))
                 kw["hidden_sizes"] = (w, w)
                 t = time.time()
                 m = admmnet.QNNADMM(**kw, bits=bits, seed=0, device="cpu").fit(*fit)
