@@ -14,7 +14,6 @@ records of the same seeds, fitted on all the rows). The fold's held-out rows onl
     python benchmarks/results/quantizer_validation/restart_holdout/holdout.py --dataset seeds --report
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,16 +26,14 @@ import admmnet                                              # noqa: E402
 import quantizer_validation as qv                           # noqa: E402
 from admmnet.datasets._preprocess import stratified_split   # noqa: E402
 from admmnet.presets import fp_phase_params, qnn_admm_params  # noqa: E402
-from _runs import fit_finished, paired_difference           # noqa: E402
+from _runs import append_run, fit_finished, load_runs, paired_difference  # noqa: E402
 
 HERE = Path(__file__).parent
 
 
 def run(dataset, splits, bits, n, modes):
     out = HERE / f"{dataset}.jsonl"
-    done = set()
-    if out.exists():
-        done = {(r["problem"], r["bits"], r["mode"]) for r in map(json.loads, out.read_text().splitlines())}
+    done = {(r["problem"], r["bits"], r["mode"]) for r in load_runs(out)}
     t0 = time.perf_counter()
     for name, seed, fit_rows, real_rows, evals in qv.problems(dataset, splits):
         assert fit_rows is real_rows, "one row set for both phases (not Pendigits' copies)"
@@ -50,18 +47,18 @@ def run(dataset, splits, bits, n, modes):
                 fp = fit_finished(admmnet.QNNADMM(**fp_phase_params(dataset), seed=seed + i), X[tr], y[tr])
                 kw = {**qnn_admm_params(dataset, int(bits)), "n_init": 1}
                 q = fit_finished(admmnet.QNNADMM(**kw, bits=int(bits), seed=seed + i), X[tr], y[tr], fp_model=fp)
-                inits.append(dict(loss=float(q.training_loss(X[tr], y[tr])), inner_loss=float(q.training_loss(X[va], y[va])),
+                inits.append(dict(loss=float(q.training_loss(X[tr], y[tr])),
+                                  inner_loss=float(q.training_loss(X[va], y[va])),
                                   inner_acc=100 * q.score(X[va], y[va]),
                                   **{k: 100 * q.score(*rows) for k, rows in evals.items()}))
-            with open(out, "a") as f:
-                f.write(json.dumps(dict(problem=name, bits=str(bits), mode=mode, inits=inits)) + "\n")
+            append_run(out, dict(problem=name, bits=str(bits), mode=mode, inits=inits))
         print(f"{name}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 def report(dataset):
-    rows = [json.loads(line) for line in (HERE / f"{dataset}.jsonl").read_text().splitlines()]
-    full = {(r["problem"], r["bits"]): r["inits"] for r in
-            map(json.loads, (HERE.parent / "restart_selection" / f"{dataset}.jsonl").read_text().splitlines())}
+    rows = load_runs(HERE / f"{dataset}.jsonl")
+    full = {(r["problem"], r["bits"]): r["inits"]
+            for r in load_runs(HERE.parent / "restart_selection" / f"{dataset}.jsonl")}
     lines = ["| bits | inner split | rule | problems | held-out | paired difference against the preset's pick |",
              "| --- | --- | --- | --- | --- | --- |"]
     for (bits, mode) in sorted({(r["bits"], r["mode"]) for r in rows}):
@@ -72,13 +69,15 @@ def report(dataset):
             base.append(F[min(range(5), key=lambda i: F[i]["loss"])]["held-out"])
         n = len(rs[0]["inits"])
         pick = [max(range(n), key=lambda i: (I["inits"][i]["inner_acc"], -I["inits"][i]["inner_loss"])) for I in rs]
+        lowest = lambda I, key: I[min(range(n), key=lambda i: I[i][key])]["held-out"]     # noqa: E731
         cands = {
             "preset (5 starts, all rows, lowest training CE)": base,
             "one start on 80% of the rows": [r["inits"][0]["held-out"] for r in rs],
-            "80% fit, lowest training CE": [r["inits"][min(range(n), key=lambda i: r["inits"][i]["loss"])]["held-out"] for r in rs],
+            "80% fit, lowest training CE": [lowest(r["inits"], "loss") for r in rs],
             "80% fit, best inner held-out": [r["inits"][p]["held-out"] for r, p in zip(rs, pick)],
-            "80% fit, lowest inner CE": [r["inits"][min(range(n), key=lambda i: r["inits"][i]["inner_loss"])]["held-out"] for r in rs],
-            "all-row fit of the seed with the best inner held-out": [full[(r["problem"], bits)][p]["held-out"] for r, p in zip(rs, pick)],
+            "80% fit, lowest inner CE": [lowest(r["inits"], "inner_loss") for r in rs],
+            "all-row fit of the seed with the best inner held-out":
+                [full[(r["problem"], bits)][p]["held-out"] for r, p in zip(rs, pick)],
             "oracle of the 80% fits": [max(x["held-out"] for x in r["inits"]) for r in rs],
         }
         for rule, v in cands.items():

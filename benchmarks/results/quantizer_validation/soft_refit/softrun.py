@@ -8,10 +8,10 @@ rows: distillation into the last layer only, still layer-local and gradient-free
 layers and the FP phases are untouched; the restart is still kept by the hard-label
 cross-entropy). ``w = 0`` is the preset. The fold's held-out rows only score.
 
-    python -u benchmarks/results/quantizer_validation/soft_refit/softrun.py --dataset seeds --splits 10 --bits 1 --w 0 0.3 0.6
+    python -u benchmarks/results/quantizer_validation/soft_refit/softrun.py --dataset seeds --splits 10 --bits 1 \
+        --w 0 0.3 0.6
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,7 +24,7 @@ import admmnet                                              # noqa: E402
 import quantizer_validation as qv                           # noqa: E402
 from admmnet.admm import solver as S                        # noqa: E402
 from admmnet.presets import fp_phase_params, qnn_admm_params  # noqa: E402
-from _runs import FPPhases, fit_finished, paired_difference, timed_fit  # noqa: E402
+from _runs import FPPhases, append_run, fit_finished, load_runs, paired_difference, timed_fit  # noqa: E402
 
 HERE = Path(__file__).parent
 SOFT = {}
@@ -44,9 +44,7 @@ S.refit_output = soft_refit
 
 def run(dataset, splits, bits, ws):
     out = HERE / f"{dataset}.jsonl"
-    done = set()
-    if out.exists():
-        done = {(r["problem"], r["bits"], r["w"]) for r in map(json.loads, out.read_text().splitlines())}
+    done = {(r["problem"], r["bits"], r["w"]) for r in load_runs(out)}
     t0 = time.perf_counter()
     for name, seed, fit_rows, real_rows, evals in qv.problems(dataset, splits):
         if all((name, str(bits), w) in done for w in ws):
@@ -62,15 +60,13 @@ def run(dataset, splits, bits, ws):
                 continue
             SOFT["w"] = w
             q = fit_finished(admmnet.QNNADMM(**kw, bits=int(bits), seed=seed), X, y, fp_model=fps)
-            rec = dict(problem=name, bits=str(bits), w=w, **{k: 100 * q.score(*rows) for k, rows in evals.items()})
-            with open(out, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+            append_run(out, dict(problem=name, bits=str(bits), w=w,
+                                 **{k: 100 * q.score(*rows) for k, rows in evals.items()}))
         print(f"{name}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
 def report(dataset, bits):
-    rows = [json.loads(line) for line in (HERE / f"{dataset}.jsonl").read_text().splitlines()]
-    rows = [r for r in rows if r["bits"] == str(bits)]
+    rows = [r for r in load_runs(HERE / f"{dataset}.jsonl") if r["bits"] == str(bits)]
     scores = [k for k in rows[0] if k not in ("problem", "bits", "w")]
     base = {r["problem"]: r for r in rows if r["w"] == 0}
     print(f"| bits | w | problems | {' | '.join(scores)} | paired difference ({scores[0]}) |")
