@@ -47,7 +47,8 @@ STAGE_OPTIONS = {"finetune_epochs": (("budget", "admm-ternary"), "finetune_epoch
                  "retrain_epochs": (("budget",), "retrain_epochs", lambda v: v),
                  "prune_epochs": (("budget",), "prune_epochs", lambda v: v),
                  "finetune_codes": (("budget",), "finetune_recode", lambda v: v == "recode"),
-                 "distill": (("budget",), "distill", lambda v: v)}
+                 "distill": (("budget",), "distill", lambda v: v),
+                 "distill_teachers": (("budget",), "distill_teachers", lambda v: v)}
 #: Datasets whose rows are images, and their (C, H, W): what a convolutional --arch needs.
 IMAGE_SHAPES = {"mnist": (1, 28, 28)}
 _BITS_HELP = ("quantization bits N, or 'fp' for full precision. With --levels thesis (the default) "
@@ -160,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="budget: weight in [0, 1) of distillation from the FP network in the stages after it "
                         "(loss (1 - W) CE + W T^2 KL to the FP network's softened outputs, T = 4); "
                         "default: the preset's")
+    t.add_argument("--distill-teachers", type=int, default=None, metavar="N",
+                   help="budget: the distillation teacher is the mean logits of N FP networks, the one the "
+                        "method starts from and N - 1 more (--teachers, else trained first with seeds "
+                        "seed + 1000 k); default: the preset's (1)")
+    t.add_argument("--teachers", nargs="+", metavar="FP_MODEL.npz", default=None,
+                   help="budget: saved FP models of the same network that join the --from (or first-trained) "
+                        "FP network in the distillation teacher (sets --distill-teachers to their number + 1)")
     t.add_argument("--from", dest="from_model", metavar="FP_MODEL.npz", default=None,
                    help="ptq, ste, dq, qat, lq and the ternary methods: start from this saved FP model "
                         "(admmnet train --method fp --save ...) instead of training one first")
@@ -588,8 +596,8 @@ def cmd_train(args) -> int:
     bits = None if args.bits == "fp" else args.bits
     progress = _progress_callback(args)
     if args.method == "qnn-admm":
-        backprop_only = {"--from": args.from_model, "--epochs": args.epochs, "--lr": args.lr,
-                         **{_flag(d): getattr(args, d) for d in STAGE_OPTIONS}}
+        backprop_only = {"--from": args.from_model, "--teachers": args.teachers, "--epochs": args.epochs,
+                         "--lr": args.lr, **{_flag(d): getattr(args, d) for d in STAGE_OPTIONS}}
         if any(v is not None for v in backprop_only.values()):
             *first, last = backprop_only
             raise ValueError(f"{', '.join(first)} and {last} apply to the backprop methods, not qnn-admm")
@@ -609,6 +617,12 @@ def cmd_train(args) -> int:
                 raise ValueError(f"{args.from_model} holds a {fp_arch} network: pass --arch {fp_arch}")
             if args.hidden is None and fp_net is not None and fp_net.arch is None:
                 model.hidden_sizes = tuple(fp_net.layer_sizes[1:-1])
+        if args.teachers is not None:
+            if args.method != "budget":
+                raise ValueError(f"--teachers applies to --method budget, not {args.method}")
+            fit_kw["teacher_models"] = [load(path) for path in args.teachers]
+            if args.distill_teachers is None:
+                model.distill_teachers = len(args.teachers) + 1
     if args.method != "qnn-admm" and (args.workers is not None or args.scheduler is not None or args.dry_run):
         raise ValueError("--workers, --scheduler and --dry-run apply to --method qnn-admm")
     if args.dry_run:

@@ -13,6 +13,9 @@ With ``--preset``, step 2 is instead the settings of ``admmnet train --dataset m
 lenet5-caffe --method budget`` (:data:`admmnet.baseline_presets.ARCH_PRESETS`: Adam, gradual
 pruning, the ADMM stage, retraining and fine-tuning with the structure fixed) from the same
 ``--fp-epochs`` FP network; ``--epochs`` and the stage options are then ignored.
+``--distill-teachers N`` (with ``--preset``) makes the distillation teacher the mean logits of
+that FP network and N - 1 more of the same ``--fp-epochs`` training (seeds 1000 k + seed;
+``Budget(distill_teachers=N)``, their test accuracies and the ensemble's recorded beside).
 
 Every epoch prints a progress line (stderr); each (budget, seed) run is appended to
 ``<out>/runs.jsonl`` as it finishes, so a rerun resumes with the runs not stored yet (a run
@@ -22,6 +25,8 @@ bytes, accuracy and its drop from our FP network).
 
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 5               # the source's protocol
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 5 --preset                      # the CLI preset
+    python benchmarks/budget_lenet5.py --budgets 2000x --seeds 5 --preset --distill-teachers 3 \
+        --out benchmarks/results/budget_lenet5_preset_teachers3               # an ensemble teacher
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 2 --fp-epochs 1   # a smoke run
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 10 --fp-epochs 3 --finetune-epochs 10
     python benchmarks/budget_lenet5.py --budgets 2000x --seeds 1 --epochs 30 --fp-epochs 20 \
@@ -63,20 +68,27 @@ def _preset() -> dict:
 
 def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epochs: int = 0,
              finetune_lr: float | None = None, finetune_recode: bool = True, retrain_epochs: int = 0,
-             preset: bool = False) -> list[dict]:
+             preset: bool = False, teachers: int = 1) -> list[dict]:
     t0 = time.perf_counter()
-    fp = fit_finished(B.FPMLP(**FP, max_epochs=fp_epochs, seed=seed, verbose=True), ds.X_train, ds.y_train)
-    fp_acc, fp_s = fp.score(ds.X_test, ds.y_test), time.perf_counter() - t0
+    fps = [fit_finished(B.FPMLP(**FP, max_epochs=fp_epochs, seed=1000 * k + seed, verbose=True), ds.X_train,
+                        ds.y_train) for k in range(teachers)]
+    fp, fp_acc, fp_s = fps[0], fps[0].score(ds.X_test, ds.y_test), time.perf_counter() - t0
+    extra = {}
+    if teachers > 1:
+        Z = [m.network_.logits(ds.X_test) for m in fps]
+        extra = dict(teacher_accuracies=[m.score(ds.X_test, ds.y_test) for m in fps],
+                     ensemble_accuracy=float(np.mean(np.argmax(sum(Z), axis=1) == ds.y_test)))
     out = []
     for b in budgets:
         t0 = time.perf_counter()
         if preset:
-            m = B.Budget(**{**_preset(), "max_epochs": 0}, budget=b, seed=seed, verbose=True)
+            m = B.Budget(**{**_preset(), "max_epochs": 0}, budget=b, seed=seed, verbose=True,
+                         distill_teachers=teachers)
         else:
             m = B.Budget(budget=b, budget_epochs=epochs, retrain_epochs=retrain_epochs,
                          finetune_epochs=finetune_epochs, finetune_lr=finetune_lr, finetune_recode=finetune_recode,
                          max_epochs=0, seed=seed, verbose=True, **PROTOCOL)
-        fit_finished(m, ds.X_train, ds.y_train, fp_model=fp)
+        fit_finished(m, ds.X_train, ds.y_train, fp_model=fp, **({"teacher_models": fps[1:]} if teachers > 1 else {}))
         seconds = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as tmp:
             path = m.save(Path(tmp) / "m.npz", history=False)
@@ -86,7 +98,8 @@ def run_seed(seed: int, budgets, ds, epochs: int, fp_epochs: int, finetune_epoch
                         finetune_epochs=finetune_epochs,
                         finetune_lr=finetune_lr, finetune_recode=finetune_recode, fp_accuracy=fp_acc,
                         fp_seconds=fp_s, test_accuracy=m.score(ds.X_test, ds.y_test), seconds=seconds,
-                        compression=rep, threads=blas_threads(), params=m.json_params(), admmnet=admmnet.__version__))
+                        compression=rep, threads=blas_threads(), params=m.json_params(), admmnet=admmnet.__version__,
+                        distill_teachers=teachers, **extra))
         print(f"  {b} seed {seed}: {100 * out[-1]['test_accuracy']:.2f}% (FP {100 * fp_acc:.2f}%), "
               f"{rep['compression']:.0f}x weight bits, {rep['model_bytes']:,} bytes in all, bits "
               f"{[l['bits'] for l in rep['layers']]}, {seconds:.0f} s", file=sys.stderr, flush=True)
@@ -112,6 +125,9 @@ def main(argv=None) -> int:
     p.add_argument("--preset", action="store_true",
                    help="the CLI's LeNet-5 budget preset from the --fp-epochs FP network instead of the source's "
                         "protocol (--epochs and the stage options are ignored)")
+    p.add_argument("--distill-teachers", type=int, default=1,
+                   help="with --preset: the distillation teacher averages this many FP networks' logits (seeds "
+                        "1000 k + seed; Budget(distill_teachers=...))")
     p.add_argument("--out", default="benchmarks/results/budget_lenet5")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -120,8 +136,11 @@ def main(argv=None) -> int:
     ds = load_dataset("mnist")
     log = out / "runs.jsonl"
     runs = load_runs(log)
+    if args.distill_teachers != 1 and not args.preset:
+        p.error("--distill-teachers needs --preset (the source's protocol has no distillation)")
     if args.preset:
-        same = [r for r in runs if r.get("preset") == _preset() and r["fp_epochs"] == args.fp_epochs]
+        same = [r for r in runs if r.get("preset") == _preset() and r["fp_epochs"] == args.fp_epochs
+                and r.get("distill_teachers", 1) == args.distill_teachers]
     else:
         same = [r for r in runs if not r.get("preset") and r["epochs"] == args.epochs
                 and r["fp_epochs"] == args.fp_epochs
@@ -133,7 +152,7 @@ def main(argv=None) -> int:
         if todo:
             rs = run_seed(seed, todo, ds, args.epochs, args.fp_epochs, finetune_epochs=args.finetune_epochs,
                           finetune_lr=args.finetune_lr, finetune_recode=not args.finetune_keep_codes,
-                          retrain_epochs=args.retrain_epochs, preset=args.preset)
+                          retrain_epochs=args.retrain_epochs, preset=args.preset, teachers=args.distill_teachers)
             append_runs(log, rs)
             runs += rs
             same += rs
@@ -143,6 +162,7 @@ def main(argv=None) -> int:
     if args.retrain_epochs:
         ft = f", then {args.retrain_epochs} retraining epochs with the structure fixed" + ft
     how = (f"the CLI preset {_preset()}" if args.preset else f"{args.epochs} ADMM epochs") + \
+        (f", the teacher the mean logits of {args.distill_teachers} FP networks" if args.distill_teachers > 1 else "") + \
         f" from {args.fp_epochs} FP epochs" + ("" if args.preset else ft)
     lines = [f"LeNet-5 (lenet5-caffe, 430,500 weights) on MNIST under a size budget: {how}; sizes from the "
              "saved file. The source's Table 3 first.", "",
@@ -172,7 +192,7 @@ def main(argv=None) -> int:
                         "fp_epochs": args.fp_epochs, "retrain_epochs": args.retrain_epochs,
                         "finetune_epochs": args.finetune_epochs,
                         "finetune_lr": args.finetune_lr, "finetune_recode": not args.finetune_keep_codes,
-                        "cells": cells, "source": SOURCE},
+                        "distill_teachers": args.distill_teachers, "cells": cells, "source": SOURCE},
                   "\n".join(lines) + "\n", t_all)
     return 0
 

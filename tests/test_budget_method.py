@@ -407,3 +407,77 @@ def test_distillation_reaches_every_stage_with_the_fp_networks_logits(fp_model, 
             Budget(**base, distill=bad).fit(X, y, fp_model=fp_model)
     with pytest.raises(InvalidParameterError, match="distill_temperature"):
         Budget(**base, distill=0.5, distill_temperature=0.0).fit(X, y, fp_model=fp_model)
+
+
+def _stage_teachers(monkeypatch):
+    """A spy on Budget._run: the (stage, teacher, training rows) of every stage it trains."""
+    seen = []
+    run = Budget._run
+
+    def spy(self, Ws, bs, Xt, *a, **kw):
+        seen.append((kw.get("stage"), kw.get("teacher"), Xt))
+        return run(self, Ws, bs, Xt, *a, **kw)
+
+    monkeypatch.setattr(Budget, "_run", spy)
+    return seen
+
+
+def test_ensemble_teacher_is_the_mean_of_its_networks_logits(fp_model, monkeypatch):
+    """distill_teachers = k with k - 1 teacher_models: every stage's teacher is the mean of the
+    k FP networks' logits on the training rows; the student still starts from fp_model."""
+    X, y = blobs()
+    other = FPMLP(**{**FAST, "seed": 7}).fit(X, y)
+    seen = _stage_teachers(monkeypatch)
+    base = dict(budget="64x", budget_epochs=1, retrain_epochs=1, holdout_fraction=0.2, distill=0.5, **FAST)
+    m = Budget(**base, distill_teachers=2).fit(X, y, fp_model=fp_model, teacher_models=[other])
+    Xt = np.asarray(seen[0][2])
+    mean = (fp_model.network_.logits(Xt) + other.network_.logits(Xt)) / 2
+    assert [s for s, _, _ in seen] == ["budget", "budget-retrain"]
+    for _, (Zt, w, T), _ in seen:
+        assert (w, T) == (0.5, 4.0)
+        np.testing.assert_allclose(Zt.T, mean, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(mean, fp_model.network_.logits(Xt), atol=1e-2)     # the other network counts
+    assert not any(r["stage"] == "fp-teacher" for r in m.history_)            # none trained here
+    # same teacher networks, same fit; the one-teacher fit differs
+    again = Budget(**base, distill_teachers=2).fit(X, y, fp_model=fp_model, teacher_models=[other])
+    np.testing.assert_array_equal(again.predict_proba(X), m.predict_proba(X))
+    assert m._teacher_models is None                                          # not kept after fit
+
+
+def test_ensemble_teachers_are_trained_when_not_given(fp_model, monkeypatch):
+    """Without teacher_models the k - 1 others are trained in fit like the FP stage's network
+    (seeds seed + 1000 j, same training rows): distinct trained networks, recorded in the history as
+    "fp-teacher", the same seed giving the same teacher."""
+    X, y = blobs()
+    seen = _stage_teachers(monkeypatch)
+    base = dict(budget="64x", budget_epochs=1, holdout_fraction=0.2, distill=0.5, **FAST)
+    m = Budget(**base, distill_teachers=3).fit(X, y, fp_model=fp_model)
+    stages = [s for s, _, _ in seen]
+    assert stages == ["fp", "fp", "budget"]                                   # two others, then the stage
+    assert sum(r["stage"] == "fp-teacher" for r in m.history_) == 2 * FAST["max_epochs"]
+    Xt = np.asarray(seen[-1][2])
+    Zt = np.asarray(seen[-1][1][0]).T
+    others = 3 * Zt - fp_model.network_.logits(Xt)                           # the two others' logits, summed
+    assert not np.allclose(others / 2, fp_model.network_.logits(Xt), atol=1e-2)
+    assert np.mean(np.argmax(Zt, axis=1) == np.argmax(fp_model.network_.logits(Xt), axis=1)) > 0.9
+    seen.clear()
+    m2 = Budget(**base, distill_teachers=3).fit(X, y, fp_model=fp_model)
+    np.testing.assert_allclose(np.asarray(seen[-1][1][0]).T, Zt, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(m2.predict_proba(X), m.predict_proba(X))
+
+
+def test_ensemble_teacher_bad_arguments(fp_model):
+    """A teacher count under 1, more than one without distillation, a teacher_models list of the
+    wrong length or of another network: clear errors naming the argument."""
+    X, y = blobs()
+    base = dict(budget="64x", budget_epochs=1, holdout_fraction=0.2, **FAST)
+    for bad in (0, 1.5, "2"):
+        with pytest.raises(InvalidParameterError, match="distill_teachers"):
+            Budget(**base, distill=0.5, distill_teachers=bad).fit(X, y, fp_model=fp_model)
+    with pytest.raises(InvalidParameterError, match="distill > 0"):
+        Budget(**base, distill_teachers=2).fit(X, y, fp_model=fp_model)
+    with pytest.raises(ValueError, match="teacher_models holds 1 model.*needs 2"):
+        Budget(**base, distill=0.5, distill_teachers=3).fit(X, y, fp_model=fp_model, teacher_models=[fp_model])
+    wide = FPMLP(**{**FAST, "hidden_sizes": (12, 8)}).fit(X, y)
+    with pytest.raises(ValueError, match="hidden sizes"):
+        Budget(**base, distill=0.5, distill_teachers=2).fit(X, y, fp_model=fp_model, teacher_models=[wide])

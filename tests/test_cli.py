@@ -281,3 +281,29 @@ def test_distill_option(tmp_path, capsys):
     assert main(["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--distill", "1",
                  "--quiet"]) == 2
     assert "distill" in capsys.readouterr().err
+
+
+def test_distill_teachers_options(tmp_path, capsys):
+    """--distill-teachers N sets the budget's teacher count (N - 1 FP networks trained first, in the
+    history as fp-teacher); --teachers loads saved FP models into the teacher and sets the count to
+    their number + 1; both refused by other methods."""
+    path = tmp_path / "b.json"
+    common = ["train", "--dataset", "seeds", "--method", "budget", "--budget", "8x", "--epochs", "2",
+              "--distill", "0.5", "--quiet", "--json", str(path)]
+    assert main(common + ["--distill-teachers", "2"]) == 0
+    rec = json.loads(path.read_text())
+    assert rec["params"]["distill_teachers"] == 2
+    assert sum(h.get("stage") == "fp-teacher" for h in rec["history"]) == 2
+    fp = tmp_path / "fp.npz"
+    assert main(["train", "--dataset", "seeds", "--method", "fp", "--epochs", "2", "--seed", "5", "--quiet",
+                 "--save", str(fp)]) == 0
+    assert main(common + ["--teachers", str(fp)]) == 0
+    rec = json.loads(path.read_text())
+    assert rec["params"]["distill_teachers"] == 2
+    assert not any(h.get("stage") == "fp-teacher" for h in rec["history"])
+    capsys.readouterr()
+    assert main(["train", "--dataset", "seeds", "--method", "ste", "--bits", "2", "--teachers", str(fp),
+                 "--quiet"]) == 2
+    assert "--teachers" in capsys.readouterr().err
+    assert main(["train", "--dataset", "seeds", "--bits", "2", "--distill-teachers", "2", "--quiet"]) == 2
+    assert "--distill-teachers" in capsys.readouterr().err

@@ -436,7 +436,16 @@ class Budget(BackpropModel):
         on the training rows (:func:`~admmnet.backprop.engine.distillation_loss`; 0: the
         cross-entropy alone, the source's loss).
     distill_temperature : float, default 4.0
-        The temperature T of ``distill``.""" + _FP_DOC
+        The temperature T of ``distill``.
+    distill_teachers : int, default 1
+        How many FP networks the teacher of ``distill`` averages: its logits ``t`` are the mean
+        of the FP stage's network's and those of ``distill_teachers - 1`` more FP networks, the
+        ensemble teacher of Hinton et al. (2015), which scores above each of its members. The
+        others are :meth:`fit`'s ``teacher_models`` or, without them, trained in ``fit`` as
+        the FP stage trains its network (these FP parameters, the same training rows and
+        held-out part, seeds ``seed + 1000 k`` for k = 1, 2, ...; history stage
+        ``"fp-teacher"``). The student still starts from the FP stage's network; more than one
+        needs ``distill > 0``.""" + _FP_DOC
 
     method = "budget"
     #: The retraining stage's continuation: rho times this every RETRAIN_STEPS optimizer steps.
@@ -449,7 +458,7 @@ class Budget(BackpropModel):
                  quantizer="kmeans", rho=0.05, budget_epochs=30, budget_lr=1e-3, admm_interval=1,
                  budget_weight_decay=0.0, prune_epochs=0, prune_ramp=0.7, retrain_epochs=0, retrain_rho=0.01,
                  finetune_epochs=0,
-                 finetune_lr=None, finetune_recode=True, distill=0.0, distill_temperature=4.0,
+                 finetune_lr=None, finetune_recode=True, distill=0.0, distill_temperature=4.0, distill_teachers=1,
                  activation="relu", bias=True,
                  optimizer="adam", lr=1e-3,
                  lr_schedule="cosine", momentum=0.9, weight_decay=0.0, batch_size=128, max_epochs=30, patience=10,
@@ -471,6 +480,7 @@ class Budget(BackpropModel):
         self.finetune_recode = finetune_recode
         self.distill = distill
         self.distill_temperature = distill_temperature
+        self.distill_teachers = distill_teachers
         self._set_fp_params(hidden_sizes, activation, bias, optimizer, lr, lr_schedule, momentum, weight_decay,
                             batch_size, max_epochs, patience, holdout_fraction, seed, dtype, verbose, arch)
 
@@ -491,16 +501,37 @@ class Budget(BackpropModel):
         check_bool("finetune_recode", self.finetune_recode)
         check_real("distill", self.distill, lo=0, hi=1, hi_open=True)
         check_real("distill_temperature", self.distill_temperature, lo=0, lo_open=True)
+        check_int("distill_teachers", self.distill_teachers, lo=1)
+        if self.distill_teachers > 1 and self.distill == 0:
+            raise InvalidParameterError(f"distill_teachers={self.distill_teachers} averages teachers of "
+                                        "distillation: set distill > 0 as well")
+
+    def fit(self, X, y, *, eval_set=None, fp_model=None, teacher_models=None):
+        """As :meth:`BackpropModel.fit <admmnet.baselines.BackpropModel.fit>`; ``teacher_models``:
+        ``distill_teachers - 1`` fitted FP models of the same network whose logits join the FP
+        stage's network's in the teacher (``distill_teachers``), instead of training them here."""
+        self._teacher_models = None if teacher_models is None else list(teacher_models)
+        try:
+            return super().fit(X, y, eval_set=eval_set, fp_model=fp_model)
+        finally:
+            self._teacher_models = None
 
     def _fit(self, xp, Xt, yt, Xh, yh, fp_model):
         choices = QB.check_budget_params(self.budget, self.bit_choices, self.quantizer)
+        if self._teacher_models is not None:
+            if len(self._teacher_models) != self.distill_teachers - 1:
+                raise ValueError(f"teacher_models holds {len(self._teacher_models)} model(s); distill_teachers="
+                                 f"{self.distill_teachers} needs {self.distill_teachers - 1} beside the FP network")
+            for m in self._teacher_models:
+                self._check_fp_model(m, self.n_features_in_, self.classes_)
         Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)
         n = sum(int(np.prod(W.shape)) for W in Ws)
         S = QB.parse_budget(self.budget, n)
         if S < min(choices):
             raise InvalidParameterError(f"budget {self.budget!r} is {S} bits: less than one weight at {min(choices)} bit(s)")
         self.budget_bits_ = S
-        teacher = self._teacher(Ws, bs, Xt)
+        teacher, teacher_records = self._teacher(xp, Ws, bs, Xt, yt, Xh, yh)
+        records = records + teacher_records
         if self.prune_epochs > 0 and not self._interrupted:
             Ws, bs, records, stop = self._prune(Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop, teacher)
         obj = BudgetObjective(Ws, S, choices, self.quantizer, float(self.rho), int(self.admm_interval), self.dtype)
@@ -521,15 +552,38 @@ class Budget(BackpropModel):
         rec.update(bits=[c.bits for c in cws], nnz=[c.nnz for c in cws], weight_bits=sum(c.weight_bits for c in cws))
         return net, records + [rec], stop
 
-    def _teacher(self, Ws, bs, Xt):
-        """``(logits of the FP network on the training rows, w, T)`` for the stages' loss, or
-        None without ``distill``."""
+    def _teacher(self, xp, Ws, bs, Xt, yt, Xh, yh):
+        """``((t, w, T), records)``: the teacher of the stages' loss, ``t`` the mean logits on the
+        training rows of the FP network ``(Ws, bs)`` and the ``distill_teachers - 1`` others
+        (:meth:`_other_teachers`), and the history records of those trained here; ``(None, [])``
+        without ``distill``."""
         if self.distill == 0:
-            return None
+            return None, []
         from ..backprop import logits
 
-        Zt = logits(Ws, bs, Xt, self.activation, arch=self._arch)
-        return Zt, float(self.distill), float(self.distill_temperature)
+        others, records = self._other_teachers(xp, Xt, yt, Xh, yh)
+        nets = [(Ws, bs)] + others
+        Zt = sum(logits(W, b, Xt, self.activation, arch=self._arch) for W, b in nets) / len(nets)
+        return (Zt, float(self.distill), float(self.distill_temperature)), records
+
+    def _other_teachers(self, xp, Xt, yt, Xh, yh):
+        """``([(Ws, bs), ...], records)`` of the teacher's other FP networks: ``teacher_models``,
+        or ``distill_teachers - 1`` trained like the FP stage's own network, from the seeds
+        ``seed + 1000 k`` (initialisation and shuffling; the held-out part is the fit's)."""
+        if self._teacher_models is not None:
+            return [self._initial_params(xp, m) for m in self._teacher_models], []
+        nets, records, rng = [], [], self._rng
+        try:
+            for k in range(1, int(self.distill_teachers)):
+                if self._interrupted:
+                    break
+                self._rng = np.random.default_rng(None if self.seed is None else int(self.seed) + 1000 * k)
+                Ws, bs, recs, _ = self._train_fp(xp, Xt, yt, Xh, yh, None)
+                nets.append((Ws, bs))
+                records += [{**r, "stage": "fp-teacher"} for r in recs]
+        finally:
+            self._rng = rng
+        return nets, records
 
     def _prune(self, Ws, bs, S, choices, Xt, yt, Xh, yh, records, stop, teacher=None):
         """The ``prune_epochs`` stage (:class:`GradualPruning`) from the FP weights; its kept
