@@ -375,11 +375,8 @@ def test_prune_ramp_sets_where_the_pruning_budget_reaches_the_target(fp_model, m
             Budget(**base, prune_ramp=bad).fit(X, y, fp_model=fp_model)
 
 
-def test_distillation_reaches_every_stage_with_the_fp_networks_logits(fp_model, monkeypatch):
-    """distill = w: every stage after the FP one trains on the distillation loss against the FP
-    network's logits on the training rows (the same teacher in each), at w and T; without it
-    no stage gets a teacher."""
-    X, y = blobs()
+def _stage_teachers(monkeypatch):
+    """A spy on Budget._run: the (stage, teacher, training rows) of every stage it trains."""
     seen = []
     run = Budget._run
 
@@ -388,6 +385,15 @@ def test_distillation_reaches_every_stage_with_the_fp_networks_logits(fp_model, 
         return run(self, Ws, bs, Xt, *a, **kw)
 
     monkeypatch.setattr(Budget, "_run", spy)
+    return seen
+
+
+def test_distillation_reaches_every_stage_with_the_fp_networks_logits(fp_model, monkeypatch):
+    """distill = w: every stage after the FP one trains on the distillation loss against the FP
+    network's logits on the training rows (the same teacher in each), at w and T; without it
+    no stage gets a teacher."""
+    X, y = blobs()
+    seen = _stage_teachers(monkeypatch)
     base = dict(budget="64x", budget_epochs=1, prune_epochs=1, retrain_epochs=1, finetune_epochs=1,
                 holdout_fraction=0.2, **FAST)
     m = Budget(**base, distill=0.5, distill_temperature=3.0).fit(X, y, fp_model=fp_model)
@@ -407,19 +413,6 @@ def test_distillation_reaches_every_stage_with_the_fp_networks_logits(fp_model, 
             Budget(**base, distill=bad).fit(X, y, fp_model=fp_model)
     with pytest.raises(InvalidParameterError, match="distill_temperature"):
         Budget(**base, distill=0.5, distill_temperature=0.0).fit(X, y, fp_model=fp_model)
-
-
-def _stage_teachers(monkeypatch):
-    """A spy on Budget._run: the (stage, teacher, training rows) of every stage it trains."""
-    seen = []
-    run = Budget._run
-
-    def spy(self, Ws, bs, Xt, *a, **kw):
-        seen.append((kw.get("stage"), kw.get("teacher"), Xt))
-        return run(self, Ws, bs, Xt, *a, **kw)
-
-    monkeypatch.setattr(Budget, "_run", spy)
-    return seen
 
 
 def test_ensemble_teacher_is_the_mean_of_its_networks_logits(fp_model, monkeypatch):
