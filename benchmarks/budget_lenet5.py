@@ -15,7 +15,8 @@ pruning, the ADMM stage, retraining and fine-tuning with the structure fixed) fr
 ``--fp-epochs`` FP network; ``--epochs`` and the stage options are then ignored.
 ``--distill-teachers N`` (with ``--preset``) makes the distillation teacher the mean logits of
 that FP network and N - 1 more of the same ``--fp-epochs`` training (seeds 1000 k + seed;
-``Budget(distill_teachers=N)``, their test accuracies and the ensemble's recorded beside).
+``Budget(distill_teachers=N)``, their test accuracies and the ensemble's recorded beside;
+``fp_seconds`` is then the time of all N FP trainings).
 
 Every epoch prints a progress line (stderr); each (budget, seed) run is appended to
 ``<out>/runs.jsonl`` as it finishes, so a rerun resumes with the runs not stored yet (a run
