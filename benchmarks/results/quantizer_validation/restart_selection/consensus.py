@@ -96,7 +96,9 @@ def report(dataset, bits, first, splits):
                                               for j in range(len(chosen[0]))) + f" | {text} |")
 
 
-if __name__ == "__main__":
+def main(run, report):
+    """The command line of this script and of the others that read its problems (sharpness.py):
+    fit and record the problems not recorded yet, then print the report."""
     p = argparse.ArgumentParser()
     p.add_argument("--dataset", default="seeds")
     p.add_argument("--first-split", type=int, default=0)
@@ -108,3 +110,7 @@ if __name__ == "__main__":
     if not a.report:
         run(a.dataset, a.first_split, a.splits, a.bits, a.inits)
     report(a.dataset, a.bits, a.first_split, a.splits)
+
+
+if __name__ == "__main__":
+    main(run, report)

@@ -14,21 +14,20 @@ never read.
     python -u benchmarks/results/quantizer_validation/restart_selection/sharpness.py --dataset seeds --splits 10 --bits 1
     python benchmarks/results/quantizer_validation/restart_selection/sharpness.py --dataset seeds --bits 1 --report
 """
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, "benchmarks")
+sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np                                          # noqa: E402
 
 import admmnet                                              # noqa: E402
-import quantizer_validation as qv                           # noqa: E402
-from admmnet.presets import fp_phase_params, qnn_admm_params  # noqa: E402
-from _runs import FPPhases, fit_finished, paired_difference, timed_fit   # noqa: E402
+from admmnet.presets import qnn_admm_params                 # noqa: E402
+from _runs import fit_finished, paired_difference           # noqa: E402
+from consensus import HERE, main, todo                      # noqa: E402
 
-HERE = Path(__file__).parent / "records"
 SIGMAS = (0.05, 0.1, 0.2, 0.4)
 DRAWS = 32
 
@@ -58,14 +57,8 @@ def perturbed_losses(model, X, y, noise):
 
 
 def run(dataset, first, splits, bits, n):
-    HERE.mkdir(exist_ok=True)
     t0 = time.perf_counter()
-    for name, seed, fit_rows, real_rows, evals in qv.problems(dataset, splits):
-        out = HERE / f"sharp-{dataset}-{bits}-{name}.npz"
-        if seed < first or out.exists():
-            continue
-        phases = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**fp_phase_params(dataset), seed=seed + i), *fit_rows))
-        fps = phases.first(n)[0]
+    for name, seed, real_rows, evals, fps, out in todo(dataset, splits, n, f"sharp-{dataset}-{bits}", first):
         X, y = real_rows
         kw = {**qnn_admm_params(dataset, int(bits)), "n_init": 1}
         rng = np.random.default_rng(1000 + seed)
@@ -109,14 +102,4 @@ def report(dataset, bits, first, splits):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--dataset", default="seeds")
-    p.add_argument("--first-split", type=int, default=0)
-    p.add_argument("--splits", type=int, default=10)
-    p.add_argument("--bits", default="1")
-    p.add_argument("--inits", type=int, default=10)
-    p.add_argument("--report", action="store_true")
-    a = p.parse_args()
-    if not a.report:
-        run(a.dataset, a.first_split, a.splits, a.bits, a.inits)
-    report(a.dataset, a.bits, a.first_split, a.splits)
+    main(run, report)
