@@ -162,8 +162,9 @@ def main(argv=None) -> int:
           + (", codes kept" if args.finetune_keep_codes else "")) if args.finetune_epochs else ""
     if args.retrain_epochs:
         ft = f", then {args.retrain_epochs} retraining epochs with the structure fixed" + ft
-    how = (f"the CLI preset {_preset()}" if args.preset else f"{args.epochs} ADMM epochs") + \
-        (f", the teacher the mean logits of {args.distill_teachers} FP networks" if args.distill_teachers > 1 else "") + \
+    teachers = (f", the teacher the mean logits of {args.distill_teachers} FP networks"
+                if args.distill_teachers > 1 else "")
+    how = (f"the CLI preset {_preset()}" if args.preset else f"{args.epochs} ADMM epochs") + teachers + \
         f" from {args.fp_epochs} FP epochs" + ("" if args.preset else ft)
     lines = [f"LeNet-5 (lenet5-caffe, 430,500 weights) on MNIST under a size budget: {how}; sizes from the "
              "saved file. The source's Table 3 first.", "",

@@ -141,7 +141,8 @@ def report(dataset, bits):
     print("Diagnosis (the preset's single starts, first held-out score), by the quantized network's structure:\n")
     print("| single starts | count | held-out % |")
     print("| --- | --- | --- |")
-    rows = {"no empty row, no dead unit": lambda r: sum(r["quantized"]["empty_rows"]) + sum(r["quantized"]["dead_units"]) == 0,
+    rows = {"no empty row, no dead unit":
+            lambda r: sum(r["quantized"]["empty_rows"]) + sum(r["quantized"]["dead_units"]) == 0,
             "an empty row": lambda r: sum(r["quantized"]["empty_rows"]) > 0,
             "an empty row where the FP unit is live": lambda r: any(
                 e > 0 and (l == len(r["fp"]["dead_units"]) or r["fp"]["dead_units"][l] == 0)
@@ -156,7 +157,8 @@ def report(dataset, bits):
     chosen = list(P0.values())
     print(f"\nThe preset's picks with an empty row: {sum(sum(r['quantized']['empty_rows']) > 0 for r in chosen)} "
           f"of {len(chosen)}; with a dead unit: {sum(sum(r['quantized']['dead_units']) > 0 for r in chosen)}.\n")
-    print("| variant | fits changed | single starts | against the preset | best of 5 (preset's rule) | against the preset |")
+    print("| variant | fits changed | single starts | against the preset | best of 5 (preset's rule) "
+          "| against the preset |")
     print("| --- | --- | --- | --- | --- | --- |")
     ref = {(r["problem"], r["init"]): r["held"][0] for r in base}
     for variant in ("none", "every", "final"):
