@@ -85,6 +85,22 @@ def test_cli_qnn_admm_budget(tmp_path):
     assert main(["train", "--dataset", "seeds", "--method", "qnn-admm", "--quantizer", "uniform", "--quiet"]) == 2
 
 
+def test_cli_qnn_admm_budget_on_augmented_pendigits(tmp_path):
+    """Pendigits' quantized presets train the FP phase on 4 distorted copies of the rows and
+    quantize on the real rows (``fit(..., fp_data=...)``); a budgeted fit is one ADMM run, whose
+    budget iterations continue its FP phase on the same rows, so the CLI trains it on the augmented
+    rows throughout: it runs, meets its budget (16x of 456 weights: 912 bits) and records the
+    augmentation."""
+    out = tmp_path / "r.json"
+    assert main(["train", "--dataset", "pendigits", "--method", "qnn-admm", "--budget", "16x", "--iters", "6",
+                 "--json", str(out), "--quiet"]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["augment"] == 4 and rec["augmentation"] is not None
+    assert rec["layer_sizes"] == [16, 12, 12, 10]
+    assert 0 < rec["compression"]["weight_bits"] <= 912
+    assert len(rec["history"]) == 6
+
+
 @pytest.mark.parametrize("stop_at", [3, 5])
 def test_checkpoint_resume_reproduces_the_uninterrupted_budget_fit(seeds, tmp_path, stop_at):
     """Interrupted in the FP phase (3) or in the quantized iterations (5), then resumed: the
