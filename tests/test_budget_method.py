@@ -472,5 +472,8 @@ def test_ensemble_teacher_bad_arguments(fp_model):
     with pytest.raises(ValueError, match="teacher_models holds 1 model.*needs 2"):
         Budget(**base, distill=0.5, distill_teachers=3).fit(X, y, fp_model=fp_model, teacher_models=[fp_model])
     wide = FPMLP(**{**FAST, "hidden_sizes": (12, 8)}).fit(X, y)
-    with pytest.raises(ValueError, match="hidden sizes"):
+    with pytest.raises(ValueError, match=r"teacher_models\[0\] has hidden sizes"):
         Budget(**base, distill=0.5, distill_teachers=2).fit(X, y, fp_model=fp_model, teacher_models=[wide])
+    with pytest.raises(ValueError, match=r"teacher_models\[1\] must be a fitted model"):
+        Budget(**base, distill=0.5, distill_teachers=3).fit(X, y, fp_model=fp_model,
+                                                              teacher_models=[fp_model, FPMLP(**FAST)])

@@ -156,31 +156,34 @@ class BackpropModel(NetworkModel):
         level_set_for(self.bits, self.levels)
         check_choice("granularity", self.granularity, ("layer", "row"))
 
-    def _check_fp_model(self, fp_model, n_features, classes):
+    def _check_fp_model(self, fp_model, n_features, classes, name="fp_model"):
+        """A clear error unless ``fp_model`` is a fitted FP network this model can start from (or,
+        ``name`` naming the argument, distil from): features, arch or hidden sizes, classes, bias,
+        activation."""
         if not hasattr(fp_model, "network_"):
-            raise ValueError("fp_model must be a fitted model (call fit() or admmnet.load() first)")
+            raise ValueError(f"{name} must be a fitted model (call fit() or admmnet.load() first)")
         net = fp_model.network_
         if any(layer.quantized for layer in net.layers):
-            raise ValueError(f"fp_model must be a full-precision network; got a quantized "
+            raise ValueError(f"{name} must be a full-precision network; got a quantized "
                              f"{type(fp_model).__name__} ({getattr(fp_model, 'method', '?')})")
         if fp_model.n_features_in_ != n_features:
-            raise ValueError(f"fp_model expects {fp_model.n_features_in_} features, X has {n_features}")
+            raise ValueError(f"{name} expects {fp_model.n_features_in_} features, X has {n_features}")
         fp_arch = None if net.arch is None else Arch.from_json(net.arch)
         if (fp_arch is None) != (self._arch is None) or (
                 fp_arch is not None and (fp_arch.input_shape, fp_arch.layers) != (self._arch.input_shape,
                                                                                   self._arch.layers)):
-            raise ValueError(f"fp_model has arch {_arch_label(fp_arch)}, this model arch {_arch_label(self._arch)}: "
+            raise ValueError(f"{name} has arch {_arch_label(fp_arch)}, this model arch {_arch_label(self._arch)}: "
                              f"pass the same arch")
         hidden = tuple(net.layer_sizes[1:-1])
         if fp_arch is None and hidden != check_layer_sizes(self.hidden_sizes):
-            raise ValueError(f"fp_model has hidden sizes {list(hidden)}, this model hidden_sizes="
+            raise ValueError(f"{name} has hidden sizes {list(hidden)}, this model hidden_sizes="
                              f"{list(self.hidden_sizes)}: pass the same hidden_sizes")
         if list(np.asarray(fp_model.classes_)) != list(classes):
-            raise ValueError("fp_model was trained on other classes than y holds")
+            raise ValueError(f"{name} was trained on other classes than y holds")
         if (net.layers[0].bias is not None) != bool(self.bias):
-            raise ValueError(f"fp_model has bias={net.layers[0].bias is not None}, this model bias={self.bias}")
+            raise ValueError(f"{name} has bias={net.layers[0].bias is not None}, this model bias={self.bias}")
         if net.activation != self.activation:
-            raise ValueError(f"fp_model uses activation {net.activation!r}, this model {self.activation!r}")
+            raise ValueError(f"{name} uses activation {net.activation!r}, this model {self.activation!r}")
 
     # -- helpers for subclasses ----------------------------------------------------------
     def _report(self, objective):

@@ -522,8 +522,8 @@ class Budget(BackpropModel):
             if len(self._teacher_models) != self.distill_teachers - 1:
                 raise ValueError(f"teacher_models holds {len(self._teacher_models)} model(s); distill_teachers="
                                  f"{self.distill_teachers} needs {self.distill_teachers - 1} beside the FP network")
-            for m in self._teacher_models:
-                self._check_fp_model(m, self.n_features_in_, self.classes_)
+            for i, m in enumerate(self._teacher_models):
+                self._check_fp_model(m, self.n_features_in_, self.classes_, name=f"teacher_models[{i}]")
         Ws, bs, records, stop = self._train_fp(xp, Xt, yt, Xh, yh, fp_model)
         n = sum(int(np.prod(W.shape)) for W in Ws)
         S = QB.parse_budget(self.budget, n)
