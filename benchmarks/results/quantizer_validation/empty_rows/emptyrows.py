@@ -45,6 +45,7 @@ import admmnet                                              # noqa: E402
 import admmnet.admm.layerwise as LW                         # noqa: E402
 from admmnet.presets import qnn_admm_params                 # noqa: E402
 from _runs import append_runs, fit_finished, load_runs, paired_difference   # noqa: E402
+import consensus                                            # noqa: E402
 from consensus import todo                                  # noqa: E402
 
 INITS = 5
@@ -103,8 +104,30 @@ def structure(model, X):
     return {"empty_rows": empty, "dead_units": dead}
 
 
-def run(dataset, splits, bits, variant):
-    out = HERE / f"{variant}-{dataset}-{bits}.jsonl"
+def other_folds(offset):
+    """Seeds validation problems as ``quantizer_validation.problems`` builds them, the folds
+    shuffled with seed s + offset instead of s: another 5-fold partition of the same training
+    rows, a second set of 50 problems to confirm a choice made on the first."""
+    from sklearn.model_selection import StratifiedKFold
+    from admmnet.datasets import load_dataset
+    from admmnet.datasets._preprocess import standardize
+
+    def problems(dataset, splits):
+        assert dataset == "seeds"
+        for s in range(splits):
+            raw = load_dataset(dataset, split_seed=s, standardize=False, dtype="float64")
+            folds = StratifiedKFold(5, shuffle=True, random_state=s + offset).split(raw.X_train, raw.y_train)
+            for f, (tr, va) in enumerate(folds):
+                X_tr, X_va, _, _ = standardize(raw.X_train[tr], raw.X_train[va])
+                rows = (X_tr, raw.y_train[tr])
+                yield f"split{s}-fold{f}", s, rows, rows, {"held-out": (X_va, raw.y_train[va])}
+    return problems
+
+
+def run(dataset, splits, bits, variant, offset=0):
+    out = HERE / f"{variant}-{dataset}-{bits}{f'-folds{offset}' if offset else ''}.jsonl"
+    if offset:
+        consensus.qv.problems = other_folds(offset)
     done = {r["problem"] for r in load_runs(out)}
     patch(variant)
     t0 = time.perf_counter()
@@ -135,8 +158,9 @@ def picks(recs):
     return {p: min(v, key=lambda r: r["loss"]) for p, v in by.items()}
 
 
-def report(dataset, bits):
-    base = load_runs(HERE / f"none-{dataset}-{bits}.jsonl")
+def report(dataset, bits, offset=0):
+    sfx = f"-folds{offset}" if offset else ""
+    base = load_runs(HERE / f"none-{dataset}-{bits}{sfx}.jsonl")
     print(f"{dataset} {bits} bit(s), {len(picks(base))} problems, {INITS} starts each\n")
     print("Diagnosis (the preset's single starts, first held-out score), by the quantized network's structure:\n")
     print("| single starts | count | held-out % |")
@@ -162,7 +186,7 @@ def report(dataset, bits):
     print("| --- | --- | --- | --- | --- | --- |")
     ref = {(r["problem"], r["init"]): r["held"][0] for r in base}
     for variant in ("none", "every", "final"):
-        recs = load_runs(HERE / f"{variant}-{dataset}-{bits}.jsonl")
+        recs = load_runs(HERE / f"{variant}-{dataset}-{bits}{sfx}.jsonl")
         if not recs:
             continue
         P = picks(recs)
@@ -171,6 +195,13 @@ def report(dataset, bits):
         print(f"| {variant} | {sum(r['fixed'] > 0 for r in recs)} of {len(recs)} | "
               f"{np.mean([r['held'][0] for r in recs]):.2f} | {single} | "
               f"{np.mean([P[p]['held'][0] for p in P]):.2f} | {best} |")
+        if variant == "final":
+            # the preset's pick (training cross-entropy of the fits as they are), then that start's
+            # fit with the final codes kept non-empty
+            same = {(r["problem"], r["init"]): r for r in recs}
+            fixed = [same[(p, P0[p]["init"])]["held"][0] for p in P0]
+            _, text = paired_difference([f - P0[p]["held"][0] for f, p in zip(fixed, P0)])
+            print(f"| final, the preset's pick then repaired | | | | {np.mean(fixed):.2f} | {text} |")
 
 
 if __name__ == "__main__":
@@ -179,9 +210,11 @@ if __name__ == "__main__":
     p.add_argument("--splits", type=int, default=10)
     p.add_argument("--bits", default="1")
     p.add_argument("--variant", nargs="+", default=["none", "every", "final"], choices=["none", "every", "final"])
+    p.add_argument("--fold-offset", type=int, default=0,
+                   help="Seeds: shuffle the folds with seed s + this (another partition of the same rows)")
     p.add_argument("--report", action="store_true")
     a = p.parse_args()
     if not a.report:
         for v in a.variant:
-            run(a.dataset, a.splits, a.bits, v)
-    report(a.dataset, a.bits)
+            run(a.dataset, a.splits, a.bits, v, a.fold_offset)
+    report(a.dataset, a.bits, a.fold_offset)
