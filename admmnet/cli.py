@@ -644,12 +644,11 @@ def cmd_train(args) -> int:
           + (f", from {args.from_model}" if args.from_model else ""), file=sys.stderr)
     t0 = time.perf_counter()
     try:
-        if (args.method == "qnn-admm" and X_fit.shape[0] > X_real.shape[0] and model._quantized()
-                and model.budget is None):
+        if args.method == "qnn-admm" and X_fit.shape[0] > X_real.shape[0] and model._separate_fp_phase():
             # augmented rows (Pendigits): the FP phase of every initialisation trains on them, the
             # quantizer and any quantized iterations on the real rows (admmnet.presets.AUGMENT).
-            # A budgeted fit is one ADMM run whose budget iterations continue its FP phase on the
-            # same rows, so it trains on the augmented rows throughout, as an FP fit does.
+            # A budgeted fit, whose FP phase is not a fit of its own, trains on the augmented rows
+            # throughout, as an FP fit does.
             model.fit(X_real, y_real, fp_data=(X_fit, y_fit), **fit_kw)
             if model.history_.stop in ("interrupted", "diverged") and model.network_.level_set is None:
                 print(f"the FP phase stopped ({model.history_.stop}): the model is the FP network so far"

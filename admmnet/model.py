@@ -537,6 +537,12 @@ class QNNADMM(NetworkModel):
         a budget."""
         return _bits_to_level_set(self.bits, self.levels) is not None or self.budget is not None
 
+    def _separate_fp_phase(self) -> bool:
+        """Whether the FP phase is a fit of its own, which ``fit(..., fp_data=...)`` can train on
+        other rows: a quantized estimator without a budget (a budgeted fit is one ADMM run whose
+        budget iterations continue its FP phase on the same rows)."""
+        return self._quantized() and self.budget is None
+
     def resolved_params(self, n_samples: int, n_features: int, n_classes: int) -> dict:
         """Every parameter that ``fit`` uses, the ones left at None filled in from ``preset``:
         ``"auto"`` (:func:`admmnet.presets.auto_params` of the data's shape), a dataset name of
