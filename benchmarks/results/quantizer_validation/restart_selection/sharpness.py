@@ -25,8 +25,8 @@ import numpy as np                                          # noqa: E402
 
 import admmnet                                              # noqa: E402
 from admmnet.presets import qnn_admm_params                 # noqa: E402
-from _runs import fit_finished, paired_difference           # noqa: E402
-from consensus import HERE, main, todo                      # noqa: E402
+from _runs import fit_finished                              # noqa: E402
+from consensus import load_records, main, rule_rows, todo   # noqa: E402
 
 SIGMAS = (0.05, 0.1, 0.2, 0.4)
 DRAWS = 32
@@ -76,29 +76,19 @@ def run(dataset, first, splits, bits, n):
 
 
 def report(dataset, bits, first, splits):
-    recs = []
-    for f in sorted(HERE.glob(f"sharp-{dataset}-{bits}-*.npz")):
-        s = int(f.stem.split("-")[3].replace("split", ""))
-        if first <= s < splits:
-            recs.append(dict(np.load(f)))
+    recs = load_records(f"sharp-{dataset}-{bits}", first, splits)
     print(f"{dataset} {bits} bits, {len(recs)} problems (splits {first}..{splits - 1})")
-    R = {"cross-entropy (preset)": lambda r: r["loss"]}
+    keys = {"cross-entropy (preset)": lambda r: r["loss"]}
     for j, s in enumerate(SIGMAS):
-        R[f"quantized, sigma {s}"] = lambda r, j=j: r["sq"][:, j]
-        R[f"FP, sigma {s}"] = lambda r, j=j: r["sf"][:, j]
-        R[f"quantized, sharpness at sigma {s}"] = lambda r, j=j: r["sq"][:, j] - r["loss"]
-    R["oracle (held-out)"] = lambda r: -r["held"][:, 0]
+        keys[f"quantized, sigma {s}"] = lambda r, j=j: r["sq"][:, j]
+        keys[f"FP, sigma {s}"] = lambda r, j=j: r["sf"][:, j]
+        keys[f"quantized, sharpness at sigma {s}"] = lambda r, j=j: r["sq"][:, j] - r["loss"]
+    keys["oracle (held-out)"] = lambda r: -r["held"][:, 0]
     k = recs[0]["held"].shape[1]
     print("| starts | rule | " + " | ".join(f"held-out % ({j})" if k > 1 else "held-out %" for j in range(k))
           + " | against the preset |")
     print("| --- " * (k + 3) + "|")
-    for n in (5, 10):
-        base = [r["held"][np.argmin(r["loss"][:5])] for r in recs]
-        for name, key in R.items():
-            chosen = [r["held"][np.argmin(key(r)[:n])] for r in recs]
-            _, text = paired_difference([c[0] - b[0] for c, b in zip(chosen, base)])
-            print(f"| {n} | {name} | " + " | ".join(f"{np.mean([c[j] for c in chosen]):.2f}"
-                                              for j in range(len(chosen[0]))) + f" | {text} |")
+    rule_rows(recs, {name: lambda r, n, key=key: np.argmin(key(r)[:n]) for name, key in keys.items()})
 
 
 if __name__ == "__main__":
