@@ -8,7 +8,8 @@ each bit width) on validation problems built from the training rows alone:
 
 * ``seeds``: 5-fold cross-validation (stratified, shuffled with seed s) on the training rows
   of split s, for s in 0..``--splits``-1; features standardised with each fold's training
-  part; score: the held-out fold;
+  part; score: the held-out fold. ``--fold-offset N`` shuffles with seed s + N instead:
+  another partition of the same rows, to confirm a choice read off the first;
 * ``pendigits``: the writer-dependent 80/20 split of ``pendigits.tra`` with seed s; the FP
   phase trains on those rows plus the preset's 4 distorted copies, the quantizer on the real
   rows (as ``admmnet train``); scores: the held-out rows and 3 distorted copies of them
@@ -63,8 +64,12 @@ from pendigits_validation import _data as pendigits_data
 GRID = [{"layerwise_rho": r} for r in (1e-2, 0.1, 3e-3, 1e-3, 3e-4, 1e-4)]
 
 
-def problems(dataset: str, splits: int):
-    """``(name, seed, FP-phase rows, quantizer rows, {score name: rows})`` per validation problem."""
+def problems(dataset: str, splits: int, fold_offset: int = 0):
+    """``(name, seed, FP-phase rows, quantizer rows, {score name: rows})`` per validation problem.
+
+    ``fold_offset`` (Seeds): the folds of split s shuffled with seed ``s + fold_offset``, another
+    5-fold partition of the same training rows: a second set of problems to confirm a choice
+    read off the first (0: the partition every preset was chosen on)."""
     if dataset == "mnist":
         ds = load_dataset("mnist")
         for s in range(splits):
@@ -79,7 +84,7 @@ def problems(dataset: str, splits: int):
         return
     for s in range(splits):
         raw = load_dataset(dataset, split_seed=s, standardize=False, dtype="float64")
-        folds = StratifiedKFold(5, shuffle=True, random_state=s).split(raw.X_train, raw.y_train)
+        folds = StratifiedKFold(5, shuffle=True, random_state=s + fold_offset).split(raw.X_train, raw.y_train)
         for f, (tr, va) in enumerate(folds):
             X_tr, X_va, _, _ = standardize(raw.X_train[tr], raw.X_train[va])     # the fold's own statistics
             rows = (X_tr, raw.y_train[tr])
@@ -172,8 +177,12 @@ def main(argv=None) -> int:
     p.add_argument("--bits", nargs="+", default=["1", "2"],
                    help="thesis bit widths, 'binary' and/or 'fp' (full-precision settings: each its own FP fit)")
     p.add_argument("--grid", type=json.loads, default=GRID, help="JSON list of settings (the first is the reference)")
+    p.add_argument("--fold-offset", type=int, default=0,
+                   help="seeds: shuffle split s's folds with seed s + N (another partition of the same rows)")
     p.add_argument("--out", default="benchmarks/results/quantizer_validation")
     args = p.parse_args(argv)
+    if args.fold_offset and args.dataset != "seeds":
+        raise SystemExit("--fold-offset: only the seeds problems are folds")
     splits = args.splits if args.splits is not None else {"seeds": 10, "pendigits": 3, "mnist": 2}[args.dataset]
     for b in args.bits:
         if b not in ("fp", "binary", "1", "2", "3", "4", "8"):
@@ -182,7 +191,7 @@ def main(argv=None) -> int:
         raise SystemExit("--grid must be a non-empty JSON list of objects")
     t_all = time.perf_counter()
     results, scores = [], None
-    for name, seed, fit_rows, real_rows, evals in problems(args.dataset, splits):
+    for name, seed, fit_rows, real_rows, evals in problems(args.dataset, splits, args.fold_offset):
         scores = list(evals)
         for r in run_problem(args.dataset, seed, fit_rows, real_rows, evals, args.grid, args.bits):
             results.append({"problem": name, **r})

@@ -104,24 +104,14 @@ def structure(model, X):
     return {"empty_rows": empty, "dead_units": dead}
 
 
-def other_folds(offset):
-    """Seeds validation problems as ``quantizer_validation.problems`` builds them, the folds
-    shuffled with seed s + offset instead of s: another 5-fold partition of the same training
-    rows, a second set of 50 problems to confirm a choice made on the first."""
-    from sklearn.model_selection import StratifiedKFold
-    from admmnet.datasets import load_dataset
-    from admmnet.datasets._preprocess import standardize
+_PROBLEMS = consensus.qv.problems       # the unpatched one (run() may replace it, once per variant)
 
-    def problems(dataset, splits):
-        assert dataset == "seeds"
-        for s in range(splits):
-            raw = load_dataset(dataset, split_seed=s, standardize=False, dtype="float64")
-            folds = StratifiedKFold(5, shuffle=True, random_state=s + offset).split(raw.X_train, raw.y_train)
-            for f, (tr, va) in enumerate(folds):
-                X_tr, X_va, _, _ = standardize(raw.X_train[tr], raw.X_train[va])
-                rows = (X_tr, raw.y_train[tr])
-                yield f"split{s}-fold{f}", s, rows, rows, {"held-out": (X_va, raw.y_train[va])}
-    return problems
+
+def other_folds(offset):
+    """Seeds validation problems with the folds shuffled with seed s + offset instead of s
+    (``quantizer_validation.problems(..., fold_offset=offset)``): another 5-fold partition of
+    the same training rows, a second set of 50 problems to confirm a choice made on the first."""
+    return lambda dataset, splits: _PROBLEMS(dataset, splits, offset)
 
 
 def run(dataset, splits, bits, variant, offset=0):
