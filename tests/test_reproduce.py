@@ -344,6 +344,32 @@ def test_quantizer_validation_shares_fp_phases_without_changing_results(tmp_path
 
 
 
+def test_quantizer_validation_fold_offset_is_another_partition_of_the_same_rows(tmp_path):
+    """``fold_offset`` (``--fold-offset``): split s's folds shuffled with seed s + offset, the same
+    training rows cut another way (each row held out once); 0 is the presets' partition;
+    other datasets refuse it."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    import quantizer_validation as QV
+    from admmnet.datasets import load_dataset
+
+    raw = load_dataset("seeds", split_seed=1, standardize=False, dtype="float64")
+    base, other = list(QV.problems("seeds", 2)), list(QV.problems("seeds", 2, 100))
+    assert [p[0] for p in base] == [p[0] for p in other] and [p[1] for p in other] == [0] * 5 + [1] * 5
+    held = lambda probs: [p[4]["held-out"] for p in probs if p[1] == 1]      # noqa: E731
+    # every training row of split 1 held out exactly once in either partition, in other folds
+    for probs in (base, other):
+        assert sum(len(y) for _, y in held(probs)) == len(raw.y_train)
+    assert not any(np.array_equal(a[0], b[0]) for a, b in zip(held(base), held(other)))
+    tr, va = list(StratifiedKFold(5, shuffle=True, random_state=1 + 100).split(raw.X_train, raw.y_train))[2]
+    mean, std = raw.X_train[tr].mean(0), raw.X_train[tr].std(0)       # the fold's own statistics
+    assert np.allclose(held(other)[2][0], (raw.X_train[va] - mean) / std)
+    assert np.allclose(other[7][2][0], (raw.X_train[tr] - mean) / std)
+    with pytest.raises(SystemExit, match="fold-offset"):
+        QV.main(["--dataset", "pendigits", "--fold-offset", "100", "--out", str(tmp_path)])
+
+
 def test_quantizer_validation_scores_fp_settings(tmp_path):
     """``--bits fp``: the reference ``{}`` is the preset's FP fit on the fold, another setting
     its own FP fit with the override (checked against whole fits on one fold)."""
