@@ -34,6 +34,7 @@ from .datasets.pendigits import augmentation_record
 from .backprop.arch import ARCH_NAMES
 from .model import QNNADMM, _bits_to_level_set, load
 from .presets import qnn_admm_params
+from .admm.activations import ACTIVATIONS
 
 #: The ternary methods of the other sources (docs/baselines.md, "Ternary methods"):
 #: ternary with ``--bits 1`` or ``--levels ternary``; admm-ternary and md-* also ``--levels binary``.
@@ -187,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"),
                    help="where QNN-ADMM runs: cpu (NumPy, Numba kernels when installed), gpu (CuPy), "
                         "or auto (the GPU when CuPy sees one; default)")
-    t.add_argument("--activation", default="relu", choices=("relu", "hardsigmoid", "identity"))
+    t.add_argument("--activation", default=None, choices=tuple(ACTIVATIONS),
+                   help="hidden activation (default: the preset's; relu, leaky_relu for Seeds at 1 bit)")
     t.add_argument("--no-bias", action="store_true", help="no bias (thesis-exact network)")
     for name in ("beta", "gamma", "mu", "penalty-growth", "mu-growth", "ridge", "momentum", "layer-scale"):
         t.add_argument(f"--{name}", type=float, default=None, help=f"override the preset's {name}")
@@ -415,7 +417,7 @@ def _build_baseline(args, bits, shape=None):
             if args.method not in methods:
                 raise ValueError(f"{_flag(dest)} applies to --method {' and '.join(methods)}, not {args.method}")
             kw[key] = value(getattr(args, dest))
-    common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation, bias=not args.no_bias,
+    common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation or "relu", bias=not args.no_bias,
                   verbose=not args.quiet)
     if args.method == "budget":
         if bits is not None:

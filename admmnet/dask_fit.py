@@ -291,7 +291,7 @@ def fit_sharded(model, X=None, y=None, *, client=None, n_shards: int | None = No
                                                                                  replace=False))
             mon = [idx[(idx >= a) & (idx < b)] - a for a, b in bounds]
             m_mon = int(rows)
-        shards([[("configure", sizes, model.activation, params.to_dict(), mon[i])] for i in range(n_shards)])
+        shards([[("configure", sizes, activation.name, params.to_dict(), mon[i])] for i in range(n_shards)])
         drv = ShardedSolver(shards, n_shards, m, sizes, activation, level_set, params, bias=bool(model.bias),
                             dtype=dtype)
         history = History()

@@ -36,7 +36,7 @@ Layout (docs/own_data_and_export.md):
   uint8 x uint8 is exact. The logits are admmnet's int8-dynamic ones (the
   same integers and float operations: measured difference 0, tested to 1e-6), for
   any number of rows per call;
-* activations ``Relu``, ``Clip(z, 0, 1)`` (hard sigmoid), nothing (identity); no
+* activations ``Relu``, ``Clip(z, 0, 1)`` (hard sigmoid), ``LeakyRelu`` (alpha 0.1), nothing (identity); no
   activation on the last layer; ``Softmax(axis=1)`` and ``ArgMax(axis=1)``.
 
 Opset 21 (INT4/INT16 ``DequantizeLinear``), 25 when an INT2 initializer is used;
@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
+from .admm.activations import LEAKY_SLOPE
 
 __all__ = ["to_onnx", "build_onnx", "check_onnx", "weight_type_for", "float32_onnx_bytes"]
 
@@ -214,6 +215,8 @@ def _activation(name, a, l, node, const):
         return node("Clip", [a, const(f"zero{l}", np.float32(0)), const(f"one{l}", np.float32(1))], f"h{l}")
     if name == "identity":
         return a
+    if name == "leaky_relu":
+        return node("LeakyRelu", [a], f"h{l}", alpha=float(LEAKY_SLOPE))
     raise ValueError(f"ONNX export: unsupported activation {name!r}")
 
 

@@ -24,7 +24,7 @@ from ._backend import get_namespace, to_numpy
 from .exceptions import DivergenceError, DivergenceWarning, InvalidParameterError, NonFiniteError
 from ._validation import check_labels, check_layer_sizes, check_X, warn_feature_scale
 from .admm import solver as S
-from .admm.activations import get_activation
+from .admm.activations import ACTIVATIONS, get_activation
 from .kernels import get_kernels
 from .network import Layer, Network
 from .admm.equalize import HOMOGENEOUS
@@ -304,8 +304,10 @@ class QNNADMM(NetworkModel):
         of (n_samples, n_features, n_classes), a good run on data no preset has
         seen; a dataset name: that dataset's preset; None: the fixed values of
         ``QNNADMM.PRESET_PARAMS`` (the thesis-style schedule of admmnet < 0.4).
-    activation : {"relu", "hardsigmoid", "identity"}
-        Hidden activation h (piecewise linear, so its z-update is closed-form).
+    activation : {"relu", "hardsigmoid", "identity", "leaky_relu"}, default None (preset)
+        Hidden activation h (piecewise linear, so its z-update is closed-form;
+        :mod:`admmnet.admm.activations`). The presets use the ReLU, except Seeds' ternary
+        (1-bit) preset: ``leaky_relu`` (:data:`admmnet.presets.LOW_BIT_OVERRIDES`).
     bits : int, None or "fp"
         Quantization bit width N (its meaning depends on ``levels``); None/"fp"
         trains full precision (no G, no mu).
@@ -466,7 +468,7 @@ class QNNADMM(NetworkModel):
     #: Pendigits, 32% on 60,000 x 64)
     BLAS_ONE_THREAD_WORK = 1 << 20
 
-    def __init__(self, hidden_sizes=None, *, activation="relu", bits=None, levels="thesis",
+    def __init__(self, hidden_sizes=None, *, activation=None, bits=None, levels="thesis",
                  granularity="layer", bias=True, beta=None, gamma=None, mu=None, penalty_growth=None,
                  mu_growth=None, max_penalty=1e6, w_solver="exact", a_solver="exact", kappa=2.0,
                  tau=2.0, max_backtrack=50, fista_eta=0.5, fista_max_iter=100, fista_tol=1e-4,
@@ -530,7 +532,8 @@ class QNNADMM(NetworkModel):
                      "mu_growth": 1.1,
                      "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
                      "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30, "n_init": 1,
-                     "layerwise_rho": LAYERWISE_RHO_DEFAULT, "layerwise_equalize": LAYERWISE_EQUALIZE}
+                     "layerwise_rho": LAYERWISE_RHO_DEFAULT, "layerwise_equalize": LAYERWISE_EQUALIZE,
+                     "activation": "relu"}
 
     def _quantized(self) -> bool:
         """Whether this estimator trains a quantized network: bits, a binary/ternary level set or
@@ -605,7 +608,7 @@ class QNNADMM(NetworkModel):
         "granularity": ("choice", ("layer", "row")), "layerwise_equalize": ("choice", ("max", "l2", "none")),
         "dtype": ("choice", ("float32", "float64")),
         "w_solver": ("choice", ("exact", "backtracking")), "a_solver": ("choice", ("exact", "backtracking")),
-        "activation": ("choice", ("relu", "hardsigmoid", "identity")),
+        "activation": ("choice", tuple(ACTIVATIONS)),
     }
 
     def _validate_params(self, n_samples: int, n_features: int, n_classes: int):
@@ -640,7 +643,7 @@ class QNNADMM(NetworkModel):
             level_set = BudgetG(s_bits, choices, self.quantizer)
             self.budget_bits_ = s_bits
         resolve_device(self.device)
-        activation = get_activation(self.activation)
+        activation = get_activation(P["activation"])
         params = S.ADMMParams(
             beta=P["beta"], gamma=P["gamma"], mu=P["mu"], penalty_growth=P["penalty_growth"],
             mu_growth=P["mu_growth"], max_penalty=P["max_penalty"], w_solver=P["w_solver"],
@@ -663,7 +666,7 @@ class QNNADMM(NetworkModel):
             if eq != "none" and activation.name not in HOMOGENEOUS:
                 if self.layerwise_equalize is not None:
                     raise InvalidParameterError(f"layerwise_equalize={eq!r} needs a positively homogeneous activation "
-                                                f"{HOMOGENEOUS}, got activation={self.activation!r}")
+                                                f"{HOMOGENEOUS}, got activation={activation.name!r}")
                 eq = "none"         # the preset's: rescaling would change this network's function
             lw = dict(n_iter=P["layerwise_iter"], rho=P["layerwise_rho"], rho_growth=P["layerwise_rho_growth"],
                       equalize=None if eq == "none" else eq)
@@ -1100,10 +1103,10 @@ class QNNADMM(NetworkModel):
                              f"({getattr(fp, 'n_iter_', None)})")
         if fp.network_.level_set is not None:
             raise ValueError("fp_model must be a full-precision QNNADMM (bits=None)")
-        if tuple(fp.layer_sizes_) != self.layer_sizes_ or fp.activation != self.activation \
+        if tuple(fp.layer_sizes_) != self.layer_sizes_ or fp.network_.activation != activation.name \
                 or bool(fp.bias) != bool(self.bias) or list(fp.classes_) != list(self.classes_):
-            raise ValueError(f"fp_model has another network ({fp.layer_sizes_}, {fp.activation}, "
-                             f"bias={fp.bias}) than this fit ({self.layer_sizes_}, {self.activation}, "
+            raise ValueError(f"fp_model has another network ({fp.layer_sizes_}, {fp.network_.activation}, "
+                             f"bias={fp.bias}) than this fit ({self.layer_sizes_}, {activation.name}, "
                              f"bias={self.bias}) or other classes")
         xp = get_namespace(A0)
         Ws = [xp.asarray(w, dtype=A0.dtype) for w in fp.weights()]

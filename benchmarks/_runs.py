@@ -202,10 +202,10 @@ def bits_order(bits) -> int:
     return special[str(bits)] if str(bits) in special else 10 - int(bits)
 
 
-def qnn_fp_phase_kwargs(dataset: str) -> dict:
+def qnn_fp_phase_kwargs(dataset: str, bits=None) -> dict:
     """The estimator's keyword arguments of a quantized QNN-ADMM preset's FP phase in the study
     (:func:`admmnet.presets.fp_phase_params`; the FP preset's unless it has settings of its own)."""
-    return {**fp_phase_params(base_dataset(dataset)), "bits": None, "levels": "thesis"}
+    return {**fp_phase_params(base_dataset(dataset), bits), "bits": None, "levels": "thesis"}
 
 
 def model_kwargs(dataset: str, method: str, bits) -> dict:
@@ -266,8 +266,10 @@ def is_stale(rec: dict) -> bool:
         # a parameter added after the run was made counts at its default (e.g. budget=None)
         absent = estimator_defaults(QNNADMM)
     have = rec.get("params", {})
-    if m == "qnn-admm":     # one initialisation: n_init=1 and the default None (no restarts) agree
-        want, have = ({**d, "n_init": d.get("n_init") or 1} for d in (want, have))
+    if m == "qnn-admm":     # one initialisation: n_init=1 and the default None (no restarts) agree;
+        # activation None (the preset's; runs made before it was one stored "relu") is the ReLU
+        want, have = ({**d, "n_init": d.get("n_init") or 1, "activation": d.get("activation") or "relu"}
+                      for d in (want, have))
     return (settings_changed(want, have, absent)
             or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d))))
 
@@ -387,20 +389,23 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     fp_seconds, qfp, fp_from = 0.0, None, None
     X_fit, y_fit = ds.X_train, ds.y_train
     if method == "qnn-admm" and bits != "fp":
-        fp_kw, origin = qnn_fp_phase_kwargs(dataset), []
+        fp_kw, origin = qnn_fp_phase_kwargs(dataset, bits), []
+        # a preset whose FP phase is a network of its own (admmnet.presets.LOW_BIT_OVERRIDES: Seeds
+        # at 1 bit) trains its phases here and keeps none: the stored ones are the shared ReLU phases
+        own = fp_kw != qnn_fp_phase_kwargs(dataset)
 
         def fp_phase(i):
             """Initialisation i's FP phase: the stored FP run (i = 0) or restart, else trained (on the
             augmented rows, as admmnet train does) and, for a restart, kept for the other bit widths."""
-            fp_i, s_i = _qnn_fp_model(out, dataset, seed, kw, i)
+            fp_i, s_i = (None, 0.0) if own else _qnn_fp_model(out, dataset, seed, kw, i)
             if fp_i is not None:
                 origin.append(str(qnn_fp_path(out, dataset, seed, i)))
                 return fp_i, s_i
-            if i == 0 and not augment:   # no stored FP run: the quantized fit trains its own FP phase
+            if i == 0 and not augment and not own:   # no stored FP run: the quantized fit trains its own
                 return None, 0.0
             fp_i, s_i = timed_fit(QNNADMM(seed=seed + i, **fp_kw), ds.X_train, ds.y_train)
             origin.append("trained in this run")
-            if i > 0:
+            if i > 0 and not own:
                 fp_i.save(qnn_fp_path(out, dataset, seed, i))
                 write_json(qnn_fp_path(out, dataset, seed, i).with_suffix(".json"),
                            {"seconds": s_i, "augmentation": augmentation(method, base_dataset(dataset))})

@@ -30,6 +30,7 @@ settings than the presets give now is moved to ``runs.stale.jsonl`` and redone.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -70,11 +71,17 @@ def run_seed(dataset: str, seed: int) -> list[dict]:
                     seconds_after_iterations=fp.history_.final["seconds"] if fp.history_.final else 0.0,
                     seconds_per_iteration=float(np.mean(fp.history_.column("seconds")))))
     # the FP phase of each restart (n_init), trained once per seed and shared by the bit widths
-    phases = phases_after(fp, t_fp, p, fp_phase_params(dataset), seed, ds.X_train, ds.y_train, bits=None)
+    # whose presets have the same FP phase (Seeds at 1 bit has a network of its own,
+    # admmnet.presets.LOW_BIT_OVERRIDES)
+    shared = {}
     for bits in BITS[1:]:
         kw = qnn_admm_params(dataset, bits)
         n_init = int(kw.get("n_init", 1))
-        fps, t_fps = phases.first(n_init)
+        phase_kw = fp_phase_params(dataset, bits)
+        key = json.dumps(phase_kw, sort_keys=True)
+        if key not in shared:
+            shared[key] = phases_after(fp, t_fp, p, phase_kw, seed, ds.X_train, ds.y_train, bits=None)
+        fps, t_fps = shared[key].first(n_init)
         q = admmnet.QNNADMM(**kw, bits=bits, levels="thesis", seed=seed)
         t = time.perf_counter()
         # the quantizer on the real rows (as admmnet train)
@@ -102,9 +109,10 @@ def drop_stale(log: Path, datasets) -> None:
         fp = r["bits"] == "fp"
         want = qnn_admm_params(r["dataset"], None if fp else r["bits"])
         # the FP run's settings, or a quantized run's FP phase's (its own quantizer's below)
-        solver = qnn_admm_params(r["dataset"], None) if fp else fp_phase_params(r["dataset"])
+        solver = qnn_admm_params(r["dataset"], None) if fp else fp_phase_params(r["dataset"], r["bits"])
+        have = {"activation": "relu", **r["params"]}      # runs made before activation was a preset setting
         return not (
-            all(_plain(r["params"].get(k)) == _plain(v) for k, v in solver.items() if k != "layerwise_rho")
+            all(_plain(have.get(k)) == _plain(v) for k, v in solver.items() if k != "layerwise_rho")
             and r.get("augmentation") == augmentation("qnn-admm", r["dataset"])
             and run_n_init(r) == (1 if fp else want.get("n_init", 1))
             and (fp or run_layerwise_rho(r) == want["layerwise_rho"])

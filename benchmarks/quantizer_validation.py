@@ -120,11 +120,12 @@ def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid:
     phase_kw = fp_phase_params(dataset)         # the quantized presets' FP phase (no FP_OVERRIDES)
     shared: dict = {}           # FP phases per network and schedule, keyed by its settings (the preset's: "{}")
 
-    def phases_for(cfg):
-        net = phase_settings(cfg)
-        key = json.dumps(net, sort_keys=True)
+    def phases_for(cfg, bits=None):
+        # the FP phase of the quantized preset of ``bits`` (Seeds at 1 bit: a network of its own,
+        # admmnet.presets.LOW_BIT_OVERRIDES), with the setting's network and schedule
+        kw = {**(phase_kw if bits is None else fp_phase_params(dataset, bits)), **phase_settings(cfg)}
+        key = json.dumps(kw, sort_keys=True)
         if key not in shared:
-            kw = {**phase_kw, **net}
             shared[key] = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**kw, seed=seed + i), *fit_rows))
         return shared[key]
 
@@ -140,11 +141,12 @@ def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid:
                 out.append({"bits": "fp", "setting": k, "seconds": seconds,
                             **{name: 100 * q.score(*rows) for name, rows in evals.items()}})
                 continue
-            kw = {**qnn_admm_params(dataset, 1 if bits == "binary" else int(bits)), **cfg}
+            b = 1 if bits == "binary" else int(bits)
+            kw = {**qnn_admm_params(dataset, b), **cfg}
             if "max_iter" in cfg and "fp_iter" not in cfg:
                 kw["fp_iter"] = cfg["max_iter"]         # the whole run is the FP phase, as in the presets
             n_init = int(kw.get("n_init") or 1)
-            fps, _ = phases_for(cfg).first(n_init)
+            fps, _ = phases_for(cfg, b).first(n_init)
             t = time.perf_counter()
             q = fit_finished(admmnet.QNNADMM(**kw, **level_kwargs(bits), seed=seed), *real_rows, fp_model=fps)
             out.append({"bits": str(bits), "setting": k, "seconds": time.perf_counter() - t,

@@ -24,7 +24,7 @@ def _loss(Ws, bs, A0, Y, act):
     return float(softmax_cross_entropy(Z, Y)[0])
 
 
-@pytest.mark.parametrize("act", ["relu", "hardsigmoid", "identity"])
+@pytest.mark.parametrize("act", ["relu", "hardsigmoid", "identity", "leaky_relu"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_gradients_match_finite_differences(act, bias):
     Ws, bs, A0, Y = _net(bias=bias)

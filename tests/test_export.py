@@ -30,6 +30,7 @@ ESTIMATORS = {
     "qnn-admm-fp": lambda: admmnet.QNNADMM((16,), max_iter=3),
     "qnn-admm-2bit-row": lambda: admmnet.QNNADMM((16,), bits=2, granularity="row", max_iter=3),
     "qnn-admm-1bit": lambda: admmnet.QNNADMM((16,), bits=1, max_iter=3),
+    "qnn-admm-fp-leaky": lambda: admmnet.QNNADMM((16,), max_iter=3, activation="leaky_relu"),
     "qnn-admm-8bit": lambda: admmnet.QNNADMM((16,), bits=8, max_iter=3, activation="hardsigmoid"),
     "fp": lambda: admmnet.FPMLP(**BP),
     "ptq-4bit": lambda: admmnet.PTQ(bits=4, **BP),
@@ -44,7 +45,7 @@ ESTIMATORS = {
     "md-tanh-s": lambda: admmnet.MirrorDescent(variant="tanh-s", md_epochs=1, **BP),
 }
 
-WANT_TYPES = {"qnn-admm-fp": "float32", "qnn-admm-2bit-row": "int4", "qnn-admm-1bit": "int2",
+WANT_TYPES = {"qnn-admm-fp": "float32", "qnn-admm-fp-leaky": "float32", "qnn-admm-2bit-row": "int4", "qnn-admm-1bit": "int2",
               "qnn-admm-8bit": "int16", "fp": "float32", "ptq-4bit": "int8", "ste-2bit": "int4", "dq": "uint8",
               "qat": "uint8", "lq-2bit": "int4", "ptq-binary": "int2", "twn": "int2", "ttq": "int2",
               "admm-ternary": "int2", "md-tanh-s": "int2"}

@@ -4,7 +4,7 @@ import pytest
 
 import admmnet
 from admmnet.presets import (AUTO_FP_OVERRIDES, AUTO_LARGE_SAMPLES, AUTO_WIDE_SAMPLES, AUTO_WIDTH_FACTOR,
-                             FP_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_base_width,
+                             FP_OVERRIDES, LOW_BIT_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_base_width,
                              auto_params, fp_phase_params, qnn_admm_params)
 
 
@@ -23,21 +23,53 @@ def test_quantized_presets_run_the_fp_schedule_then_quantize():
 
 
 def test_fp_phase_is_the_fit_a_quantized_preset_starts_from():
-    """A quantized preset's fit (Seeds, 1 bit, one start, shortened) equals its quantizer run from
+    """A quantized preset's fit (Seeds, 2 bits, one start, shortened) equals its quantizer run from
     ``fp_phase_params``' FP fit, not from the FP preset's (which has penalty growth of its own)."""
     from admmnet.datasets import load_dataset
 
     ds = load_dataset("seeds", split_seed=0)
     short = dict(max_iter=40)
-    q_kw = {**qnn_admm_params("seeds", 1), "n_init": 1, **short, "fp_iter": 40}
-    whole = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train)
-    phase = admmnet.QNNADMM(**{**fp_phase_params("seeds"), **short}, seed=0).fit(ds.X_train, ds.y_train)
+    q_kw = {**qnn_admm_params("seeds", 2), "n_init": 1, **short, "fp_iter": 40}
+    whole = admmnet.QNNADMM(**q_kw, bits=2, seed=0).fit(ds.X_train, ds.y_train)
+    phase = admmnet.QNNADMM(**{**fp_phase_params("seeds", 2), **short}, seed=0).fit(ds.X_train, ds.y_train)
     fp = admmnet.QNNADMM(**{**qnn_admm_params("seeds", None), **short}, seed=0).fit(ds.X_train, ds.y_train)
     assert FP_OVERRIDES["seeds"]["penalty_growth"] > 1 and fp.params_["penalty_growth"] > 1
-    from_phase = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train, fp_model=phase)
-    from_fp = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train, fp_model=fp)
+    from_phase = admmnet.QNNADMM(**q_kw, bits=2, seed=0).fit(ds.X_train, ds.y_train, fp_model=phase)
+    from_fp = admmnet.QNNADMM(**q_kw, bits=2, seed=0).fit(ds.X_train, ds.y_train, fp_model=fp)
     np.testing.assert_array_equal(whole.predict_proba(ds.X_test), from_phase.predict_proba(ds.X_test))
     assert not np.array_equal(whole.network_.weights()[0], from_fp.network_.weights()[0])
+
+
+def test_seeds_ternary_preset_has_a_leaky_network_of_its_own():
+    """LOW_BIT_OVERRIDES: Seeds at 1 bit (largest code 1) trains a leaky-ReLU network, its FP
+    phase included; every other preset and width keeps the ReLU; an explicit activation wins; the
+    1-bit fit equals its run from its own FP phase and refuses a ReLU one (another network)."""
+    from admmnet.datasets import load_dataset
+
+    assert LOW_BIT_OVERRIDES == {"seeds": {1: {"activation": "leaky_relu"}}}
+    assert qnn_admm_params("seeds", 1)["activation"] == fp_phase_params("seeds", 1)["activation"] == "leaky_relu"
+    assert qnn_admm_params("seeds", "q", qmax=1)["activation"] == "leaky_relu"
+    for d in QNN_ADMM:
+        for b in (None, 8, 4, 2) + ((1,) if d != "seeds" else ()):
+            assert "activation" not in qnn_admm_params(d, b) and "activation" not in fp_phase_params(d, b)
+    shape = (168, 7, 3)
+    resolved = lambda **kw: admmnet.QNNADMM(**kw).resolved_params(*shape)["activation"]  # noqa: E731
+    assert resolved(preset="seeds", bits=1) == "leaky_relu"
+    assert resolved(preset="seeds", bits=1, activation="relu") == "relu"
+    assert resolved(preset="seeds", bits=2) == resolved(preset="seeds") == resolved(bits=1) == "relu"
+    assert resolved(preset="pendigits", bits=1) == resolved(preset=None, bits=1) == "relu"
+
+    ds = load_dataset("seeds", split_seed=0)
+    q_kw = {**qnn_admm_params("seeds", 1), "n_init": 1, "max_iter": 20, "fp_iter": 20}
+    phase = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fp_phase(*ds.X_train.shape, 3).fit(ds.X_train, ds.y_train)
+    assert phase.network_.activation == "leaky_relu" and phase.n_iter_ == 20
+    whole = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train)
+    from_phase = admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train, fp_model=phase)
+    assert whole.network_.activation == "leaky_relu"
+    np.testing.assert_array_equal(whole.predict_proba(ds.X_test), from_phase.predict_proba(ds.X_test))
+    relu = admmnet.QNNADMM(**{**fp_phase_params("seeds"), "max_iter": 20}, seed=0).fit(ds.X_train, ds.y_train)
+    with pytest.raises(ValueError, match="another network"):
+        admmnet.QNNADMM(**q_kw, bits=1, seed=0).fit(ds.X_train, ds.y_train, fp_model=relu)
 
 
 @pytest.mark.parametrize("dataset", sorted(TOPOLOGIES))

@@ -167,7 +167,7 @@ def test_a_backtracking_cap_and_nan_guard():
 
 
 # ---------------------------------------------------------------- z-update (hidden)
-@pytest.mark.parametrize("name", ["relu", "hardsigmoid", "identity"])
+@pytest.mark.parametrize("name", ["relu", "hardsigmoid", "identity", "leaky_relu"])
 @pytest.mark.parametrize("beta,gamma", [(1.0, 1.0), (0.3, 5.0), (7.0, 0.2)])
 def test_z_hidden_matches_grid_brute_force(name, beta, gamma):
     act = get_activation(name)
@@ -184,6 +184,18 @@ def test_z_hidden_matches_grid_brute_force(name, beta, gamma):
     f_ours = f(z[:, None])[:, 0]
     assert np.all(f_ours <= f_grid + 1e-12)  # never worse than the best grid point
     assert np.all(f_ours >= f_grid - beta * 1e-4 - gamma * 1e-4)  # and it is a true minimum
+
+
+def test_leaky_relu_is_its_pieces():
+    """The leaky ReLU's forward pass is max(z, 0.1 z), the same as evaluating its pieces."""
+    from admmnet.admm.activations import LEAKY_SLOPE, Activation
+
+    z = np.linspace(-5, 5, 41)
+    act = get_activation("leaky_relu")
+    generic = Activation("generic", act.pieces)            # evaluated from the pieces alone
+    np.testing.assert_array_equal(act(z), np.where(z > 0, z, LEAKY_SLOPE * z))
+    np.testing.assert_allclose(generic(z), act(z))
+    assert LEAKY_SLOPE == 0.1
 
 
 def test_z_relu_is_algorithm_5():

@@ -12,7 +12,12 @@ name           h(z)                       pieces (lo, hi, slope, offset)
 ``relu``       max(z, 0)                  (-inf, 0, 0, 0), (0, inf, 1, 0)
 ``hardsigmoid`` clip(z, 0, 1)  (eq. 4.20)  (-inf, 0, 0, 0), (0, 1, 1, 0), (1, inf, 0, 1)
 ``identity``   z                          (-inf, inf, 1, 0)
+``leaky_relu`` max(z, 0.1 z)              (-inf, 0, 0.1, 0), (0, inf, 1, 0)
 =============  =========================  ==================================
+
+The leaky ReLU's slope :data:`LEAKY_SLOPE` is fixed (0.1, chosen on validation rows for Seeds at
+1 bit, docs/quantized_training.md): a hidden unit of a ternary network keeps a gradient-free
+signal on every row, where a ReLU unit the quantizer leaves off on every row is lost.
 """
 from __future__ import annotations
 
@@ -21,7 +26,10 @@ from dataclasses import dataclass
 
 from .._backend import get_namespace
 
-__all__ = ["Activation", "ACTIVATIONS", "get_activation"]
+__all__ = ["Activation", "ACTIVATIONS", "LEAKY_SLOPE", "get_activation"]
+
+#: Slope of ``leaky_relu`` on z < 0.
+LEAKY_SLOPE = 0.1
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class Activation:
             return xp.clip(z, 0.0, 1.0)
         if self.name == "identity":
             return z
+        if self.name == "leaky_relu":
+            return xp.maximum(z, LEAKY_SLOPE * z)
         # Generic evaluation from the pieces (used by activations added later).
         out = xp.zeros_like(z)
         for lo, hi, slope, offset in self.pieces:
@@ -55,6 +65,7 @@ ACTIVATIONS: dict[str, Activation] = {
         ((-math.inf, 0.0, 0.0, 0.0), (0.0, 1.0, 1.0, 0.0), (1.0, math.inf, 0.0, 1.0)),
     ),
     "identity": Activation("identity", ((-math.inf, math.inf, 1.0, 0.0),)),
+    "leaky_relu": Activation("leaky_relu", ((-math.inf, 0.0, LEAKY_SLOPE, 0.0), (0.0, math.inf, 1.0, 0.0))),
 }
 
 

@@ -40,7 +40,7 @@ __all__ = ["NORMS", "HOMOGENEOUS", "equalize_network", "channel_ranges"]
 #: Range measures of :func:`channel_ranges`.
 NORMS = ("max", "l2")
 #: Activations with ``h(c z) = c h(z)`` for every ``c > 0`` (the rescaling keeps the function).
-HOMOGENEOUS = ("relu", "identity")
+HOMOGENEOUS = ("relu", "identity", "leaky_relu")
 
 
 def channel_ranges(W, axis: int, norm: str = "max"):

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .._backend import get_namespace
+from ..admm.activations import LEAKY_SLOPE
 
 __all__ = ["ACTIVATION_GRADS", "activation_grad", "softmax", "softmax_cross_entropy", "distillation_loss", "forward",
            "backward", "ForwardCache"]
@@ -52,9 +53,13 @@ def _identity_grad(xp, z):
     return xp.ones_like(z)
 
 
+def _leaky_relu_grad(xp, z):
+    return xp.where(z > 0, xp.ones_like(z), xp.full_like(z, LEAKY_SLOPE))
+
+
 #: h'(z) per activation name (subgradient 0 at the kinks).
 ACTIVATION_GRADS: dict[str, Callable] = {"relu": _relu_grad, "hardsigmoid": _hardsigmoid_grad,
-                                         "identity": _identity_grad}
+                                         "identity": _identity_grad, "leaky_relu": _leaky_relu_grad}
 
 
 def activation_grad(name: str, z):

@@ -14,6 +14,7 @@ from ..backprop.optim import OPTIMIZERS
 from ..model import History, NetworkModel, _check_eval_set
 from ..network import Layer, Network
 from ..quant import make_level_set
+from ..admm.activations import ACTIVATIONS
 
 __all__ = ["BackpropModel", "stratified_holdout", "FP_PARAM_NAMES"]
 
@@ -80,7 +81,7 @@ class BackpropModel(NetworkModel):
                 self.arch, (list, tuple, dict, Arch)):
             raise ValueError(f"arch must be one of {list(ARCH_NAMES)} or a layer list, got {self.arch!r}")
         hidden = check_layer_sizes(self.hidden_sizes)
-        check_choice("activation", self.activation, ("relu", "hardsigmoid", "identity"))
+        check_choice("activation", self.activation, tuple(ACTIVATIONS))
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         check_choice("dtype", self.dtype, ("float32", "float64"))

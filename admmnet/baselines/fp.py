@@ -13,7 +13,7 @@ _FP_DOC = """
         The network: the dense MLP of ``hidden_sizes``, or a convolutional network
         (:mod:`admmnet.backprop.arch`, docs/cnn.md) on the image rows of X (``C*H*W`` features
         per row, e.g. MNIST's 784 = 1x28x28; data of another width is refused).
-    activation : {"relu", "hardsigmoid", "identity"}
+    activation : {"relu", "hardsigmoid", "identity", "leaky_relu"}
     bias : bool, default True
         Full-precision bias per layer (never quantized).
     optimizer : {"adam", "sgd"}, default "adam"
