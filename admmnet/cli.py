@@ -363,13 +363,13 @@ def _build_qnn_admm(args, bits, shape=None):
             kw["fp_iter"] = args.iters
     for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "momentum", "layer_scale",
                  "w_solver", "a_solver", "fp_iter", "layerwise", "layerwise_rho", "layerwise_equalize", "n_init",
-                 "blas_threads"):
+                 "blas_threads", "activation"):
         v = getattr(args, name)
         if v is not None:
             kw[name] = None if (name, v) == ("blas_threads", "none") else v     # --blas-threads none: None
     return QNNADMM(bits=bits, levels=args.levels, granularity=args.granularity, seed=args.seed,
                    preset=args.dataset or "auto",
-                   dtype=args.dtype, device=args.device, activation=args.activation, bias=not args.no_bias,
+                   dtype=args.dtype, device=args.device, bias=not args.no_bias,
                    verbose=not args.quiet, **kw)
 
 

@@ -34,6 +34,23 @@ def test_fp_bits_in_json(tmp_path):
     assert rec["bits"] == "fp" and rec["storage_bits_per_weight"] == 32
 
 
+def test_activation_is_the_presets_unless_given(tmp_path):
+    """``--activation`` unset: the preset's (Seeds at 1 bit the leaky ReLU, at 2 bits the ReLU);
+    given: it wins. The saved network says which it has."""
+    import admmnet
+
+    def trained(*argv):
+        path = tmp_path / f"m{len(list(tmp_path.iterdir()))}.npz"
+        assert main(["train", "--dataset", "seeds", "--iters", "3", "--n-init", "1", "--save", str(path),
+                     "--quiet", *argv]) == 0
+        return admmnet.load(path).network_.activation
+
+    assert trained("--bits", "1") == "leaky_relu"
+    assert trained("--bits", "1", "--activation", "relu") == "relu"
+    assert trained("--bits", "2") == "relu"
+    assert trained("--bits", "2", "--activation", "leaky_relu") == "leaky_relu"
+
+
 def test_errors_are_reported_not_raised(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"garbage")
