@@ -78,7 +78,7 @@ def run_average(dataset, seed, fit_rows, evals, tails):
     X, y = fit_rows
     q = admmnet.QNNADMM(**kw, seed=seed).fit(X, y, callback=cb)
     out = {"preset": {n: 100 * q.score(*r) for n, r in evals.items()}}
-    act = get_activation(q.activation)
+    act = get_activation(q.network_.activation)
     y_index = np.searchsorted(q.classes_, y)
     for k in tails:
         Ws, bs = averaged_network(iterates, min(k, len(iterates)), X, y_index, q.classes_.size, q.refit_ridge, act)

@@ -15,9 +15,11 @@ def _data(n=150, seed=0):
     return X, y
 
 
-# penalty_growth given: the FP preset of Seeds grows its penalties, its quantized presets' FP phase
-# does not; the FP models below are these estimators' FP phases
-KW = dict(hidden_sizes=(5,), bits=1, max_iter=8, preset="seeds", device="cpu", penalty_growth=1.0)
+# penalty_growth and activation given: the FP preset of Seeds grows its penalties and has the ReLU,
+# its 1-bit preset's FP phase neither (fixed penalties, the leaky ReLU); the FP models below,
+# {**KW, "bits": None}, are then these estimators' FP phases
+KW = dict(hidden_sizes=(5,), bits=1, max_iter=8, preset="seeds", device="cpu", penalty_growth=1.0,
+          activation="relu")
 
 
 def _cross_entropy(model, X, y):
