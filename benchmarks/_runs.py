@@ -268,7 +268,8 @@ def is_stale(rec: dict) -> bool:
     have = rec.get("params", {})
     if m == "qnn-admm":     # one initialisation: n_init=1 and the default None (no restarts) agree;
         # activation None (the preset's; runs made before it was one stored "relu") is the ReLU
-        want, have = ({**d, "n_init": d.get("n_init") or 1, "activation": d.get("activation") or "relu"}
+        relu = QNNADMM.PRESET_PARAMS["activation"]
+        want, have = ({**d, "n_init": d.get("n_init") or 1, "activation": d.get("activation") or relu}
                       for d in (want, have))
     return (settings_changed(want, have, absent)
             or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d))))
@@ -284,17 +285,18 @@ def qnn_fp_path(out: Path, dataset: str, seed: int, init: int = 0) -> Path:
     return out / "models" / (f"qnn-admm-fp_{dataset}_seed{seed}" + (f".init{init}" if init else "") + ".npz")
 
 
-def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict, init: int = 0):
-    """``(fp_model, its fit seconds)`` when the quantized QNN-ADMM run ``kw`` can take the FP
-    phase of its initialisation ``init`` from the stored FP run (the quantized preset's FP phase
-    is the whole run; where its settings are the FP preset's, ``fit(fp_model=...)`` gives the
+def _qnn_fp_model(out: Path, dataset: str, seed: int, kw: dict, init: int = 0, bits=None):
+    """``(fp_model, its fit seconds)`` when the quantized QNN-ADMM run ``kw`` (of ``bits``) can take
+    the FP phase of its initialisation ``init`` from the stored FP run (the quantized preset's FP
+    phase is the whole run; where its settings are the FP preset's, ``fit(fp_model=...)`` gives the
     result of the whole quantized fit), else ``(None, 0)``: also when the FP preset has settings
-    of its own (:data:`admmnet.presets.FP_OVERRIDES`) and the stored FP run is not a phase."""
+    of its own (:data:`admmnet.presets.FP_OVERRIDES`) and the stored FP run is not a phase, and
+    when the phase of ``bits`` is another network (:data:`admmnet.presets.LOW_BIT_OVERRIDES`)."""
     path = qnn_fp_path(out, dataset, seed, init)
     if kw.get("fp_iter") is None or kw.get("fp_iter") != kw.get("max_iter") or not path.exists():
         return None, 0.0
     fp = admmnet.load(path)
-    want = _plain(qnn_fp_phase_kwargs(dataset))
+    want = _plain(qnn_fp_phase_kwargs(dataset, bits))
     have = _plain({k: fp.json_params().get(k) for k in want})
     if want != have or fp.seed != seed + init:
         return None, 0.0
@@ -391,13 +393,14 @@ def run_task(out: str, dataset: str, method: str, bits, seed: int) -> dict:
     if method == "qnn-admm" and bits != "fp":
         fp_kw, origin = qnn_fp_phase_kwargs(dataset, bits), []
         # a preset whose FP phase is a network of its own (admmnet.presets.LOW_BIT_OVERRIDES: Seeds
-        # at 1 bit) trains its phases here and keeps none: the stored ones are the shared ReLU phases
+        # at 1 bit) finds no stored phase of it (_qnn_fp_model), trains its phases here and keeps
+        # none: the stored restart files are the phases the other bit widths share
         own = fp_kw != qnn_fp_phase_kwargs(dataset)
 
         def fp_phase(i):
             """Initialisation i's FP phase: the stored FP run (i = 0) or restart, else trained (on the
             augmented rows, as admmnet train does) and, for a restart, kept for the other bit widths."""
-            fp_i, s_i = (None, 0.0) if own else _qnn_fp_model(out, dataset, seed, kw, i)
+            fp_i, s_i = _qnn_fp_model(out, dataset, seed, kw, i, bits)
             if fp_i is not None:
                 origin.append(str(qnn_fp_path(out, dataset, seed, i)))
                 return fp_i, s_i

@@ -110,7 +110,8 @@ def drop_stale(log: Path, datasets) -> None:
         want = qnn_admm_params(r["dataset"], None if fp else r["bits"])
         # the FP run's settings, or a quantized run's FP phase's (its own quantizer's below)
         solver = qnn_admm_params(r["dataset"], None) if fp else fp_phase_params(r["dataset"], r["bits"])
-        have = {"activation": "relu", **r["params"]}      # runs made before activation was a preset setting
+        # runs made before activation was a preset setting: the ReLU they had
+        have = {"activation": admmnet.QNNADMM.PRESET_PARAMS["activation"], **r["params"]}
         return not (
             all(_plain(have.get(k)) == _plain(v) for k, v in solver.items() if k != "layerwise_rho")
             and r.get("augmentation") == augmentation("qnn-admm", r["dataset"])

@@ -123,7 +123,7 @@ def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid:
     def phases_for(cfg, bits=None):
         # the FP phase of the quantized preset of ``bits`` (Seeds at 1 bit: a network of its own,
         # admmnet.presets.LOW_BIT_OVERRIDES), with the setting's network and schedule
-        kw = {**(phase_kw if bits is None else fp_phase_params(dataset, bits)), **phase_settings(cfg)}
+        kw = {**fp_phase_params(dataset, bits), **phase_settings(cfg)}
         key = json.dumps(kw, sort_keys=True)
         if key not in shared:
             shared[key] = FPPhases(lambda i: timed_fit(admmnet.QNNADMM(**kw, seed=seed + i), *fit_rows))
