@@ -204,13 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--layerwise-rho", type=float, default=None, metavar="R",
                    help="qnn-admm: the layerwise quantizer's starting penalty, relative to a layer's Gram matrix "
                         "(default: the preset's, 1e-3 for 1-bit level sets, else 1e-2)")
+    t.add_argument("--layerwise-iter", type=int, default=None, metavar="N",
+                   help="qnn-admm: the layerwise quantizer's ADMM iterations per layer "
+                        "(default: the preset's, 60 for Seeds at 1 bit, else 30)")
     t.add_argument("--layerwise-equalize", choices=("max", "l2", "none"), default=None,
                    help="qnn-admm: cross-layer equalization of the FP network before the layerwise quantizer "
                         "(default: the preset's, max on Pendigits, else none; docs/quantized_training.md)")
     t.add_argument("--n-init", type=int, default=None, metavar="N",
                    help="qnn-admm: train from N initialisations (seeds --seed, --seed + 1, ...) and keep the "
                         "network with the lowest training loss (default: the preset's, 5 for 1- and 2-bit runs "
-                        "on Seeds, Pendigits and data under 20,000 rows, else 1)")
+                        "on Seeds, Pendigits and data under 20,000 rows (Seeds at 1 bit: 10), else 1)")
     t.add_argument("--blas-threads", type=_blas_threads_arg, default=None, metavar="N|auto|none",
                    help="qnn-admm: BLAS threads of the fit (default auto: one for fits with restarts and "
                         "for small data such as Seeds and Pendigits, so the result does not depend on the "
@@ -362,8 +365,8 @@ def _build_qnn_admm(args, bits, shape=None):
         if args.fp_iter is None and "fp_iter" in kw:    # the FP phase stays the whole run
             kw["fp_iter"] = args.iters
     for name in ("beta", "gamma", "mu", "penalty_growth", "mu_growth", "ridge", "momentum", "layer_scale",
-                 "w_solver", "a_solver", "fp_iter", "layerwise", "layerwise_rho", "layerwise_equalize", "n_init",
-                 "blas_threads", "activation"):
+                 "w_solver", "a_solver", "fp_iter", "layerwise", "layerwise_rho", "layerwise_iter",
+                 "layerwise_equalize", "n_init", "blas_threads", "activation"):
         v = getattr(args, name)
         if v is not None:
             kw[name] = None if (name, v) == ("blas_threads", "none") else v     # --blas-threads none: None

@@ -399,10 +399,11 @@ class QNNADMM(NetworkModel):
         (:mod:`admmnet.admm.layerwise`): each layer's alpha Q and bias fitted to
         reproduce the FP layer's pre-activations on the features of the quantized
         layers below.
-    layerwise_iter, layerwise_rho, layerwise_rho_growth : int, float, float, default 30, None, 1.25
+    layerwise_iter, layerwise_rho, layerwise_rho_growth : int, float, float, default None, None, 1.25
         Its ADMM iterations per layer and penalty schedule (rho relative to the
-        mean eigenvalue of the layer's Gram matrix; None: the preset's, 1e-3 for level sets
-        with largest code 1, ternary and binary, else 1e-2, :data:`admmnet.presets.LAYERWISE_RHO`).
+        mean eigenvalue of the layer's Gram matrix). None: the preset's; iterations 30 (60 for
+        Seeds at 1 bit, :data:`admmnet.presets.LOW_BIT_OVERRIDES`), rho 1e-3 for level sets
+        with largest code 1, ternary and binary, else 1e-2, :data:`admmnet.presets.LAYERWISE_RHO`.
     layerwise_equalize : {"max", "l2", "none"}, default None (preset: "max" for Pendigits, else "none")
         Cross-layer equalization of the FP network before the layerwise quantizer
         (:mod:`admmnet.admm.equalize`): each hidden unit's row and outgoing column rescaled to
@@ -412,7 +413,7 @@ class QNNADMM(NetworkModel):
         are, and an explicit "max" or "l2" with one is an error.
     max_iter : int, default None (preset)
         ADMM iterations.
-    n_init : int, default None (preset: 5 for ternary to 3-bit runs under 20,000 rows, else 1)
+    n_init : int, default None (preset: 5 for ternary to 3-bit runs under 20,000 rows, 10 for Seeds at 1 bit, else 1)
         Restarts, as scikit-learn's ``KMeans(n_init=...)``: the whole fit runs from ``n_init``
         initialisations (seeds ``seed``, ``seed + 1``, ...) and keeps the network with the lowest
         training cross-entropy on the fit's rows (a forward pass: no gradient). The losses are in
@@ -475,7 +476,7 @@ class QNNADMM(NetworkModel):
                  proj_max_iter=50, proj_patience=3, ridge=None, forward_reset=None, layer_scale=None,
                  refit_output=None, refit_ridge=1e-5, momentum=None, momentum_restart=True, monitor_rows=10000, fp_iter=None,
                  layerwise=None,
-                 layerwise_iter=30, layerwise_rho=None, layerwise_rho_growth=1.25, layerwise_equalize=None,
+                 layerwise_iter=None, layerwise_rho=None, layerwise_rho_growth=1.25, layerwise_equalize=None,
                  max_iter=None, n_init=None, preset="auto", seed=0,
                  dtype="float32", device="auto", verbose=False, budget=None,
                  bit_choices=(1, 2, 3, 4, 5, 6, 7, 8), quantizer="kmeans", blas_threads="auto"):
@@ -533,7 +534,7 @@ class QNNADMM(NetworkModel):
                      "ridge": 1e-3, "forward_reset": 1, "layer_scale": 4.0, "refit_output": False,
                      "momentum": 0.0, "fp_iter": 0, "layerwise": False, "max_iter": 30, "n_init": 1,
                      "layerwise_rho": LAYERWISE_RHO_DEFAULT, "layerwise_equalize": LAYERWISE_EQUALIZE,
-                     "activation": "relu"}
+                     "activation": "relu", "layerwise_iter": 30}
 
     def _quantized(self) -> bool:
         """Whether this estimator trains a quantized network: bits, a binary/ternary level set or

@@ -255,6 +255,18 @@ def drop_runs(log: Path, stale: Callable[[dict], bool], what: str, keep_in: Path
     return fresh
 
 
+#: QNNADMM parameters that became preset settings (None: the preset's) after runs had stored them
+#: with a value: a preset that leaves one out gives ``QNNADMM.PRESET_PARAMS``'s, which those runs
+#: had (one initialisation, the ReLU, 30 layerwise iterations).
+PRESET_FILLED = ("n_init", "activation", "layerwise_iter")
+
+
+def preset_filled(params: dict) -> dict:
+    """``params`` (JSON form) with :data:`PRESET_FILLED` left at None (or absent) set to the value a
+    preset that leaves them out gives, so that a stored run and today's preset compare equal."""
+    return {**params, **{k: params.get(k) or QNNADMM.PRESET_PARAMS[k] for k in PRESET_FILLED}}
+
+
 def is_stale(rec: dict) -> bool:
     """Whether a stored run was made with other settings than the presets give now (then the
     study redoes it): the preset's keyword arguments and the training-data augmentation must match."""
@@ -266,11 +278,8 @@ def is_stale(rec: dict) -> bool:
         # a parameter added after the run was made counts at its default (e.g. budget=None)
         absent = estimator_defaults(QNNADMM)
     have = rec.get("params", {})
-    if m == "qnn-admm":     # one initialisation: n_init=1 and the default None (no restarts) agree;
-        # activation None (the preset's; runs made before it was one stored "relu") is the ReLU
-        relu = QNNADMM.PRESET_PARAMS["activation"]
-        want, have = ({**d, "n_init": d.get("n_init") or 1, "activation": d.get("activation") or relu}
-                      for d in (want, have))
+    if m == "qnn-admm":
+        want, have = preset_filled(want), preset_filled(have)
     return (settings_changed(want, have, absent)
             or rec.get("augmentation") != _plain(augmentation(m, base_dataset(d))))
 

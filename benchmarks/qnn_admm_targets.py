@@ -42,8 +42,8 @@ from admmnet.baseline_presets import augment_copies, augmentation
 from admmnet.datasets import load_dataset
 from admmnet.presets import fp_phase_params, qnn_admm_params
 
-from _runs import (append_runs, drop_runs, fit_finished, is_stale, load_runs, phases_after, run_groups,
-                   settings_changed, write_results)
+from _runs import (append_runs, drop_runs, fit_finished, is_stale, load_runs, phases_after, preset_filled,
+                   run_groups, settings_changed, write_results)
 
 BITS = ("fp", 8, 4, 2, 1)
 # issue 14's targets (test accuracy %, mean of 10 seeds); MNIST 8 bits: fp - 0.2
@@ -110,15 +110,16 @@ def drop_stale(log: Path, datasets) -> None:
         want = qnn_admm_params(r["dataset"], None if fp else r["bits"])
         # the FP run's settings, or a quantized run's FP phase's (its own quantizer's below)
         solver = qnn_admm_params(r["dataset"], None) if fp else fp_phase_params(r["dataset"], r["bits"])
-        # runs made before activation was a preset setting: the ReLU they had
-        have = {"activation": admmnet.QNNADMM.PRESET_PARAMS["activation"], **r["params"]}
+        # settings that became preset settings after runs stored them (the ReLU, 30 layerwise
+        # iterations): None or absent is the value of a preset that leaves them out
+        have = preset_filled(r["params"])
         return not (
             all(_plain(have.get(k)) == _plain(v) for k, v in solver.items() if k != "layerwise_rho")
             and r.get("augmentation") == augmentation("qnn-admm", r["dataset"])
             and run_n_init(r) == (1 if fp else want.get("n_init", 1))
             and (fp or run_layerwise_rho(r) == want["layerwise_rho"])
             and (fp or not settings_changed({k: want.get(k, v0) for k, v0 in QUANTIZER_ABSENT.items()},
-                                            r["params"], QUANTIZER_ABSENT)))
+                                            have, QUANTIZER_ABSENT)))
 
     bad = {(r["dataset"], r["seed"]) for r in load_runs(log) if r["dataset"] in datasets and stale_run(r)}
 
@@ -130,7 +131,7 @@ def drop_stale(log: Path, datasets) -> None:
 
 #: Quantizer settings a stored quantized run is compared on, with the value of a run that predates
 #: the setting (and of a preset that leaves it out).
-QUANTIZER_ABSENT = {"layerwise_equalize": "none"}
+QUANTIZER_ABSENT = {"layerwise_equalize": "none", "layerwise_iter": 30}
 
 
 def run_layerwise_rho(r: dict) -> float:

@@ -55,7 +55,7 @@ from admmnet.cli import environment
 from admmnet.datasets import load_dataset
 from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.io import write_json
-from admmnet.presets import fp_phase_params, qnn_admm_params
+from admmnet.presets import NETWORK_KEYS, fp_phase_params, qnn_admm_params
 
 from _runs import FPPhases, fit_finished, paired_difference, timed_fit
 from pendigits_validation import _data as pendigits_data
@@ -95,9 +95,9 @@ def level_kwargs(bits) -> dict:
     return {"bits": None, "levels": "binary"} if bits == "binary" else {"bits": int(bits)}
 
 
-#: Settings that change the network itself: a quantized setting with any of them gets FP phases
-#: of its own (same seeds, trained with them), since a quantized fit takes its FP phase's network.
-NETWORK_KEYS = ("activation", "hidden_sizes", "bias")
+# NETWORK_KEYS (admmnet.presets): settings that change the network itself. A quantized setting
+# with any of them gets FP phases of its own (same seeds, trained with them), since a quantized
+# fit takes its FP phase's network.
 #: Settings of the FP solver's schedule: a quantized setting with any of them likewise gets FP phases
 #: trained with them (the quantizer that follows does not read them).
 SOLVER_KEYS = ("beta", "gamma", "penalty_growth", "max_penalty", "ridge", "momentum", "layer_scale",

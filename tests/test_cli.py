@@ -227,15 +227,18 @@ def test_train_uses_the_presets_level_dependent_settings(argv, tmp_path):
     want = QNNADMM(bits=bits, levels=levels, preset="seeds").resolved_params(*ds.X_train.shape, 3)
     assert got["layerwise_rho"] == want["layerwise_rho"]
     assert got["layerwise_rho"] == (1e-3 if bits in (1, None) else 1e-2)
+    # Seeds' own 1-bit quantizer (LOW_BIT_OVERRIDES); None in the record: the preset's
+    assert (got["layerwise_iter"] or QNNADMM.PRESET_PARAMS["layerwise_iter"]) == want["layerwise_iter"]
+    assert want["layerwise_iter"] == (60 if bits in (1, None) else 30)
 
 
-@pytest.mark.parametrize("argv, rho, eq", [
-    ([], 1e-3, None),                              # the Seeds 1-bit preset (the record keeps None: the preset's)
-    (["--layerwise-rho", "0.005", "--layerwise-equalize", "l2"], 0.005, "l2"),
+@pytest.mark.parametrize("argv, rho, eq, iters", [
+    ([], 1e-3, None, 60),                          # the Seeds 1-bit preset (the record keeps None: the preset's)
+    (["--layerwise-rho", "0.005", "--layerwise-equalize", "l2", "--layerwise-iter", "5"], 0.005, "l2", 5),
 ])
-def test_layerwise_quantizer_options(argv, rho, eq, tmp_path):
-    """--layerwise-rho and --layerwise-equalize override the preset's quantizer settings and reach
-    the fit: the saved model is the Python API's with the same keyword arguments."""
+def test_layerwise_quantizer_options(argv, rho, eq, iters, tmp_path):
+    """--layerwise-rho, --layerwise-iter and --layerwise-equalize override the preset's quantizer
+    settings and reach the fit: the saved model is the Python API's with the same keyword arguments."""
     import numpy as np
 
     import admmnet
@@ -246,10 +249,10 @@ def test_layerwise_quantizer_options(argv, rho, eq, tmp_path):
     assert main(["train", "--dataset", "seeds", "--bits", "1", "--iters", "3", "--n-init", "1", "--quiet",
                  "--json", str(path), "--save", str(model)] + argv) == 0
     got = json.loads(path.read_text())["params"]
-    assert (got["layerwise_rho"], got["layerwise_equalize"]) == (rho, eq)
+    assert (got["layerwise_rho"], got["layerwise_equalize"], got["layerwise_iter"]) == (rho, eq, iters)
     ds = load_dataset("seeds")
     q = QNNADMM(bits=1, preset="seeds", max_iter=3, fp_iter=3, n_init=1, seed=0, layerwise_rho=rho,
-                layerwise_equalize=eq).fit(ds.X_train, ds.y_train)
+                layerwise_equalize=eq, layerwise_iter=iters).fit(ds.X_train, ds.y_train)
     for a, b in zip(admmnet.load(model).weights(), q.weights()):
         np.testing.assert_array_equal(a, b)
 

@@ -4,7 +4,7 @@ import pytest
 
 import admmnet
 from admmnet.presets import (AUTO_FP_OVERRIDES, AUTO_LARGE_SAMPLES, AUTO_WIDE_SAMPLES, AUTO_WIDTH_FACTOR,
-                             FP_OVERRIDES, LOW_BIT_OVERRIDES, LOW_BITS_QMAX, N_INIT, QNN_ADMM, TOPOLOGIES, auto_base_width,
+                             FP_OVERRIDES, LOW_BIT_OVERRIDES, LOW_BITS_QMAX, N_INIT, NETWORK_KEYS, QNN_ADMM, TOPOLOGIES, auto_base_width,
                              auto_params, fp_phase_params, qnn_admm_params)
 
 
@@ -40,24 +40,34 @@ def test_fp_phase_is_the_fit_a_quantized_preset_starts_from():
     assert not np.array_equal(whole.network_.weights()[0], from_fp.network_.weights()[0])
 
 
-def test_seeds_ternary_preset_has_a_leaky_network_of_its_own():
+def test_seeds_ternary_preset_has_a_leaky_network_and_restarts_of_its_own():
     """LOW_BIT_OVERRIDES: Seeds at 1 bit (largest code 1) trains a leaky-ReLU network, its FP
-    phase included; every other preset and width keeps the ReLU; an explicit activation wins; the
-    1-bit fit equals its run from its own FP phase and refuses a ReLU one (another network)."""
+    phase included, from 10 restarts with 60 layerwise iterations (the quantized fit's own: its FP
+    phase takes only the network, NETWORK_KEYS); every other preset and width keeps the ReLU and
+    its restarts; an explicit activation wins; the 1-bit fit equals its run from its own FP phase
+    and refuses a ReLU one (another network)."""
     from admmnet.datasets import load_dataset
 
-    assert LOW_BIT_OVERRIDES == {"seeds": {1: {"activation": "leaky_relu"}}}
+    assert LOW_BIT_OVERRIDES == {"seeds": {1: {"activation": "leaky_relu", "n_init": 10, "layerwise_iter": 60}}}
     assert qnn_admm_params("seeds", 1)["activation"] == fp_phase_params("seeds", 1)["activation"] == "leaky_relu"
-    assert qnn_admm_params("seeds", "q", qmax=1)["activation"] == "leaky_relu"
+    for kw in (qnn_admm_params("seeds", 1), qnn_admm_params("seeds", "q", qmax=1)):
+        assert (kw["activation"], kw["n_init"], kw["layerwise_iter"]) == ("leaky_relu", 10, 60)
+    assert set(NETWORK_KEYS) == {"activation", "hidden_sizes", "bias"}
+    assert "n_init" not in fp_phase_params("seeds", 1) and "layerwise_iter" not in fp_phase_params("seeds", 1)
+    assert fp_phase_params("seeds", 1) == {**fp_phase_params("seeds"), "activation": "leaky_relu"}
     for d in QNN_ADMM:
         for b in (None, 8, 4, 2) + ((1,) if d != "seeds" else ()):
             assert "activation" not in qnn_admm_params(d, b) and "activation" not in fp_phase_params(d, b)
+            assert "layerwise_iter" not in qnn_admm_params(d, b)
     shape = (168, 7, 3)
     resolved = lambda **kw: admmnet.QNNADMM(**kw).resolved_params(*shape)["activation"]  # noqa: E731
     assert resolved(preset="seeds", bits=1) == "leaky_relu"
     assert resolved(preset="seeds", bits=1, activation="relu") == "relu"
     assert resolved(preset="seeds", bits=2) == resolved(preset="seeds") == resolved(bits=1) == "relu"
     assert resolved(preset="pendigits", bits=1) == resolved(preset=None, bits=1) == "relu"
+    iters = lambda **kw: admmnet.QNNADMM(**kw).resolved_params(*shape)["layerwise_iter"]  # noqa: E731
+    assert iters(preset="seeds", bits=1) == 60 and iters(preset="seeds", bits=1, layerwise_iter=30) == 30
+    assert iters(preset="seeds", bits=2) == iters(preset=None, bits=1) == iters(bits=1) == 30
 
     ds = load_dataset("seeds", split_seed=0)
     q_kw = {**qnn_admm_params("seeds", 1), "n_init": 1, "max_iter": 20, "fp_iter": 20}
@@ -88,16 +98,19 @@ def test_restarts_only_for_low_bit_runs_on_small_data():
     assert LOW_BITS_QMAX == 3
     for d in ("seeds", "pendigits"):
         assert N_INIT[d] > 1
-        assert qnn_admm_params(d, 1)["n_init"] == qnn_admm_params(d, 2)["n_init"] == N_INIT[d]
+        assert qnn_admm_params(d, 2)["n_init"] == N_INIT[d]
+        assert qnn_admm_params(d, 1)["n_init"] == LOW_BIT_OVERRIDES.get(d, {}).get(1, {}).get("n_init", N_INIT[d])
         assert qnn_admm_params(d, 4)["n_init"] == qnn_admm_params(d, 8)["n_init"] == 1
         assert "n_init" not in qnn_admm_params(d, None)          # full precision: one start
     assert qnn_admm_params("mnist", 1)["n_init"] == 1              # the 2-minute budget
     assert auto_params(500, 7, 3, bits=1)["n_init"] == auto_params(19999, 7, 3, bits=2)["n_init"] == 5
     assert auto_params(20000, 7, 3, bits=1)["n_init"] == 1 and auto_params(500, 7, 3, bits=4)["n_init"] == 1
     # the estimator decides by the level set's largest code: ternary, binary, signed 2 bits
-    for kw in (dict(levels="ternary"), dict(levels="binary"), dict(bits=2, levels="signed"),
-               dict(bits=1), dict(bits=2)):
-        assert admmnet.QNNADMM(preset="seeds", **kw).resolved_params(168, 7, 3)["n_init"] == 5, kw
+    # (largest code 1: Seeds' own 10 restarts, LOW_BIT_OVERRIDES) and the thesis 2 bits
+    for kw in (dict(levels="ternary"), dict(levels="binary"), dict(bits=2, levels="signed"), dict(bits=1)):
+        assert admmnet.QNNADMM(preset="seeds", **kw).resolved_params(168, 7, 3)["n_init"] == 10, kw
+        assert admmnet.QNNADMM(preset="pendigits", **kw).resolved_params(168, 7, 3)["n_init"] == 5, kw
+    assert admmnet.QNNADMM(preset="seeds", bits=2).resolved_params(168, 7, 3)["n_init"] == 5
     for kw in (dict(), dict(bits=3), dict(bits=4, levels="signed")):
         assert admmnet.QNNADMM(preset="seeds", **kw).resolved_params(168, 7, 3)["n_init"] == 1, kw
     assert admmnet.QNNADMM(preset="seeds", bits=1, n_init=2).resolved_params(168, 7, 3)["n_init"] == 2

@@ -370,6 +370,42 @@ def test_quantizer_validation_fold_offset_is_another_partition_of_the_same_rows(
         QV.main(["--dataset", "pendigits", "--fold-offset", "100", "--out", str(tmp_path)])
 
 
+def test_pool_partitions_pairs_a_setting_across_grids_and_pools_by_split(tmp_path, capsys):
+    """benchmarks/pool_partitions.py finds the setting in each file's own grid (another index in
+    each), pairs it with the reference problem by problem, and pools by split: a split's mean
+    over its folds in every file, then mean, standard error and signs over the splits."""
+    import math
+
+    import pool_partitions as PP
+
+    def write(name, grid, scores):        # scores: {(problem, setting index): held-out}
+        runs = [{"problem": p, "bits": "1", "setting": k, "seconds": 0.1, "held-out": v}
+                for (p, k), v in scores.items()]
+        path = tmp_path / name
+        path.write_text(json.dumps({"grid": grid, "runs": runs, "command": name}))
+        return path
+
+    s = {"n_init": 10}
+    a = write("a.json", [{}, s], {("split0-fold0", 0): 90, ("split0-fold0", 1): 92,
+                                   ("split1-fold0", 0): 80, ("split1-fold0", 1): 79})
+    b = write("b.json", [{}, {"x": 1}, s], {("split0-fold0", 0): 50, ("split0-fold0", 1): 0, ("split0-fold0", 2): 54,
+                                             ("split1-fold0", 0): 70, ("split1-fold0", 1): 0, ("split1-fold0", 2): 73})
+    res = PP.pool([a, b], s)
+    assert res["files"][str(a)]["held-out"] == {"n": 2, "mean": 0.5, "se": pytest.approx(1.5), "up": 1, "down": 1}
+    assert res["files"][str(b)]["held-out"]["mean"] == 3.5
+    assert res["per_split"]["held-out"] == {"split0": 3.0, "split1": 1.0}       # (2 + 4) / 2, (-1 + 3) / 2
+    assert res["splits"]["held-out"] == {"n": 2, "mean": 2.0, "se": pytest.approx(math.sqrt(2) / math.sqrt(2)),
+                                         "up": 2, "down": 0}
+    # against another reference than the preset
+    assert PP.pool([b], s, {"x": 1})["splits"]["held-out"]["mean"] == 63.5
+    out = tmp_path / "pooled.json"
+    assert PP.main([str(a), str(b), "--setting", json.dumps(s), "--out", str(out)]) == 0
+    assert "+2.00 ± 1.00 (+2 −0, n = 2)" in capsys.readouterr().out
+    assert json.loads(out.read_text())["commands"] == {str(a): "a.json", str(b): "b.json"}
+    with pytest.raises(SystemExit, match="not in its grid"):
+        PP.pool([a], {"n_init": 20})
+
+
 def test_quantizer_validation_scores_fp_settings(tmp_path):
     """``--bits fp``: the reference ``{}`` is the preset's FP fit on the fold, another setting
     its own FP fit with the override (checked against whole fits on one fold)."""
