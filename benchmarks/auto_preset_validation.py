@@ -20,7 +20,10 @@ table gives each dataset's mean validation accuracy per setting, the pool's mean
 difference from the first setting over all (dataset, repetition) problems
 (mean ± standard error, how many moved up and down). ``--bits`` scores quantized settings
 (thesis levels) instead of full precision. Writes ``<out>/<bits>.json`` (every score, machine,
-versions, command) and prints the table.
+versions, command) and prints the table. Each fit is appended to ``<out>/<bits>.runs.jsonl`` as
+it finishes, with the setting and the automatic preset it ran over: a stopped run resumes where
+it stopped, and a later grid reuses the scores of the settings it shares while the preset is
+unchanged.
 
     python benchmarks/auto_preset_validation.py --grid '[{}, {"penalty_growth": 1.02}]'
     python benchmarks/auto_preset_validation.py --bits 2 --reps 0 1 --grid '[{}, {"ridge": 0.1}]'
@@ -44,7 +47,7 @@ from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.io import write_json
 from admmnet.presets import auto_params
 
-from _runs import fit_finished, paired_difference
+from _runs import append_run, fit_finished, load_runs, paired_difference
 
 POOL = ("iris", "seeds", "blobs", "pendigits-300", "pendigits-800", "pendigits-3000", "mnist-500", "mnist-2000")
 
@@ -73,7 +76,9 @@ def pool_dataset(name: str) -> tuple[np.ndarray, np.ndarray, bool]:
     return (X / 255.0 if base == "mnist" else X), ds.y_train[idx], base != "mnist"
 
 
-def score(name: str, rep: int, grid: list, bits) -> list[float]:
+def problem(name: str, rep: int, bits) -> tuple:
+    """``(Xtr, ytr, Xva, yva, preset, level)`` of one (dataset, repetition): the split, its
+    features, the automatic preset of the training part's shape and the level-set keywords."""
     X, y, scale = pool_dataset(name)
     tr, va = stratified_split(y, 0.2, rep)
     Xtr, Xva = X[tr], X[va]
@@ -86,18 +91,25 @@ def score(name: str, rep: int, grid: list, bits) -> list[float]:
     preset = auto_params(int(Xtr.shape[0]), int(Xtr.shape[1]), n_classes, None if bits == "fp" else "q",
                          qmax=None if bits == "fp" else 2 ** int(bits) - 1)
     level = {} if bits == "fp" else {"bits": int(bits), "levels": "thesis"}
-    out = []
-    for cfg in grid:
-        cfg = dict(cfg)
-        factor = cfg.pop("_width", 1)
-        kw = {**preset, **cfg}
-        if factor != 1:
-            kw["hidden_sizes"] = tuple(int(min(200, max(1, round(h * factor)))) for h in preset["hidden_sizes"])
-        if "max_iter" in cfg and "fp_iter" in preset and "fp_iter" not in cfg:
-            kw["fp_iter"] = cfg["max_iter"]          # the whole run is the FP phase, as in the preset
-        m = fit_finished(admmnet.QNNADMM(**kw, **level, preset=None, seed=rep), Xtr, ytr)
-        out.append(100 * m.score(Xva, yva))
-    return out
+    return Xtr, ytr, Xva, yva, preset, level
+
+
+def score_setting(prob: tuple, cfg: dict, rep: int) -> float:
+    """Validation accuracy (%) of setting ``cfg`` (over the automatic preset) on ``prob``."""
+    Xtr, ytr, Xva, yva, preset, level = prob
+    cfg = dict(cfg)
+    factor = cfg.pop("_width", 1)
+    kw = {**preset, **cfg}
+    if factor != 1:
+        kw["hidden_sizes"] = tuple(int(min(200, max(1, round(h * factor)))) for h in preset["hidden_sizes"])
+    if "max_iter" in cfg and "fp_iter" in preset and "fp_iter" not in cfg:
+        kw["fp_iter"] = cfg["max_iter"]          # the whole run is the FP phase, as in the preset
+    m = fit_finished(admmnet.QNNADMM(**kw, **level, preset=None, seed=rep), Xtr, ytr)
+    return 100 * m.score(Xva, yva)
+
+
+def _preset_key(preset: dict) -> str:
+    return json.dumps(preset, sort_keys=True, default=list)
 
 
 def main(argv=None) -> int:
@@ -117,13 +129,27 @@ def main(argv=None) -> int:
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0:
             p.error(f"--grid: _width must be a positive number, got {f!r}")
     t0 = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # every fit is stored as it finishes: a stopped run resumes, and a later grid reuses the
+    # settings it shares with an earlier one, while the automatic preset is still the same
+    log = out / f"{args.bits}.runs.jsonl"
+    stored = {(r["dataset"], r["rep"], r["config"], r["preset"]): r["accuracy"] for r in load_runs(log)}
     runs = []
     for name in args.datasets:
         for rep in args.reps:
-            t = time.perf_counter()
-            for k, acc in enumerate(score(name, rep, args.grid, args.bits)):
-                runs.append({"dataset": name, "rep": rep, "setting": k, "accuracy": acc})
-            print(f"{name} rep {rep}: done ({time.perf_counter() - t:.0f} s)", flush=True)
+            t, reused = time.perf_counter(), 0
+            prob = problem(name, rep, args.bits)
+            for k, cfg in enumerate(args.grid):
+                key = (name, rep, json.dumps(cfg, sort_keys=True), _preset_key(prob[4]))
+                if key in stored:
+                    reused += 1
+                else:
+                    stored[key] = score_setting(prob, cfg, rep)
+                    append_run(log, dict(zip(("dataset", "rep", "config", "preset"), key), accuracy=stored[key]))
+                runs.append({"dataset": name, "rep": rep, "setting": k, "accuracy": stored[key]})
+            print(f"{name} rep {rep}: done ({time.perf_counter() - t:.0f} s"
+                  + (f"; {reused} of {len(args.grid)} settings stored before)" if reused else ")"), flush=True)
     names = list(args.datasets)
     lines = ["| setting | " + " | ".join(names) + " | pool mean | paired difference from the first |",
              "| --- | " + "--- | " * len(names) + "--- | --- |"]
@@ -139,7 +165,6 @@ def main(argv=None) -> int:
         lines.append(f"| `{json.dumps(cfg, sort_keys=True)}` | " + " | ".join(f"{per[n]:.2f}" for n in names)
                      + f" | {pool:.2f} | {text} |")
     md = "\n".join(lines) + "\n"
-    out = Path(args.out)
     write_json(out / f"{args.bits}.json", {"command": " ".join(["python"] + sys.argv), "environment": environment(),
                                            "grid": args.grid, "reps": args.reps, "table": table, "runs": runs,
                                            "markdown": md, "seconds": time.perf_counter() - t0})

@@ -711,10 +711,11 @@ def test_small_data_levers_average_and_refit(tmp_path):
         SDL.main(["--tails", "0", "--out", str(tmp_path)])
 
 
-def test_auto_preset_validation_scores_the_automatic_preset_on_its_pool(tmp_path):
+def test_auto_preset_validation_scores_the_automatic_preset_on_its_pool(tmp_path, monkeypatch):
     """benchmarks/auto_preset_validation.py: setting ``{}`` is the automatic preset of the
     training part's shape, fitted on split r and scored on its validation rows; a second setting
-    is scored on the same rows, and the paired differences are per (dataset, split)."""
+    is scored on the same rows, and the paired differences are per (dataset, split). Fits are
+    stored as they finish and reused while the preset they ran over is unchanged."""
     import numpy as np
 
     import admmnet
@@ -737,6 +738,19 @@ def test_auto_preset_validation_scores_the_automatic_preset_on_its_pool(tmp_path
         assert rec["runs"][k]["accuracy"] == pytest.approx(100 * m.score(np.asarray(Xva, np.float32), y[va]))
     row = rec["table"][json.dumps(grid[1], sort_keys=True)]
     assert row["diff"] == pytest.approx(rec["runs"][1]["accuracy"] - rec["runs"][0]["accuracy"])
+    # each fit was stored as it finished: a rerun (another grid order) fits nothing again ...
+    assert len((tmp_path / "fp.runs.jsonl").read_text().splitlines()) == 2
+    fitted = []
+    real = APV.score_setting
+    monkeypatch.setattr(APV, "score_setting", lambda *a: fitted.append(a) or real(*a))
+    assert APV.main(["--datasets", "iris", "--reps", "1", "--grid", json.dumps(grid[::-1]),
+                     "--out", str(tmp_path)]) == 0
+    again = json.loads((tmp_path / "fp.json").read_text())["runs"]
+    assert not fitted and [r["accuracy"] for r in again] == [r["accuracy"] for r in rec["runs"]][::-1]
+    # ... unless the automatic preset it ran over has changed since
+    monkeypatch.setattr(APV, "auto_params", lambda *a, **k: {**auto_params(*a, **k), "max_iter": 5})
+    assert APV.main(["--datasets", "iris", "--reps", "1", "--grid", "[{}]", "--out", str(tmp_path)]) == 0
+    assert len(fitted) == 1
     with pytest.raises(SystemExit):
         APV.main(["--bits", "two", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):
