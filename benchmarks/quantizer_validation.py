@@ -20,7 +20,9 @@ seed s + i, trained once, :class:`_runs.FPPhases`), so the settings differ only 
 change, and the comparison is paired: the table gives each setting's mean and its mean
 difference from the first setting of the grid with the standard error over problems.
 The test rows are never read. Writes ``<out>/<dataset>.json`` (every score, machine,
-versions, command) and prints the table.
+versions, command) and prints the table. Each problem's scores are appended to
+``<out>/<dataset>.runs.jsonl`` as it finishes, so a stopped run resumes with the problem it was
+on (a record counts for the same grid, bit widths, partition and presets).
 
     python benchmarks/quantizer_validation.py --dataset seeds --splits 10          # the rho sweep
     python benchmarks/quantizer_validation.py --dataset pendigits --splits 3 --bits 1
@@ -57,7 +59,7 @@ from admmnet.datasets._preprocess import standardize, stratified_split
 from admmnet.io import write_json
 from admmnet.presets import NETWORK_KEYS, fp_phase_params, qnn_admm_params
 
-from _runs import FPPhases, fit_finished, paired_difference, timed_fit
+from _runs import FPPhases, append_run, fit_finished, load_runs, paired_difference, timed_fit
 from pendigits_validation import _data as pendigits_data
 
 #: The sweep behind ``admmnet.presets.LAYERWISE_RHO`` (the preset's 5 restarts each).
@@ -154,6 +156,15 @@ def run_problem(dataset: str, seed: int, fit_rows, real_rows, evals: dict, grid:
     return out
 
 
+def run_key(dataset: str, grid: list, bits_list, fold_offset: int) -> str:
+    """What a stored problem's scores were made with: the grid, bit widths and partition, and
+    the presets they ran over (every bit width's quantized preset and FP phase, the FP preset)."""
+    widths = {str(b): None if b == "fp" else 1 if b == "binary" else int(b) for b in bits_list}
+    presets = {b: (qnn_admm_params(dataset, w), fp_phase_params(dataset, w)) for b, w in widths.items()}
+    return json.dumps({"grid": grid, "bits": list(map(str, bits_list)), "fold_offset": fold_offset,
+                       "presets": presets}, sort_keys=True, default=list)
+
+
 def summarise(results: list[dict], grid: list, bits_list, scores) -> tuple[dict, str]:
     table, lines = {}, ["| bits | setting | problems | " + " | ".join(scores) + " | paired difference from the first |",
                         "| --- | --- | --- | " + "--- | " * len(scores) + "--- |"]
@@ -192,15 +203,25 @@ def main(argv=None) -> int:
     if not isinstance(args.grid, list) or not args.grid or not all(isinstance(c, dict) for c in args.grid):
         raise SystemExit("--grid must be a non-empty JSON list of objects")
     t_all = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # each problem's scores are stored as it finishes: a stopped run resumes, redoing only the
+    # problem under way; a record counts for the same grid, bit widths, partition and presets
+    log = out / f"{args.dataset}.runs.jsonl"
+    key = run_key(args.dataset, args.grid, args.bits, args.fold_offset)
+    stored = {r["problem"]: r["runs"] for r in load_runs(log) if r.get("key") == key}
     results, scores = [], None
     for name, seed, fit_rows, real_rows, evals in problems(args.dataset, splits, args.fold_offset):
         scores = list(evals)
-        for r in run_problem(args.dataset, seed, fit_rows, real_rows, evals, args.grid, args.bits):
-            results.append({"problem": name, **r})
-        print(f"{name}: done ({time.perf_counter() - t_all:.0f} s)", file=sys.stderr, flush=True)
+        if name not in stored:
+            stored[name] = run_problem(args.dataset, seed, fit_rows, real_rows, evals, args.grid, args.bits)
+            append_run(log, {"problem": name, "key": key, "runs": stored[name]})
+            done = "done"
+        else:
+            done = "stored before"
+        results.extend({"problem": name, **r} for r in stored[name])
+        print(f"{name}: {done} ({time.perf_counter() - t_all:.0f} s)", file=sys.stderr, flush=True)
     table, text = summarise(results, args.grid, args.bits, scores)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / f"{args.dataset}.json", {"command": " ".join(["python"] + sys.argv), "environment": environment(),
                                              "grid": args.grid, "table": table, "runs": results, "markdown": text,
                                              "seconds": time.perf_counter() - t_all})

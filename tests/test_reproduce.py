@@ -316,9 +316,11 @@ def test_fp_phases_trains_each_initialisation_once_in_order():
     assert calls == [0, 1, 2]
 
 
-def test_quantizer_validation_shares_fp_phases_without_changing_results(tmp_path):
+def test_quantizer_validation_shares_fp_phases_without_changing_results(tmp_path, monkeypatch):
     """benchmarks/quantizer_validation.py scores each setting from shared FP fits: a setting's
-    score on a fold equals the whole quantized fit on that fold; the table is paired."""
+    score on a fold equals the whole quantized fit on that fold; the table is paired. Each
+    problem is stored as it finishes: a rerun with the same arguments fits nothing, another grid
+    refits."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
@@ -341,6 +343,15 @@ def test_quantizer_validation_shares_fp_phases_without_changing_results(tmp_path
     whole = admmnet.QNNADMM(**{**qnn_admm_params("seeds", 1), **grid[1]}, bits=1, seed=0).fit(Xtr, raw.y_train[tr])
     got = [r for r in rec["runs"] if r["problem"] == "split0-fold3" and r["setting"] == 1][0]["held-out"]
     assert got == pytest.approx(100 * whole.score(Xva, raw.y_train[va]))
+
+    assert len((tmp_path / "seeds.runs.jsonl").read_text().splitlines()) == 5
+    calls = []
+    real = QV.run_problem
+    monkeypatch.setattr(QV, "run_problem", lambda *a: calls.append(a) or real(*a))
+    args = ["--dataset", "seeds", "--splits", "1", "--bits", "1", "--out", str(tmp_path)]
+    assert QV.main(args + ["--grid", json.dumps(grid)]) == 0
+    assert not calls and json.loads((tmp_path / "seeds.json").read_text())["runs"] == rec["runs"]
+    assert QV.main(args + ["--grid", json.dumps(grid[:1])]) == 0 and len(calls) == 5
 
 
 
