@@ -420,8 +420,9 @@ def _build_baseline(args, bits, shape=None):
             if args.method not in methods:
                 raise ValueError(f"{_flag(dest)} applies to --method {' and '.join(methods)}, not {args.method}")
             kw[key] = value(getattr(args, dest))
-    common = dict(seed=args.seed, dtype=args.dtype, activation=args.activation or "relu", bias=not args.no_bias,
-                  verbose=not args.quiet)
+    common = dict(seed=args.seed, dtype=args.dtype, bias=not args.no_bias, verbose=not args.quiet)
+    if args.activation is not None:     # else the estimator's own (the ReLU), as for QNN-ADMM's preset
+        common["activation"] = args.activation
     if args.method == "budget":
         if bits is not None:
             raise ValueError("--method budget picks every layer's bit width itself: leave out --bits "

@@ -168,6 +168,10 @@ LAYERWISE_EQUALIZE = "none"
 LOW_BIT_OVERRIDES: dict[str, dict[int, dict]] = {
     "seeds": {1: dict(activation="leaky_relu", n_init=10, layerwise_iter=60)}}
 
+#: The settings of :data:`LOW_BIT_OVERRIDES` that its FP phase takes: the network. The others
+#: (restarts, the layerwise quantizer's iterations) are the quantized fit's own.
+NETWORK_KEYS = ("activation", "hidden_sizes", "bias")
+
 
 def _qmax(bits, qmax):
     """The largest code of a quantized run: ``qmax`` when given, else the thesis level set's of
@@ -229,11 +233,6 @@ def fp_phase_params(dataset: str, bits=None, *, qmax: int | None = None) -> dict
     one (Seeds at 1 bit: the leaky ReLU); ``bits=None``: the ReLU network of every other preset."""
     network = {k: v for k, v in _low_bit_overrides(dataset, bits, qmax).items() if k in NETWORK_KEYS}
     return _finish({**_dataset_base(dataset), **network}, None)
-
-
-#: The settings of :data:`LOW_BIT_OVERRIDES` that its FP phase takes: the network. The others
-#: (restarts, the layerwise quantizer's iterations) are the quantized fit's own.
-NETWORK_KEYS = ("activation", "hidden_sizes", "bias")
 
 
 # The automatic preset's ridge under 1,000 samples, chosen on a pool of small datasets that

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from _runs import paired_difference
 
 #: Run fields that are not scores.
 NOT_SCORES = ("problem", "bits", "setting", "seconds")
@@ -41,9 +42,11 @@ def _index(grid: list, setting: dict, path) -> int:
 
 
 def _stats(d) -> dict:
+    """Mean and standard error (:func:`_runs.paired_difference`), count, problems up and down."""
+    diff, _ = paired_difference(d)
     d = np.asarray(d, dtype=float)
-    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
-    return {"n": int(d.size), "mean": float(d.mean()), "se": se, "up": int((d > 0).sum()), "down": int((d < 0).sum())}
+    return {"n": int(d.size), "mean": diff["diff"], "se": diff["diff_se"], "up": int((d > 0).sum()),
+            "down": int((d < 0).sum())}
 
 
 def pool(paths, setting: dict, against: dict | None = None, bits: str = "1") -> dict:

@@ -131,7 +131,7 @@ def drop_stale(log: Path, datasets) -> None:
 
 #: Quantizer settings a stored quantized run is compared on, with the value of a run that predates
 #: the setting (and of a preset that leaves it out).
-QUANTIZER_ABSENT = {"layerwise_equalize": "none", "layerwise_iter": 30}
+QUANTIZER_ABSENT = {k: admmnet.QNNADMM.PRESET_PARAMS[k] for k in ("layerwise_equalize", "layerwise_iter")}
 
 
 def run_layerwise_rho(r: dict) -> float:
